@@ -1,0 +1,69 @@
+"""Settings for the LIMS.
+
+Every setting has a safe default for the embedded SQLite demo and can be
+overridden by an environment variable named ``LIMS_<SETTING>``; the production
+deployment sets them in its systemd unit or environment file, never in code.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env(name: str, default):
+    """Read LIMS_<name>, converted to the type of the default."""
+    raw = os.environ.get(f"LIMS_{name}")
+    if raw is None:
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+class Config:
+    """Defaults; each attribute listed in ``ENV_SETTINGS`` may come from LIMS_*."""
+
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'lims.sqlite'}"
+    SECRET_KEY = ""  # empty: a random key is generated and kept in instance/
+    TIMEZONE = "Asia/Shanghai"
+    DEFAULT_LANGUAGE = "en"
+    LANGUAGES = ("en", "zh_CN")
+    LAB_NAME = "FMT GMP Laboratory"
+    # Accounts and sessions (compliance.md "Accounts and sessions").
+    PASSWORD_MIN_LENGTH = 12
+    LOCKOUT_ATTEMPTS = 5
+    IDLE_TIMEOUT_MINUTES = 30
+    LOGIN_RATE_LIMIT = 20           # failed logins per client address ...
+    LOGIN_RATE_WINDOW_SECONDS = 300  # ... within this window
+    COOKIE_SECURE = "auto"          # auto: Secure when the request came over HTTPS
+    PROXY_FIX = False               # trust X-Forwarded-* from one proxy (gunicorn behind nginx)
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+    BACKUP_DIR = str(BASE_DIR / "backups")
+    SQL_ECHO = False
+
+    ENV_SETTINGS = (
+        "DATABASE_URL", "SECRET_KEY", "TIMEZONE", "DEFAULT_LANGUAGE", "LAB_NAME",
+        "PASSWORD_MIN_LENGTH", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES",
+        "LOGIN_RATE_LIMIT", "LOGIN_RATE_WINDOW_SECONDS", "COOKIE_SECURE",
+        "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO",
+    )
+    TESTING = False
+
+    @classmethod
+    def from_env(cls) -> dict:
+        """The effective settings: class defaults overridden by LIMS_* variables."""
+        values = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+        for name in cls.ENV_SETTINGS:
+            values[name] = _env(name, getattr(cls, name))
+        return values
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = True  # CSRF stays on in tests: the suite proves it
+    SECRET_KEY = "test-secret-key-not-for-production"

@@ -1,0 +1,92 @@
+"""LIMS for a GMP laboratory making washed-microbiota FMT products."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g
+from flask_wtf import CSRFProtect
+
+from config import INSTANCE_DIR, Config
+
+from . import models  # noqa: F401  (complete metadata)
+from .clock import SystemClock
+
+csrf = CSRFProtect()
+
+
+def _secret_key(configured: str) -> str:
+    """The configured key, else one generated once and kept in instance/ (shared by local workers)."""
+    if configured:
+        return configured
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    """Build the app. ``config`` is a settings class; ``overrides`` win over it and over LIMS_*."""
+    settings = (config or Config).from_env()
+    settings.update(overrides)
+    root = Path(__file__).resolve().parent.parent
+    app = Flask(__name__, template_folder=str(root / "templates"), instance_path=str(INSTANCE_DIR))
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = _secret_key(app.config["SECRET_KEY"])
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the server-side session
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.extensions["clock"] = SystemClock()
+
+    from . import db, errorpages, i18n, security
+
+    db.init_app(app)           # first: opens the request transaction
+    security.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+
+    from .admin.views import bp as admin_bp
+    from .audit.views import bp as audit_bp
+    from .auth.permissions import enforce, public
+    from .auth.views import bp as auth_bp
+    from .auth.views import load_user
+    from .core.views import bp as core_bp
+    from .equipment.views import bp as equipment_bp
+
+    for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp):
+        app.register_blueprint(bp)
+    public(app.view_functions["static"])
+
+    app.before_request(load_user)
+    app.before_request(lambda: enforce(app))
+
+    errorpages.init_app(app)
+    _template_helpers(app)
+
+    from .cli import lims_cli
+
+    app.cli.add_command(lims_cli)
+    return app
+
+
+def _template_helpers(app: Flask) -> None:
+    from .auth.permissions import require_role
+    from .timefmt import format_dt
+
+    app.jinja_env.filters["dt"] = format_dt
+    app.jinja_env.filters["dts"] = lambda d: format_dt(d, seconds=True)
+
+    @app.context_processor
+    def _ctx():
+        from flask_babel import get_locale
+
+        from .audit.signatures import MEANINGS
+
+        return {"meanings": MEANINGS, "user": g.get("user"), "has_role": require_role, "lab_name": app.config["LAB_NAME"],
+                "lab_tz": app.config["TIMEZONE"], "locale": str(get_locale())}

@@ -1,0 +1,1 @@
+"""User administration (admin role)."""

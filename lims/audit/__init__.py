@@ -1,0 +1,1 @@
+"""Audit trail, electronic signatures and record versions (21 CFR Part 11)."""

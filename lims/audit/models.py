@@ -1,0 +1,64 @@
+"""Audit trail rows, the chain head and electronic signatures."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import BigInteger, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEntry(SQLModel, table=True):
+    """One append-only row; ``id`` is the chain sequence (1, 2, 3, ...)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_entity_record", "entity", "record_id"),)
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    ts: datetime = Field(index=True)
+    user_id: Optional[int] = Field(default=None, index=True)
+    user_name: str = Field(max_length=200)
+    action: str = Field(max_length=40, index=True)
+    entity: str = Field(max_length=80)
+    record_id: Optional[str] = Field(default=None, max_length=80)
+    record_version: Optional[int] = None
+    field: Optional[str] = Field(default=None, max_length=80)
+    old_value: Optional[str] = Field(default=None, sa_column=Column(Text))
+    new_value: Optional[str] = Field(default=None, sa_column=Column(Text))
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    client: Optional[str] = Field(default=None, max_length=80)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The last sequence and hash; locked while rows are appended.
+
+    Also lets audit-verify notice rows cut off the end of the chain.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last_hash: str = Field(default=GENESIS_HASH, max_length=64)
+
+
+class Signature(SQLModel, table=True):
+    """An electronic signature bound to one version and content of a record."""
+
+    __tablename__ = "signature"
+    __table_args__ = (Index("ix_signature_record", "record_type", "record_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id")
+    user_name: str = Field(max_length=200)
+    meaning: str = Field(max_length=20)
+    record_type: str = Field(max_length=80)
+    record_id: str = Field(max_length=80)
+    record_version: int
+    content_hash: str = Field(max_length=64)
+    signed_at: datetime
+    comment: Optional[str] = Field(default=None, sa_column=Column(Text))

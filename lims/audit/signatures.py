@@ -1,0 +1,101 @@
+"""Electronic signatures (21 CFR 11.50, 11.70, 11.200).
+
+A signature re-asks the password every time, stores its meaning and binds to
+the record's type, id, version and a hash of its content. When the record
+changes afterwards the signature reads as invalid until someone signs again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
+from sqlalchemy import inspect
+from sqlmodel import select
+
+from ..clock import utcnow
+from ..errors import SignatureRefused
+from .models import Signature
+from .trail import audit_event, fmt_value
+
+MEANINGS = {
+    "performed": _l("performed"),
+    "verified": _l("verified"),
+    "reviewed": _l("reviewed"),
+    "approved": _l("approved"),
+    "released": _l("released"),
+    "rejected": _l("rejected"),
+}
+
+
+def record_content_hash(record) -> str:
+    """SHA-256 over every column of the record, in a canonical form."""
+    cols = sorted(c.key for c in inspect(record).mapper.column_attrs)
+    payload = json.dumps({k: fmt_value(getattr(record, k)) for k in cols}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def four_eyes(signer_id: int, performer_ids) -> bool:
+    """True when the signer is a second person (did not perform the work)."""
+    return signer_id not in {p for p in performer_ids if p is not None}
+
+
+def sign(session, record, meaning: str, user, password: str, *, comment: str | None = None,
+         performers=(), client: str | None = None) -> Signature:
+    """Sign ``record`` with ``meaning`` after re-checking the signer's password.
+
+    ``performers`` are the user ids who did the work; when given, the signer
+    must not be one of them (four-eyes).
+    """
+    from ..auth.operations import check_signature_password
+
+    if meaning not in MEANINGS:
+        raise SignatureRefused(_("Unknown signature meaning."))
+    if not check_signature_password(session, user, password, client):
+        raise SignatureRefused(_("Signature refused: the password is not correct. Failed attempts count toward the account lockout."))
+    if performers and not four_eyes(user.id, performers):
+        audit_event(session, "signature_refused", record.audit_entity, record.audit_record_id,
+                    reason="four-eyes: signer performed the work")
+        raise SignatureRefused(_("Four-eyes rule: you performed or last changed this record, so another person must sign it as %(meaning)s.",
+                                 meaning=MEANINGS[meaning]))
+    session.flush()  # the signature binds to the version as it is now stored
+    sig = Signature(user_id=user.id, user_name=user.full_name, meaning=meaning,
+                    record_type=record.audit_entity, record_id=record.audit_record_id,
+                    record_version=record.version, content_hash=record_content_hash(record),
+                    signed_at=utcnow(), comment=(comment or "").strip() or None)
+    session.add(sig)
+    session.flush()
+    audit_event(session, "sign", record.audit_entity, record.audit_record_id, field="meaning",
+                new=meaning, reason=sig.comment, record_version=record.version)
+    return sig
+
+
+@dataclass
+class SignatureView:
+    signature: Signature
+    valid: bool
+    problem: str | None
+
+
+def signature_state(sig: Signature, record) -> SignatureView:
+    if record.version != sig.record_version:
+        return SignatureView(sig, False, _("record changed after signing (signed version %(a)s, now %(b)s)",
+                                           a=sig.record_version, b=record.version))
+    if record_content_hash(record) != sig.content_hash:
+        return SignatureView(sig, False, _("record content does not match the signed content"))
+    return SignatureView(sig, True, None)
+
+
+def signatures_for(session, record) -> list[SignatureView]:
+    rows = session.exec(select(Signature).where(Signature.record_type == record.audit_entity,
+                                                Signature.record_id == record.audit_record_id)
+                        .order_by(Signature.signed_at, Signature.id)).all()
+    return [signature_state(s, record) for s in rows]
+
+
+def current_signature(session, record, meaning: str) -> SignatureView | None:
+    """The latest signature with this meaning, or None."""
+    views = [v for v in signatures_for(session, record) if v.signature.meaning == meaning]
+    return views[-1] if views else None

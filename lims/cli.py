@@ -1,0 +1,195 @@
+"""``flask --app wsgi lims ...``: init, users, demo data, audit verification, backup and restore."""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import shutil
+import sqlite3
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlmodel import select
+
+from .db import Actor, get_db, transaction
+
+lims_cli = AppGroup("lims", help="LIMS administration commands.")
+
+
+def _cli_actor() -> Actor:
+    try:
+        who = getpass.getuser()
+    except Exception:  # pragma: no cover
+        who = "unknown"
+    return Actor(None, f"system (command line, {who})", "cli")
+
+
+@lims_cli.command("init")
+def init_cmd():
+    """Create or upgrade the schema with the Alembic migrations."""
+    from .migrate import current_revision, upgrade
+
+    db = get_db()
+    if db.is_sqlite:
+        Path(db.url.database).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(db)
+    click.echo(f"database at revision {current_revision(db)} ({db.url.render_as_string(hide_password=True)})")
+
+
+@lims_cli.command("create-user")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name, printed on signatures.")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["technician", "qa", "clinician", "admin"]))
+@click.option("--language", default="en", type=click.Choice(["en", "zh_CN"]))
+@click.password_option(help="Temporary password (asked when not given); must be changed at first login.")
+def create_user_cmd(username, full_name, roles, language, password):
+    """Create an account (e.g. the first administrator)."""
+    from .auth.operations import create_user
+    from .errors import LimsError
+
+    try:
+        with transaction(_cli_actor()) as s:
+            user = create_user(s, username, full_name, list(roles), password, language)
+            click.echo(f"created user {user.username} with roles {user.roles}; password must be changed at first login")
+    except LimsError as err:
+        raise click.ClickException(err.message)
+
+
+@lims_cli.command("unlock")
+@click.argument("username")
+@click.option("--reason", required=True)
+def unlock_cmd(username, reason):
+    """Unlock an account from the server console (when no administrator can sign in)."""
+    from .auth.operations import find_user, unlock
+    from .errors import LimsError
+
+    try:
+        with transaction(_cli_actor()) as s:
+            user = find_user(s, username)
+            if user is None:
+                raise click.ClickException(f"no user {username}")
+            unlock(s, user, user.version, reason)
+    except LimsError as err:
+        raise click.ClickException(err.message)
+    click.echo(f"unlocked {username}")
+
+
+@lims_cli.command("demo-data")
+def demo_data_cmd():
+    """Load the demo lab (idempotent) and print the demo accounts."""
+    from .demo import DEMO_PASSWORD, load_demo
+
+    with transaction(_cli_actor()) as s:
+        created = load_demo(s)
+    click.echo(f"demo data ready ({created} new records). Demo accounts (password for all: {DEMO_PASSWORD}):")
+    from .demo import DEMO_USERS
+
+    for username, name, roles, _lang in DEMO_USERS:
+        click.echo(f"  {username:<10} {','.join(roles):<22} {name}")
+
+
+@lims_cli.command("audit-verify")
+def audit_verify_cmd():
+    """Walk the audit hash chain and report the first broken link."""
+    from .audit.chain import verify
+    from .audit.models import AuditChainHead, AuditEntry
+
+    with transaction(_cli_actor(), write=False) as s:
+        head = s.get(AuditChainHead, 1)
+        rows = (r._asdict() for r in s.execute(select(*AuditEntry.__table__.c).order_by(AuditEntry.id)))
+        result = verify(rows, head.last_seq if head else None, head.last_hash if head else None)
+    if result.ok:
+        click.echo(f"audit trail intact: {result.checked} rows verified")
+        return
+    click.echo(f"AUDIT TRAIL BROKEN at row {result.broken_at}: {result.problem} ({result.checked} rows read)", err=True)
+    sys.exit(1)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pg_parts():
+    url = get_db().url
+    return url.host or "127.0.0.1", url.port or 5432, url.username or "", url.database
+
+
+@lims_cli.command("backup")
+@click.option("--to", "dest_dir", default=None, help="Folder for the backup (default LIMS_BACKUP_DIR).")
+def backup_cmd(dest_dir):
+    """Consistent online copy of the SQLite database; pg_dump instructions on PostgreSQL."""
+    db = get_db()
+    if not db.is_sqlite:
+        host, port, user, name = _pg_parts()
+        click.echo("PostgreSQL: back up with pg_dump (consistent while the app runs):")
+        click.echo(f"  pg_dump -h {host} -p {port} -U {user} -Fc -f lims-$(date -u +%Y%m%dT%H%M%SZ).dump {name}")
+        click.echo("Keep the dump on separate storage and test a restore regularly (see `lims restore`).")
+        return
+    dest = Path(dest_dir or current_app.config["BACKUP_DIR"])
+    dest.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = dest / f"lims-{stamp}.sqlite"
+    src = sqlite3.connect(db.url.database)
+    try:
+        out = sqlite3.connect(target)
+        with out:
+            src.backup(out)  # SQLite online backup API: a consistent snapshot while the app runs
+        ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+        out.close()
+    finally:
+        src.close()
+    if ok != "ok":
+        raise click.ClickException(f"backup copy failed its integrity check: {ok}")
+    click.echo(f"backup written: {target}")
+    click.echo(f"sha256: {_sha256(target)}")
+
+
+@lims_cli.command("restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Confirm replacing the current database.")
+def restore_cmd(backup_file, yes):
+    """Replace the SQLite database with a backup (stop the web and scheduler processes first)."""
+    db = get_db()
+    if not db.is_sqlite:
+        host, port, user, name = _pg_parts()
+        click.echo("PostgreSQL: stop the app, then restore the pg_dump file with:")
+        click.echo(f"  pg_restore -h {host} -p {port} -U {user} --clean --if-exists -d {name} BACKUP.dump")
+        return
+    src_path = Path(backup_file)
+    check = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True)
+    try:
+        if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise click.ClickException("the backup file fails SQLite's integrity check; nothing was changed")
+        tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"alembic_version", "audit_entry", "app_user"} <= tables:
+            raise click.ClickException("this file is not a LIMS database backup; nothing was changed")
+    finally:
+        check.close()
+    if not yes:
+        raise click.ClickException("restoring replaces every record made since the backup: repeat with --yes")
+    db.dispose()
+    live = Path(db.url.database)
+    safety = live.with_name(live.name + ".before-restore")
+    if live.exists():
+        shutil.copy2(live, safety)
+    src = sqlite3.connect(src_path)
+    dst = sqlite3.connect(live)
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    from .audit.trail import audit_event
+
+    with transaction(_cli_actor()) as s:
+        audit_event(s, "restore", "database", None, reason=f"restored from {src_path.name} (sha256 {_sha256(src_path)})")
+    click.echo(f"restored {live} from {src_path}; the previous file was kept as {safety}")

@@ -1,0 +1,1 @@
+"""Home page, scan box, language choice and the user's own profile."""

@@ -1,0 +1,60 @@
+"""Scan resolution: a QR payload or a typed ID -> the record page.
+
+Payloads are ``LIMS:<TYPE>:<ID>``. Each domain registers a resolver for its
+type; the labels issue adds donations, batches and dose units. A resolver
+does one indexed lookup and returns a URL or None.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+PAYLOAD_RE = re.compile(r"^LIMS:([A-Z]{1,4}):([A-Za-z0-9._-]{1,60})$")
+
+
+@dataclass
+class Resolver:
+    type_code: str
+    label: str
+    find: Callable  # (session, id) -> url | None
+    bare: Callable[[str], bool]  # does a bare typed ID look like this type?
+
+
+RESOLVERS: dict[str, Resolver] = {}
+
+
+def register(resolver: Resolver) -> None:
+    RESOLVERS[resolver.type_code] = resolver
+
+
+def parse(code: str) -> tuple[str | None, str | None, str]:
+    """(type code, id, problem) for a scanned string; pure."""
+    code = (code or "").strip()
+    if not code:
+        return None, None, "empty"
+    if code.upper().startswith("LIMS:"):
+        m = PAYLOAD_RE.match(code[:5].upper() + code[5:])
+        if not m:
+            return None, None, "malformed"
+        return m.group(1), m.group(2), ""
+    return None, code, ""
+
+
+def resolve(session, code: str):
+    """(url, problem): problem is 'empty', 'malformed', 'unknown_type' or 'not_found'."""
+    type_code, ident, problem = parse(code)
+    if problem:
+        return None, problem
+    if type_code is not None:
+        r = RESOLVERS.get(type_code)
+        if r is None:
+            return None, "unknown_type"
+        url = r.find(session, ident)
+        return (url, "" if url else "not_found")
+    for r in RESOLVERS.values():
+        if r.bare(ident):
+            url = r.find(session, ident)
+            if url:
+                return url, ""
+    return None, "not_found"

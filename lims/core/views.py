@@ -1,0 +1,67 @@
+"""Home, scan box, language and profile."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from ..audit.models import AuditEntry
+from ..auth import operations as auth_ops
+from ..auth.forms import LanguageForm
+from ..auth.permissions import authenticated, public
+from ..auth.rules import LANGUAGES
+from ..db import db_session
+from ..web import back_url
+from .scan import resolve
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+@authenticated
+def home():
+    recent = db_session().exec(
+        select(AuditEntry).where(AuditEntry.user_id == g.user.id).order_by(AuditEntry.id.desc()).limit(10)
+    ).all()
+    return render_template("core/home.html", recent=recent)
+
+
+SCAN_MESSAGES = {
+    "empty": lambda c: _("Nothing was scanned."),
+    "malformed": lambda c: _("The code %(code)s is not a valid LIMS code.", code=c),
+    "unknown_type": lambda c: _("The code %(code)s is of a type this system does not know.", code=c),
+    "not_found": lambda c: _("Unknown code: %(code)s. No record has this ID.", code=c),
+}
+
+
+@bp.route("/scan")
+@authenticated
+def scan():
+    code = (request.args.get("code") or "").strip()[:200]
+    url, problem = resolve(db_session(), code)
+    if url:
+        return redirect(url)
+    flash(SCAN_MESSAGES[problem](code), "error")
+    return redirect(back_url())
+
+
+@bp.route("/language/<code>")
+@public
+def set_language(code):
+    """Language for the sign-in page (before anyone is known); stored in the cookie only."""
+    if code not in LANGUAGES:
+        abort(404)
+    session["lang"] = code
+    return redirect(back_url("auth.login"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@authenticated
+def profile():
+    form = LanguageForm(language=g.user.language)
+    if form.validate_on_submit():
+        auth_ops.set_own_language(db_session(), g.user, form.language.data)
+        session["lang"] = form.language.data
+        flash(_("Language saved."), "success")
+        return redirect(url_for("core.profile"))
+    return render_template("core/profile.html", form=form)

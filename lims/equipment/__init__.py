@@ -1,0 +1,1 @@
+"""Equipment register: devices that GMP records name (purification devices, centrifuges, freezers)."""

@@ -1,0 +1,4 @@
+"""Import every table so SQLModel.metadata is complete (app, Alembic, tests)."""
+from .audit.models import AuditChainHead, AuditEntry, Signature  # noqa: F401
+from .auth.models import LoginAttempt, User, UserSession  # noqa: F401
+from .equipment.models import Equipment  # noqa: F401
