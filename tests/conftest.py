@@ -24,7 +24,7 @@ from lims.db import Actor, Database, transaction
 from lims.migrate import upgrade
 
 CI = os.environ.get("CI", "").lower() == "true"
-PG_SCHEMA = "lims_test"
+PG_SCHEMA = f"lims_test_{os.getpid()}"  # concurrent runs never share a schema
 PG_BASE = os.environ.get("LIMS_TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 PASSWORD = "Correct-Horse-Battery-9"
 START = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
@@ -72,7 +72,11 @@ def pg_migrated():
     tables = [r[0] for r in db.engine.connect().execute(
         text("select tablename from pg_tables where schemaname = :s and tablename <> 'alembic_version'"), {"s": PG_SCHEMA})]
     db.dispose()
-    return tables
+    yield tables
+    eng = create_engine(PG_BASE)
+    with eng.begin() as c:
+        c.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    eng.dispose()
 
 
 def reset_pg(url: str, tables: list[str]) -> None:
