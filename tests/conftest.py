@@ -15,6 +15,8 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from config import TestConfig
@@ -119,10 +121,26 @@ def clock():
     return FrozenClock(START)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context and ``g``, as in production.
+
+    The ``app`` fixture keeps an app context pushed for direct database calls;
+    Flask would reuse it for test requests and leak ``g`` between them.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture
 def app(database_url, clock, tmp_path):
     app = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "backups"))
     app.extensions["clock"] = clock
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
     app.extensions["lims_db"].dispose()

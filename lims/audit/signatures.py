@@ -16,6 +16,7 @@ from sqlalchemy import inspect
 from sqlmodel import select
 
 from ..clock import utcnow
+from ..db import defer_write
 from ..errors import SignatureRefused
 from .models import Signature
 from .trail import audit_event, fmt_value
@@ -56,8 +57,9 @@ def sign(session, record, meaning: str, user, password: str, *, comment: str | N
     if not check_signature_password(session, user, password, client):
         raise SignatureRefused(_("Signature refused: the password is not correct. Failed attempts count toward the account lockout."))
     if performers and not four_eyes(user.id, performers):
-        audit_event(session, "signature_refused", record.audit_entity, record.audit_record_id,
-                    reason="four-eyes: signer performed the work")
+        entity, rid = record.audit_entity, record.audit_record_id
+        defer_write(session, lambda s: audit_event(s, "signature_refused", entity, rid,
+                                                   reason="four-eyes: signer performed the work"))
         raise SignatureRefused(_("Four-eyes rule: you performed or last changed this record, so another person must sign it as %(meaning)s.",
                                  meaning=MEANINGS[meaning]))
     session.flush()  # the signature binds to the version as it is now stored

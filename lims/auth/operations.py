@@ -17,7 +17,7 @@ from sqlmodel import func, select
 from ..audit.concurrency import check_version
 from ..audit.trail import audit_event, change_reason
 from ..clock import utcnow
-from ..db import defer_write
+from ..db import Actor, defer_write
 from ..errors import LimsError, NotFound, RuleViolation
 from .models import LoginAttempt, User, UserSession
 from .passwords import hash_password, needs_rehash, policy_messages, verify_password
@@ -105,6 +105,8 @@ def login(session, username: str, password: str, client: str | None) -> tuple[Us
         if locks_account(user.failed_attempts + 1, cfg["LOCKOUT_ATTEMPTS"]):
             raise LoginRefused(_("Invalid user name or password. The account is now locked; ask an administrator to unlock it."))
         raise LoginRefused(_("Invalid user name or password."))
+    # From here the audit rows (login, counter reset) belong to the user who signed in, not "anonymous".
+    session.info["actor"] = Actor(user.id, user.full_name, client)
     with change_reason(session, "successful login"):
         if user.failed_attempts:
             user.failed_attempts = 0
