@@ -79,6 +79,14 @@ def _template_helpers(app: Flask) -> None:
     from .auth.permissions import require_role
     from .timefmt import format_dt
 
+    from .admin.forms import LANG_CHOICES, ROLE_CHOICES
+    from .audit.labels import action_label, entity_label
+
+    role_labels, lang_labels = dict(ROLE_CHOICES), dict(LANG_CHOICES)
+    app.jinja_env.filters["roles"] = lambda codes: ", ".join(str(role_labels.get(r, r)) for r in codes.split(",") if r)
+    app.jinja_env.filters["language"] = lambda code: lang_labels.get(code, code)
+    app.jinja_env.filters["action"] = action_label
+    app.jinja_env.filters["entity"] = entity_label
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["dts"] = lambda d: format_dt(d, seconds=True)
 

@@ -44,6 +44,8 @@ def init_app(app):
             403: _("Your roles do not allow this. Ask an administrator if you need access."),
             404: _("The page or record does not exist. Check the address or the scanned code."),
             400: _("The request was incomplete or malformed; nothing was saved."),
+            405: _("This address does not accept that kind of request; nothing was saved."),
+            429: _("Too many requests in a short time. Wait a moment and try again."),
         }
         return _page(err.code or 500, messages.get(err.code, err.description or ""))
 

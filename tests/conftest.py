@@ -220,6 +220,13 @@ def audit_rows(app, **filters):
         return s.exec(q.order_by(AuditEntry.id)).all()
 
 
+def pytest_sessionstart(session):
+    """The .mo files are build products (gitignored): compile them before any test."""
+    from lims.i18n_build import compile_catalogs
+
+    compile_catalogs()
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print how many tests ran per back end, so CI logs prove both ran."""
     counts: Counter = Counter()

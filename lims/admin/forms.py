@@ -12,9 +12,15 @@ ROLE_CHOICES = [("technician", _l("Technician")), ("qa", _l("QA officer")),
 LANG_CHOICES = [("en", "English"), ("zh_CN", "简体中文")]
 
 
+class _GroupCheckbox(widgets.CheckboxInput):
+    """No HTML ``required`` per box: the browser would demand every box; the group is checked server-side."""
+
+    validation_attrs = ["disabled"]
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
+    option_widget = _GroupCheckbox()
 
 
 class CreateUserForm(FlaskForm):

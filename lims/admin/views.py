@@ -74,7 +74,7 @@ def edit_user(user_id):
         return _render(user, forms, error=_("Correct the marked fields."), status=400)
     try:
         ops.update_user(s, g.user, user, form.version.data, form.full_name.data, form.roles.data,
-                        form.language.data, form.reason.data)
+                        form.language.data, form.reason.data, labels={f.short_name: f.label.text for f in form})
     except StaleRecord as err:
         return _render(user, forms, error=err.message, conflict=err, status=409)
     except LimsError as err:

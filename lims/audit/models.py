@@ -14,13 +14,18 @@ class AuditEntry(SQLModel, table=True):
     """One append-only row; ``id`` is the chain sequence (1, 2, 3, ...)."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_entity_record", "entity", "record_id"),)
+    # Composite with id: the trail is read newest-first within a filter.
+    __table_args__ = (
+        Index("ix_audit_entry_entity_record", "entity", "record_id", "id"),
+        Index("ix_audit_entry_action_id", "action", "id"),
+        Index("ix_audit_entry_user_id_id", "user_id", "id"),
+    )
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     ts: datetime = Field(index=True)
-    user_id: Optional[int] = Field(default=None, index=True)
+    user_id: Optional[int] = None
     user_name: str = Field(max_length=200)
-    action: str = Field(max_length=40, index=True)
+    action: str = Field(max_length=40)
     entity: str = Field(max_length=80)
     record_id: Optional[str] = Field(default=None, max_length=80)
     record_version: Optional[int] = None

@@ -28,9 +28,9 @@ class AuditedRecord(SQLModel):
     def __mapper_args__(cls):  # noqa: N805 - SQLAlchemy protocol
         return {"version_id_col": cls.__table__.c.version}
 
-    # Meta columns are part of every audit row already; never listed as fields.
+    # Meta columns (and the id) are part of every audit row already; never listed as fields.
     META_FIELDS: ClassVar[frozenset] = frozenset(
-        {"version", "created_at", "created_by_id", "updated_at", "updated_by_id"}
+        {"id", "version", "created_at", "created_by_id", "updated_at", "updated_by_id"}
     )
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -33,7 +33,8 @@ def fmt_value(value) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
+        value = value.astimezone(timezone.utc) if value.tzinfo else value
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, (date, Decimal)):
         return str(value)
     return str(value)

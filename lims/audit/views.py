@@ -4,15 +4,16 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from sqlmodel import select
 
 from ..auth.models import User
 from ..auth.permissions import roles
 from ..db import db_session
-from ..timefmt import format_dt, lab_day_bounds_utc
+from ..timefmt import lab_day_bounds_utc, lab_zone
 from .forms import AuditFilterForm
+from .labels import action_label, entity_label
 from .models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -25,10 +26,10 @@ ACTIONS = ("create", "update", "delete", "login", "login_failed", "logout", "ses
 def _filter_form(session):
     form = AuditFilterForm(request.args)
     entities = session.exec(select(AuditEntry.entity).distinct().order_by(AuditEntry.entity)).all()
-    form.entity.choices = [("", _("all"))] + [(e, e) for e in entities]
+    form.entity.choices = [("", _("all"))] + [(e, entity_label(e)) for e in entities]
     users = session.exec(select(User).order_by(User.username)).all()
     form.user.choices = [("", _("all"))] + [(str(u.id), f"{u.full_name} ({u.username})") for u in users]
-    form.action.choices = [("", _("all"))] + [(a, a) for a in ACTIONS]
+    form.action.choices = [("", _("all"))] + [(a, action_label(a)) for a in ACTIONS]
     return form
 
 
@@ -78,6 +79,7 @@ def export_csv():
     form = _filter_form(s)
     form.validate()
     rows = s.exec(_query(form).order_by(AuditEntry.id)).all()
+    zone = lab_zone()  # the generator runs after the request context is gone
 
     def generate():
         buf = io.StringIO()
@@ -85,14 +87,14 @@ def export_csv():
         buf.write("\ufeff")  # Excel opens UTF-8 (Chinese) correctly with a BOM
         w.writerow(CSV_HEADER)
         for r in rows:
-            w.writerow([r.id, r.ts.isoformat(sep=" "), format_dt(r.ts, seconds=True), r.user_id, r.user_name,
+            w.writerow([r.id, r.ts.isoformat(sep=" "), r.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), r.user_id, r.user_name,
                         r.action, r.entity, r.record_id, r.record_version, r.field,
                         _csv_safe(r.old_value), _csv_safe(r.new_value), _csv_safe(r.reason), r.client, r.hash])
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate(0)
 
-    return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
+    return Response(generate(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=audit-trail.csv"})
 
 

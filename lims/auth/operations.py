@@ -56,7 +56,7 @@ def _record_failure(session, user_id: int | None, username: str, action: str, cl
         if action == "login_failed":
             s.add(LoginAttempt(ts=now, username=username[:64], client=client))
         user = s.get(User, user_id) if user_id else None
-        audit_event(s, action, ENTITY, user_id, new=username[:64], reason=_("wrong password") if user else _("unknown user name"))
+        audit_event(s, action, ENTITY, user_id, new=username[:64], reason="wrong password" if user else "unknown user name")
         if user is None or user.locked_at is not None:
             return
         with change_reason(s, f"{action}: failed password attempt"):
@@ -219,9 +219,10 @@ def create_user(session, username: str, full_name: str, roles, password: str, la
     return user
 
 
-def update_user(session, actor: User, user: User, expected_version, full_name: str, roles, language: str, reason: str) -> None:
+def update_user(session, actor: User, user: User, expected_version, full_name: str, roles, language: str, reason: str,
+                labels: dict | None = None) -> None:
     check_version(session, user, expected_version,
-                  {"full_name": full_name, "roles": normalise_roles(roles), "language": language})
+                  {"full_name": full_name, "roles": normalise_roles(roles), "language": language}, labels)
     if not roles:
         raise RuleViolation(_("Choose at least one role."))
     if actor.id == user.id and "admin" in user.role_set and "admin" not in roles:

@@ -27,14 +27,22 @@ def load_user():
     if row is None:
         session.pop("sid", None)
         if result == "idle timeout":
-            flash(_("You were signed out after %(n)s minutes without activity. Sign in again.",
-                    n=request.environ.get("lims.idle", None) or _idle()), "warning")
-        elif result in ("lockout", "deactivated", "account", "password reset"):
-            flash(_("Your session was ended by the system (%(why)s). Sign in again.", why=result), "warning")
+            flash(_("You were signed out after %(n)s minutes without activity. Sign in again.", n=_idle()), "warning")
+        elif result in _ENDED:
+            flash(_ENDED[result](), "warning")
         return
     g.user = result
     g.session_token = token
     set_actor(Actor(result.id, result.full_name, request.remote_addr))
+
+
+_ENDED = {
+    "lockout": lambda: _("Your session was ended because the account was locked. Ask an administrator to unlock it."),
+    "deactivated": lambda: _("Your session was ended because the account was deactivated."),
+    "account": lambda: _("Your session was ended because the account is locked or deactivated."),
+    "password reset": lambda: _("Your session was ended because an administrator set a new password. Sign in with it."),
+    "password changed": lambda: _("Your session was ended because your password was changed. Sign in again."),
+}
 
 
 def _idle():

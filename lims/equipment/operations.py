@@ -47,8 +47,8 @@ def create(session, code: str, data: dict) -> Equipment:
     return eq
 
 
-def update(session, eq: Equipment, expected_version, data: dict, reason: str) -> None:
-    check_version(session, eq, expected_version, {k: data.get(k) for k in FIELDS})
+def update(session, eq: Equipment, expected_version, data: dict, reason: str, labels: dict | None = None) -> None:
+    check_version(session, eq, expected_version, {k: data.get(k) for k in FIELDS}, labels)
     _validate(data)
     with change_reason(session, reason):
         for k in FIELDS:

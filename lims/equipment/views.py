@@ -93,7 +93,8 @@ def edit(equipment_id):
     if not form.validate_on_submit():
         return _render_detail(eq, edit_form=form, error=_("Correct the marked fields."), status=400)
     try:
-        ops.update(s, eq, form.version.data, form.data_dict(), form.reason.data)
+        ops.update(s, eq, form.version.data, form.data_dict(), form.reason.data,
+                   labels={f.short_name: f.label.text for f in form})
     except StaleRecord as err:
         return _render_detail(eq, edit_form=form, error=err.message, conflict=err, status=409)
     except LimsError as err:

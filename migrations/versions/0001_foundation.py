@@ -68,10 +68,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_entry_action'), ['action'], unique=False)
-        batch_op.create_index('ix_audit_entry_entity_record', ['entity', 'record_id'], unique=False)
+        batch_op.create_index('ix_audit_entry_action_id', ['action', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_entity_record', ['entity', 'record_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entry_ts'), ['ts'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_entry_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('ix_audit_entry_user_id_id', ['user_id', 'id'], unique=False)
 
     op.create_table('login_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -173,10 +173,10 @@ def downgrade() -> None:
 
     op.drop_table('login_attempt')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_entry_user_id'))
+        batch_op.drop_index('ix_audit_entry_user_id_id')
         batch_op.drop_index(batch_op.f('ix_audit_entry_ts'))
         batch_op.drop_index('ix_audit_entry_entity_record')
-        batch_op.drop_index(batch_op.f('ix_audit_entry_action'))
+        batch_op.drop_index('ix_audit_entry_action_id')
 
     op.drop_table('audit_entry')
     op.drop_table('audit_chain_head')

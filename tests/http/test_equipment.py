@@ -26,7 +26,7 @@ def test_register_and_view(app, as_user):
     assert r.status_code == 302
     (eq,) = _equipment(app)
     page = tech.get(r.headers["Location"]).get_data(as_text=True)
-    assert "EQ-CEN-02" in page and "not approved by QA" in page and "Not usable for GMP work" in page
+    assert "EQ-CEN-02" in page and "Not approved by QA" in page and "Not usable for GMP work" in page
 
 
 def test_bad_code_keeps_typed_input_and_stores_nothing(app, as_user):

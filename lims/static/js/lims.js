@@ -2,11 +2,11 @@
 (function () {
   "use strict";
   function focusScanBox() {
-    var box = document.querySelector("[data-scanbox]");
-    if (!box) { return; }
-    // A page whose form asks for focus (autofocus on a field) keeps it; otherwise the scanner goes to the scan box.
+    // A page whose form asks for focus (autofocus on a field) gives it to that field;
+    // every other page gives it to the scan box, so a scanner's Enter opens the record.
     var other = document.querySelector("main [autofocus]");
-    if (!other) { box.focus(); }
+    var box = document.querySelector("[data-scanbox]");
+    if (other) { other.focus(); } else if (box) { box.focus(); }
   }
   document.addEventListener("DOMContentLoaded", function () {
     focusScanBox();

@@ -1,0 +1,24 @@
+"""Human labels for audit actions and record types (codes stay in the data)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ACTION_LABELS = {
+    "create": _l("created"), "update": _l("changed"), "delete": _l("deleted"),
+    "login": _l("signed in"), "login_failed": _l("failed sign-in"), "logout": _l("signed out"),
+    "session_timeout": _l("session timed out"), "lockout": _l("account locked"), "unlock": _l("account unlocked"),
+    "sign": _l("e-signature"), "signature_failed": _l("failed signature password"),
+    "signature_refused": _l("signature refused (four-eyes)"),
+    "password_change_failed": _l("failed password change"), "restore": _l("database restored"),
+}
+
+# Each domain adds its record types here when it is imported.
+ENTITY_LABELS = {"app_user": _l("User account"), "equipment": _l("Equipment"), "database": _l("Database")}
+
+
+def action_label(code: str) -> str:
+    return str(ACTION_LABELS.get(code, code))
+
+
+def entity_label(code: str) -> str:
+    return str(ENTITY_LABELS.get(code, code))

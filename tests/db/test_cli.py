@@ -1,0 +1,100 @@
+"""The `flask --app wsgi lims ...` commands."""
+from pathlib import Path
+
+from sqlmodel import func, select
+
+from lims.auth.models import User
+from lims.db import Actor, transaction
+from lims.equipment.models import Equipment
+from tests.conftest import audit_rows
+
+
+def _count(model):
+    with transaction(Actor(None, "t"), write=False) as s:
+        return s.exec(select(func.count()).select_from(model)).one()
+
+
+def test_demo_data_is_idempotent_and_prints_accounts(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["lims", "demo-data"])
+    assert first.exit_code == 0, first.output
+    assert "admin" in first.output and "Demo-Password-2026" in first.output
+    users, equipment, rows = _count(User), _count(Equipment), len(audit_rows(app))
+    second = runner.invoke(args=["lims", "demo-data"])
+    assert second.exit_code == 0 and "(0 new records)" in second.output
+    assert (_count(User), _count(Equipment), len(audit_rows(app))) == (users, equipment, rows)
+
+
+def test_demo_lab_shows_a_signature_invalidated_by_a_later_change(app):
+    from lims.audit.signatures import current_signature
+    from lims.equipment.operations import by_code
+
+    app.test_cli_runner().invoke(args=["lims", "demo-data"])
+    with transaction(Actor(None, "t"), write=False) as s:
+        assert current_signature(s, by_code(s, "EQ-GFM-01"), "approved").valid
+        assert not current_signature(s, by_code(s, "EQ-CEN-01"), "approved").valid
+        assert current_signature(s, by_code(s, "EQ-WB-01"), "approved") is None
+
+
+def test_create_user_command(app):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["lims", "create-user", "wang.jun", "--name", "Wang Jun", "--role", "admin",
+                            "--password", "Very-Long-Password-1"])
+    assert r.exit_code == 0, r.output
+    with transaction(Actor(None, "t"), write=False) as s:
+        u = s.exec(select(User).where(User.username == "wang.jun")).one()
+        assert u.must_change_password and u.roles == "admin"
+    row = audit_rows(app, entity="app_user", field="username")[0]
+    assert row.user_name.startswith("system (command line")
+
+
+def test_create_user_command_refuses_a_short_password(app):
+    r = app.test_cli_runner().invoke(args=["lims", "create-user", "x1", "--name", "X", "--role", "qa",
+                                           "--password", "short"])
+    assert r.exit_code != 0 and "at least 12 characters" in r.output
+    assert _count(User) == 0
+
+
+def test_backup_and_restore_sqlite(app, backend, tmp_path):
+    runner = app.test_cli_runner()
+    if backend == "postgresql":
+        r = runner.invoke(args=["lims", "backup"])
+        assert r.exit_code == 0 and "pg_dump" in r.output
+        r = runner.invoke(args=["lims", "restore", __file__])
+        assert "pg_restore" in r.output
+        return
+    runner.invoke(args=["lims", "demo-data"])
+    r = runner.invoke(args=["lims", "backup", "--to", str(tmp_path / "bk")])
+    assert r.exit_code == 0, r.output
+    backup = Path(r.output.split("backup written: ")[1].split()[0])
+    assert backup.exists()
+    equipment_before = _count(Equipment)
+    with transaction(Actor(None, "t")) as s:  # work done after the backup ...
+        from lims.equipment import operations as ops
+
+        ops.create(s, "EQ-NEW-01", {"name": "n", "kind": "other", "location": "", "serial_number": "",
+                                    "status": "in_service", "calibration_due": None, "notes": None})
+    assert _count(Equipment) == equipment_before + 1
+    refused = runner.invoke(args=["lims", "restore", str(backup)])
+    assert refused.exit_code != 0 and "--yes" in refused.output and _count(Equipment) == equipment_before + 1
+    r = runner.invoke(args=["lims", "restore", str(backup), "--yes"])
+    assert r.exit_code == 0, r.output
+    assert _count(Equipment) == equipment_before  # ... is gone after the restore
+    assert audit_rows(app, action="restore")
+    assert runner.invoke(args=["lims", "audit-verify"]).exit_code == 0
+
+
+def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path):
+    if backend != "sqlite":
+        return
+    bogus = tmp_path / "bogus.sqlite"
+    import sqlite3
+
+    sqlite3.connect(bogus).execute("create table t (x)").connection.commit()
+    r = app.test_cli_runner().invoke(args=["lims", "restore", str(bogus), "--yes"])
+    assert r.exit_code != 0 and "not a LIMS database backup" in r.output
+
+
+def test_init_is_idempotent(app):
+    r = app.test_cli_runner().invoke(args=["lims", "init"])
+    assert r.exit_code == 0 and "revision 0001" in r.output
