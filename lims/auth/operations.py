@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -28,6 +29,11 @@ ENTITY = "app_user"
 
 class LoginRefused(LimsError):
     status_code = 200  # the login form is shown again; deferred writes still run
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("timing-equaliser")
 
 
 def _token_id(token: str) -> str:
@@ -90,11 +96,14 @@ def login(session, username: str, password: str, client: str | None) -> tuple[Us
     recent = session.exec(select(func.count()).select_from(LoginAttempt)
                           .where(LoginAttempt.client == client, LoginAttempt.ts >= since)).one()
     if rate_limited(recent, cfg["LOGIN_RATE_LIMIT"]):
+        attempted = username[:64]
+        defer_write(session, lambda s: audit_event(s, "login_failed", ENTITY, None, new=attempted,
+                                                   reason=f"rate limited: {recent} failed sign-ins from {client}"))
         raise LoginRefused(_("Too many failed sign-in attempts from this workstation. Wait a few minutes and try again."))
     user = find_user(session, username)
     if user is None or not user.active:
-        if user is None:
-            verify_password(hash_password("timing-equaliser"), password or "")
+        # Exactly one Argon2 verification, as for a wrong password: timing must not tell which names exist.
+        verify_password(user.password_hash if user else _dummy_hash(), password or "")
         _record_failure(session, user.id if user else None, username, "login_failed", client)
         raise LoginRefused(_("Invalid user name or password."))
     if user.locked_at is not None:

@@ -140,6 +140,40 @@ def test_unknown_user_gets_the_same_generic_message(app, make_user, browser):
         assert s.exec(select(User).where(User.username == "mallory")).first() is None
 
 
+def test_every_refused_login_costs_one_argon2_verification(app, make_user, browser, monkeypatch):
+    """Unknown, deactivated and wrong-password logins do the same hashing work (no timing oracle for names)."""
+    import lims.auth.operations as ops
+
+    uid = make_user("alice")
+    make_user("gone")
+    with transaction(Actor(None, "test")) as s:
+        from lims.audit.trail import change_reason
+
+        u = s.exec(select(User).where(User.username == "gone")).one()
+        with change_reason(s, "test: deactivated"):
+            u.active = False
+    login(browser, "warmup-unknown", "whatever-password")  # the dummy hash is built once per process
+    calls = {"hash": 0, "verify": 0}
+    real_hash, real_verify = ops.hash_password, ops.verify_password
+
+    def counting_hash(p):
+        calls["hash"] += 1
+        return real_hash(p)
+
+    def counting_verify(h, p):
+        calls["verify"] += 1
+        return real_verify(h, p)
+
+    monkeypatch.setattr(ops, "hash_password", counting_hash)
+    monkeypatch.setattr(ops, "verify_password", counting_verify)
+    for name, pw in (("nobody", "whatever-password"), ("alice", "wrong-password-1"), ("gone", PASSWORD)):
+        calls.update(hash=0, verify=0)
+        r = login(browser, name, pw)
+        assert GENERIC in text(r), name
+        assert calls == {"hash": 0, "verify": 1}, (name, calls)
+    assert session_rows(uid) == []
+
+
 def test_login_form_without_fields_is_refused(app, make_user, browser):
     uid = make_user("alice")
     r = browser.post("/login", {"username": "", "password": ""}, token_from="/login")
@@ -518,6 +552,19 @@ def test_login_rate_limit_blocks_the_client_at_the_limit(app, make_user, clock):
     assert login(b, "alice", PASSWORD).status_code == 302
 
 
+def test_spoofed_forwarded_for_does_not_escape_the_rate_limit(app, make_user):
+    """Without PROXY_FIX the client address is the socket's, so X-Forwarded-For cannot reset the count."""
+    app.config["LOGIN_RATE_LIMIT"] = 2
+    uid = make_user("alice")
+    b = Browser(app.test_client())
+    for i, name in enumerate(("ghost1", "ghost2")):
+        login(b, name, "whatever-password", headers={"X-Forwarded-For": f"203.0.113.{i}"})
+    r = login(b, "alice", headers={"X-Forwarded-For": "203.0.113.99"})
+    assert "Too many failed sign-in attempts" in text(r)
+    assert session_rows(uid) == []
+    assert {a.client for a in login_attempts()} == {"127.0.0.1"}
+
+
 def test_login_rate_limit_one_below_the_limit_still_allows_login(app, make_user):
     app.config["LOGIN_RATE_LIMIT"] = 3
     uid = make_user("alice")
@@ -628,3 +675,17 @@ def test_failed_password_changes_count_toward_lockout(app, as_user):
     assert len(user_audit(app, uid, action="password_change_failed")) == 3
     assert len(user_audit(app, uid, action="lockout")) == 1
     assert live_sessions(uid) == []
+
+
+def test_rate_limited_login_is_audited_without_counting_toward_lockout(app, make_user):
+    from tests.conftest import Browser, audit_rows
+
+    make_user("carol")
+    app.config["LOGIN_RATE_LIMIT"] = 2
+    b = Browser(app.test_client())
+    b.login("carol", "wrong-password-xx")
+    b.login("carol", "wrong-password-xx")
+    r = b.login("carol", "Correct-Horse-Battery-9")
+    assert "Too many failed sign-in attempts" in r.get_data(as_text=True)
+    rows = [x for x in audit_rows(app, action="login_failed") if (x.reason or "").startswith("rate limited")]
+    assert len(rows) == 1 and rows[0].new_value == "carol"

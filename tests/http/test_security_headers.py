@@ -181,3 +181,29 @@ def test_https_login_without_referer_is_refused(app, make_user):
     assert "nothing was saved" in r.get_data(as_text=True)
     with transaction(Actor(None, "test"), write=False) as s:
         assert s.exec(select(UserSession).where(UserSession.user_id == uid)).all() == []
+
+
+# --- behind a reverse proxy (nginx terminates TLS) -------------------------------------------
+
+def _proxied_app(database_url, clock, tmp_path, proxy_fix):
+    from config import TestConfig
+    from lims import create_app
+
+    a = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "px"), PROXY_FIX=proxy_fix)
+    a.extensions["clock"] = clock
+    return a
+
+
+def test_secure_cookie_behind_a_trusted_tls_proxy(database_url, clock, tmp_path, app):
+    a = _proxied_app(database_url, clock, tmp_path, proxy_fix=True)
+    try:
+        r = a.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+        assert "secure" in attrs(session_set_cookie(r))
+    finally:
+        a.extensions["lims_db"].dispose()
+
+
+def test_forwarded_proto_is_ignored_without_proxy_fix(app, browser):
+    assert app.config["PROXY_FIX"] is False
+    r = browser.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "secure" not in attrs(session_set_cookie(r))
