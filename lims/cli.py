@@ -36,7 +36,13 @@ def init_cmd():
     if db.is_sqlite:
         Path(db.url.database).parent.mkdir(parents=True, exist_ok=True)
     upgrade(db)
+    from .donors.protocols import seed_default_protocol
+
+    with transaction(_cli_actor()) as s:
+        seeded = seed_default_protocol(s)
     click.echo(f"database at revision {current_revision(db)} ({db.url.render_as_string(hide_password=True)})")
+    if seeded is not None:
+        click.echo(f"seeded the default screening protocol {seeded.code} v{seeded.protocol_version}")
 
 
 @lims_cli.command("create-user")

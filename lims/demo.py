@@ -66,6 +66,40 @@ def load_demo(session) -> int:
         _as(session, users["tech2"])
         with change_reason(session, "Moved to room 3 after the suite A renovation"):
             cen.location = "GMP suite A, room 3"
+    created += _demo_donors(session, users)
+    return created
+
+
+# The reference study's donor (domain.md: a 20-year-old male university student) and two other
+# candidates, registered by the research nurse. Identities are invented.
+DONORS = [
+    ({"sex": "male", "years": 20, "height_cm": "176.0", "weight_kg": "66.5", "notes": "University student; reference study donor"},
+     {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": "139 5100 0001"}),
+    ({"sex": "female", "years": 24, "height_cm": "162.0", "weight_kg": "49.0", "notes": "Postgraduate student"},
+     {"full_name": "Sun Mei", "national_id": "320106200208221246", "phone": "139 5100 0002"}),
+    ({"sex": "male", "years": 27, "height_cm": "171.0", "weight_kg": "74.0", "notes": "Laboratory staff volunteer"},
+     {"full_name": "Qian Hao", "national_id": "320106199911051253", "phone": "139 5100 0003"}),
+]
+
+
+def _demo_donors(session, users) -> int:
+    from .donors import operations as donor_ops
+    from .donors.models import DonorIdentity
+    from .donors.protocols import seed_default_protocol
+    from sqlmodel import select
+
+    seed_default_protocol(session)
+    _as(session, users["clinician"])
+    today = utcnow().date()
+    created = 0
+    for facts, identity in DONORS:
+        if session.exec(select(DonorIdentity).where(DonorIdentity.national_id == identity["national_id"])).first():
+            continue
+        dob = date(today.year - facts["years"], 3, 14)
+        donor_ops.register(session, {"sex": facts["sex"], "date_of_birth": dob, "height_cm": facts["height_cm"],
+                                     "weight_kg": facts["weight_kg"], "measured_on": today - timedelta(days=3),
+                                     "notes": facts["notes"]}, identity, today)
+        created += 1
     return created
 
 

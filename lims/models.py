@@ -2,3 +2,5 @@
 from .audit.models import AuditChainHead, AuditEntry, Signature  # noqa: F401
 from .auth.models import LoginAttempt, User, UserSession  # noqa: F401
 from .equipment.models import Equipment  # noqa: F401
+from .donors.models import Donor, DonorIdentity, ProtocolItem, ScreeningProtocol  # noqa: F401
+from .core.models import Counter  # noqa: F401

@@ -13,7 +13,11 @@ ACTION_LABELS = {
 }
 
 # Each domain adds its record types here when it is imported.
-ENTITY_LABELS = {"app_user": _l("User account"), "equipment": _l("Equipment"), "database": _l("Database")}
+ENTITY_LABELS = {
+    "app_user": _l("User account"), "equipment": _l("Equipment"), "database": _l("Database"),
+    "donor": _l("Donor"), "donor_identity": _l("Donor identity"),
+    "screening_protocol": _l("Screening protocol"), "protocol_item": _l("Protocol item"),
+}
 
 
 def action_label(code: str) -> str:

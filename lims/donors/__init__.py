@@ -1,0 +1,1 @@
+"""Donor registry, screening protocols and the eligibility engine."""

@@ -1,0 +1,38 @@
+"""Sentences for the eligibility engine's reasons (the engine itself returns codes)."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+OUTCOME_LABELS = {
+    "eligible": lambda: _("eligible"), "deferred": lambda: _("temporarily deferred"),
+    "excluded": lambda: _("permanently excluded"), "incomplete": lambda: _("incomplete"),
+}
+
+_TEXTS = {
+    "too_young": lambda p: _("Age %(age)s is below the minimum of %(min)s; deferred until the birthday on %(until)s.", **p),
+    "too_old": lambda p: _("Age %(age)s is above the maximum of %(max)s.", **p),
+    "age_limit": lambda p: _("Eligibility ends on %(until)s, the last day before the donor is older than %(max)s.", **p),
+    "future_measurement": lambda p: _("Height and weight are dated %(date)s, after the decision date.", **p),
+    "bmi_expired": lambda p: _("Height and weight measured on %(date)s were valid through %(through)s; measure again.", **p),
+    "bmi_out_of_range": lambda p: _("BMI %(bmi)s is outside %(min)s-%(max)s; deferred until %(until)s.", **p),
+    "bmi_valid": lambda p: _("BMI %(bmi)s is within range; the measurement is valid through %(through)s.", **p),
+    "no_result": lambda p: _("%(item)s: no result.", **p),
+    "not_verified": lambda p: _("%(item)s: the result of %(sample_date)s is not verified by a second person.", **p),
+    "invalid_value": lambda p: _("%(item)s: the value \"%(value)s\" is not valid for this item.", **p),
+    "item_excludes": lambda p: _("%(item)s: %(value)s %(unit)s on %(sample_date)s excludes the donor permanently.", **p),
+    "item_defers": lambda p: _("%(item)s: %(value)s %(unit)s on %(sample_date)s defers the donor until %(until)s.", **p),
+    "deferral_over": lambda p: _("%(item)s: the deferral for %(value)s on %(sample_date)s ended on %(until)s; a new result is needed.", **p),
+    "expired": lambda p: _("%(item)s: the result of %(sample_date)s was valid through %(through)s; it has expired.", **p),
+    "indeterminate": lambda p: _("%(item)s: indeterminate on %(sample_date)s; repeat the test.", **p),
+    "valid_until": lambda p: _("%(item)s: the result of %(sample_date)s is valid through %(through)s.", **p),
+    "rescreen_due": lambda p: _("Re-screening is due every %(days)s days, by %(until)s.", **p),
+}
+
+
+def reason_text(reason) -> str:
+    params = {k: ("" if v is None else v) for k, v in reason.params.items()}
+    return _TEXTS[reason.code](params).replace("  ", " ")
+
+
+def outcome_label(outcome: str) -> str:
+    return OUTCOME_LABELS[outcome]()

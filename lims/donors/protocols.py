@@ -1,0 +1,58 @@
+"""Screening protocols: seeding the default, loading a version as a rule spec."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from sqlmodel import select
+
+from .models import ProtocolItem, ScreeningProtocol
+from .rules import ItemSpec, ProtocolSpec
+
+DEFAULT_FILE = Path(__file__).with_name("default_protocol.json")
+
+
+def _dec(value):
+    return None if value is None else Decimal(str(value))
+
+
+def seed_default_protocol(session) -> ScreeningProtocol | None:
+    """Create the default protocol (version 1) unless a protocol with its code exists."""
+    data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    exists = session.exec(select(ScreeningProtocol).where(ScreeningProtocol.code == data["code"])).first()
+    if exists is not None:
+        return None
+    items = data.pop("items")
+    proto = ScreeningProtocol(**{**data, "bmi_min": _dec(data["bmi_min"]), "bmi_max": _dec(data["bmi_max"])})
+    session.add(proto)
+    session.flush()
+    for pos, it in enumerate(items, start=1):
+        session.add(ProtocolItem(protocol_id=proto.id, position=pos, **{
+            **it, "normal_min": _dec(it.get("normal_min")), "normal_max": _dec(it.get("normal_max"))}))
+    session.flush()
+    return proto
+
+
+def active_protocol(session) -> ScreeningProtocol | None:
+    return session.exec(select(ScreeningProtocol).where(ScreeningProtocol.status == "active")
+                        .order_by(ScreeningProtocol.id.desc())).first()
+
+
+def items_of(session, protocol: ScreeningProtocol) -> list[ProtocolItem]:
+    return list(session.exec(select(ProtocolItem).where(ProtocolItem.protocol_id == protocol.id)
+                             .order_by(ProtocolItem.position)).all())
+
+
+def spec_of(session, protocol: ScreeningProtocol) -> ProtocolSpec:
+    """The pure rule spec of a stored protocol version."""
+    return ProtocolSpec(
+        code=protocol.code, version=protocol.protocol_version, age_min=protocol.age_min, age_max=protocol.age_max,
+        bmi_min=Decimal(protocol.bmi_min), bmi_max=Decimal(protocol.bmi_max),
+        bmi_validity_days=protocol.bmi_validity_days, bmi_defer_days=protocol.bmi_defer_days,
+        rescreen_days=protocol.rescreen_days,
+        items=tuple(ItemSpec(code=i.code, name=i.name, kind=i.kind, result_type=i.result_type,
+                             validity_days=i.validity_days, on_fail=i.on_fail, defer_days=i.defer_days,
+                             normal_min=_dec(i.normal_min), normal_max=_dec(i.normal_max), unit=i.unit,
+                             lookback_days=i.lookback_days) for i in items_of(session, protocol)),
+    )

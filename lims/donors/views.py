@@ -1,0 +1,140 @@
+"""Donor registry pages."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlmodel import or_, select
+
+from ..audit.models import AuditEntry
+from ..auth.permissions import authenticated, require_role, roles
+from ..clock import utcnow
+from ..core.scan import Resolver, register
+from ..db import db_session
+from ..errors import LimsError, StaleRecord
+from ..timefmt import to_lab
+from . import operations as ops
+from .explain import outcome_label, reason_text
+from .forms import STATUS_LABELS, DonorFilterForm, EditFactsForm, EditIdentityForm, RegisterDonorForm
+from .protocols import active_protocol, spec_of
+from .rules import DonorFacts, age_on, bmi, decide
+
+bp = Blueprint("donors", __name__, url_prefix="/donors")
+
+REGISTRARS = ("clinician", "qa", "admin")
+IDENTITY_ROLES = ("clinician", "qa", "admin")
+
+
+def _find(session, ident):
+    donor = ops.by_code(session, ident)
+    return url_for("donors.detail", code=donor.code) if donor else None
+
+
+register(Resolver("DO", "donor", _find, lambda s: bool(ops.CODE_RE.match(s.strip().upper()))))
+
+
+def _today():
+    return to_lab(utcnow()).date()
+
+
+@bp.route("/")
+@authenticated
+def index():
+    form = DonorFilterForm(request.args)
+    form.validate()
+    rows = ops.search(db_session(), form.status.data, form.code.data, after_id=request.args.get("after", type=int))
+    more = len(rows) > 50
+    rows = rows[:50]
+    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    return render_template("donors/index.html", form=form, rows=rows, more=more, args=args,
+                           next_after=rows[-1].id if more else None, statuses=STATUS_LABELS,
+                           today=_today(), age_on=age_on, bmi=bmi)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(*REGISTRARS)
+def create():
+    form = RegisterDonorForm()
+    if form.validate_on_submit():
+        try:
+            donor = ops.register(db_session(), form.facts(), form.identity(), _today())
+        except ops.DuplicateDonor as err:
+            link = Markup('<a href="{}">{}</a>').format(url_for("donors.detail", code=err.existing_code), err.existing_code)
+            return render_template("donors/new.html", form=form, error=err.message, duplicate=link), err.status_code
+        except LimsError as err:
+            return render_template("donors/new.html", form=form, error=err.message), err.status_code
+        flash(_("Donor %(code)s registered as a candidate.", code=donor.code), "success")
+        return redirect(url_for("donors.detail", code=donor.code))
+    return render_template("donors/new.html", form=form, error=None), (400 if request.method == "POST" else 200)
+
+
+def _render_detail(donor, facts_form=None, identity_form=None, error=None, conflict=None, status=200):
+    s = db_session()
+    identity = ops.identity_of(s, donor) if require_role(*IDENTITY_ROLES) else None
+    entity_filter = AuditEntry.entity == "donor"
+    q = select(AuditEntry).where(or_(
+        (AuditEntry.entity == "donor") & (AuditEntry.record_id == donor.code),
+        (AuditEntry.entity == "donor_identity") & (AuditEntry.record_id == str(donor.id)),
+    ) if identity is not None else (entity_filter & (AuditEntry.record_id == donor.code)))
+    history = s.exec(q.order_by(AuditEntry.id.desc()).limit(200)).all()
+    today = _today()
+    protocol = active_protocol(s)
+    check = None
+    if protocol is not None:
+        facts = DonorFacts(donor.date_of_birth, donor.height_cm, donor.weight_kg, donor.measured_on)
+        check = decide(spec_of(s, protocol), facts, [], today)
+    if facts_form is None:
+        facts_form = EditFactsForm(prefix="facts", obj=donor, version=donor.version)
+    if identity is not None and identity_form is None:
+        identity_form = EditIdentityForm(prefix="identity", obj=identity, version=identity.version)
+    return render_template(
+        "donors/detail.html", donor=donor, identity=identity, history=history, statuses=STATUS_LABELS,
+        age=age_on(donor.date_of_birth, today), bmi=bmi(donor.height_cm, donor.weight_kg), today=today,
+        protocol=protocol, check=check, reason_text=reason_text, outcome_label=outcome_label,
+        facts_form=facts_form, identity_form=identity_form, error=error, conflict=conflict,
+        can_edit=require_role(*REGISTRARS),
+    ), status
+
+
+@bp.route("/<code>")
+@authenticated
+def detail(code):
+    return _render_detail(ops.get(db_session(), code))
+
+
+@bp.route("/<code>/facts", methods=["POST"])
+@roles(*REGISTRARS)
+def edit_facts(code):
+    s = db_session()
+    donor = ops.get(s, code)
+    form = EditFactsForm(prefix="facts")
+    if not form.validate_on_submit():
+        return _render_detail(donor, facts_form=form, error=_("Correct the marked fields."), status=400)
+    try:
+        ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, _today(),
+                         labels={f.short_name: f.label.text for f in form})
+    except StaleRecord as err:
+        return _render_detail(donor, facts_form=form, error=err.message, conflict=err, status=409)
+    except LimsError as err:
+        return _render_detail(donor, facts_form=form, error=err.message, status=err.status_code)
+    flash(_("Donor %(code)s saved.", code=donor.code), "success")
+    return redirect(url_for("donors.detail", code=donor.code))
+
+
+@bp.route("/<code>/identity", methods=["POST"])
+@roles(*IDENTITY_ROLES)
+def edit_identity(code):
+    s = db_session()
+    donor = ops.get(s, code)
+    form = EditIdentityForm(prefix="identity")
+    if not form.validate_on_submit():
+        return _render_detail(donor, identity_form=form, error=_("Correct the marked fields."), status=400)
+    try:
+        ops.update_identity(s, donor, form.version.data, form.identity(), form.reason.data,
+                            labels={f.short_name: f.label.text for f in form})
+    except StaleRecord as err:
+        return _render_detail(donor, identity_form=form, error=err.message, conflict=err, status=409)
+    except LimsError as err:
+        return _render_detail(donor, identity_form=form, error=err.message, status=err.status_code)
+    flash(_("Identity of donor %(code)s saved.", code=donor.code), "success")
+    return redirect(url_for("donors.detail", code=donor.code))
