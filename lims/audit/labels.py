@@ -17,6 +17,8 @@ ENTITY_LABELS = {
     "app_user": _l("User account"), "equipment": _l("Equipment"), "database": _l("Database"),
     "donor": _l("Donor"), "donor_identity": _l("Donor identity"),
     "screening_protocol": _l("Screening protocol"), "protocol_item": _l("Protocol item"),
+    "screening": _l("Screening"), "screening_result": _l("Screening result"),
+    "eligibility_decision": _l("Eligibility decision"),
 }
 
 

@@ -74,6 +74,60 @@ def sign(session, record, meaning: str, user, password: str, *, comment: str | N
     return sig
 
 
+def sign_many(session, records, meaning: str, user, password: str, *, comment: str | None = None,
+              performers_of=lambda r: (), client: str | None = None) -> list[Signature]:
+    """One password check, one signature per record (e.g. verifying a panel of results).
+
+    All or nothing: if any record fails the four-eyes rule, none is signed.
+    """
+    from ..auth.operations import check_signature_password
+
+    records = list(records)
+    if meaning not in MEANINGS:
+        raise SignatureRefused(_("Unknown signature meaning."))
+    if not records:
+        raise SignatureRefused(_("There is nothing to sign."))
+    if not check_signature_password(session, user, password, client):
+        raise SignatureRefused(_("Signature refused: the password is not correct. Failed attempts count toward the account lockout."))
+    for record in records:
+        if not four_eyes(user.id, performers_of(record)):
+            entity, rid = record.audit_entity, record.audit_record_id
+            defer_write(session, lambda s: audit_event(s, "signature_refused", entity, rid,
+                                                       reason="four-eyes: signer performed the work"))
+            raise SignatureRefused(_("Four-eyes rule: you entered or changed some of these records, so another person must sign them as %(meaning)s.",
+                                     meaning=MEANINGS[meaning]))
+    session.flush()
+    now = utcnow()
+    sigs = []
+    for record in records:
+        sig = Signature(user_id=user.id, user_name=user.full_name, meaning=meaning,
+                        record_type=record.audit_entity, record_id=record.audit_record_id,
+                        record_version=record.version, content_hash=record_content_hash(record),
+                        signed_at=now, comment=(comment or "").strip() or None)
+        session.add(sig)
+        sigs.append(sig)
+        audit_event(session, "sign", record.audit_entity, record.audit_record_id, field="meaning",
+                    new=meaning, reason=sig.comment, record_version=record.version)
+    session.flush()
+    return sigs
+
+
+def valid_signatures(session, record_type: str, records: dict, meaning: str) -> dict:
+    """record_id -> the latest valid signature with this meaning, for many records in one query."""
+    if not records:
+        return {}
+    rows = session.exec(select(Signature).where(Signature.record_type == record_type,
+                                                Signature.meaning == meaning,
+                                                Signature.record_id.in_(list(records)))
+                        .order_by(Signature.id)).all()
+    out = {}
+    for sig in rows:
+        rec = records[sig.record_id]
+        if signature_state(sig, rec).valid:
+            out[sig.record_id] = sig
+    return out
+
+
 @dataclass
 class SignatureView:
     signature: Signature

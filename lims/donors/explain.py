@@ -9,12 +9,13 @@ OUTCOME_LABELS = {
 }
 
 _TEXTS = {
-    "too_young": lambda p: _("Age %(age)s is below the minimum of %(min)s; deferred until the birthday on %(until)s.", **p),
+    "too_young": lambda p: _("Age %(age)s is below the minimum of %(min)s; deferred until %(until)s, the day before that birthday.", **p),
     "too_old": lambda p: _("Age %(age)s is above the maximum of %(max)s.", **p),
     "age_limit": lambda p: _("Eligibility ends on %(until)s, the last day before the donor is older than %(max)s.", **p),
     "future_measurement": lambda p: _("Height and weight are dated %(date)s, after the decision date.", **p),
     "bmi_expired": lambda p: _("Height and weight measured on %(date)s were valid through %(through)s; measure again.", **p),
     "bmi_out_of_range": lambda p: _("BMI %(bmi)s is outside %(min)s-%(max)s; deferred until %(until)s.", **p),
+    "bmi_deferral_over": lambda p: _("BMI %(bmi)s measured on %(date)s deferred the donor until %(until)s; measure height and weight again.", **p),
     "bmi_valid": lambda p: _("BMI %(bmi)s is within range; the measurement is valid through %(through)s.", **p),
     "no_result": lambda p: _("%(item)s: no result.", **p),
     "not_verified": lambda p: _("%(item)s: the result of %(sample_date)s is not verified by a second person.", **p),

@@ -8,12 +8,19 @@ Conventions (docs/donors.md):
   S + N; on day S + N + 1 it counts as missing ("expired").
 - Only verified results count; an unverified or indeterminate result counts
   as missing.
+- A failing result stays in force whatever comes after it: an excluding
+  result excludes for ever, a deferring one defers until its deferral ends,
+  even if a later result of the same item is negative. The latest result of
+  an item only decides whether the item is complete and how long it is valid.
+- "Deferred until D" always names the last deferred day; the donor may be
+  screened again from D + 1.
 - Age is whole years on the as-of date (the donation date): a donor is
-  18 from the 18th birthday on. Too young defers until the birthday of
-  age_min; too old excludes.
+  18 from the 18th birthday on. Too young defers until the day before the
+  birthday of age_min; too old excludes.
 - BMI is compared unrounded: 23.91 is above 23.9. It is computed from the
   height and weight measured on ``measured_on`` and counts as missing after
-  bmi_validity_days.
+  bmi_validity_days. A BMI deferral that has already ended asks for a new
+  measurement (missing) rather than naming a past date.
 - The outcome is the most severe of: excluded > deferred > incomplete >
   eligible. Every failed rule is listed, not just the first.
 - Eligible until: the earliest of every result's last valid day, the BMI
@@ -178,7 +185,7 @@ def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result],
     # Age on the as-of date.
     age = age_on(donor.date_of_birth, as_of)
     if age < protocol.age_min:
-        until = birthday(donor.date_of_birth, protocol.age_min)
+        until = birthday(donor.date_of_birth, protocol.age_min) - timedelta(days=1)
         defer_until.append(until)
         reasons.append(Reason("age", "deferred", "too_young", {"age": age, "min": protocol.age_min, "until": until}))
     elif age > protocol.age_max:
@@ -200,16 +207,32 @@ def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result],
         shown = value.quantize(Decimal("0.01"))
         if not protocol.bmi_min <= value <= protocol.bmi_max:
             until = donor.measured_on + timedelta(days=protocol.bmi_defer_days)
-            defer_until.append(until)
-            reasons.append(Reason("bmi", "deferred", "bmi_out_of_range",
-                                  {"bmi": shown, "min": protocol.bmi_min, "max": protocol.bmi_max, "until": until}))
+            params = {"bmi": shown, "min": protocol.bmi_min, "max": protocol.bmi_max, "until": until}
+            if until >= as_of:
+                defer_until.append(until)
+                reasons.append(Reason("bmi", "deferred", "bmi_out_of_range", params))
+            else:
+                missing.append("BMI")
+                reasons.append(Reason("bmi", "missing", "bmi_deferral_over", {**params, "date": donor.measured_on}))
         else:
             limits.append((bmi_through, Reason("bmi", "limits", "bmi_valid", {"bmi": shown, "through": bmi_through})))
 
     # Each questionnaire answer, assessment and test.
-    latest = latest_results(r for r in results if r.sample_date <= as_of)
+    usable = [r for r in results if r.sample_date <= as_of]
+    latest = latest_results(usable)
     for spec in protocol.items:
         rule = f"item:{spec.code}"
+        # Failing verified results stay in force whatever came after them.
+        blocking = _blocking_result(spec, [x for x in usable if x.item_code == spec.code], as_of)
+        if blocking is not None:
+            effect, r, until = blocking
+            base = {"item": spec.name, "value": r.value, "unit": spec.unit, "sample_date": r.sample_date}
+            if effect == "excluded":
+                reasons.append(Reason(rule, "excluded", "item_excludes", base))
+            else:
+                defer_until.append(until)
+                reasons.append(Reason(rule, "deferred", "item_defers", {**base, "until": until}))
+            continue
         r = latest.get(spec.code)
         if r is None:
             missing.append(spec.code)
@@ -226,17 +249,10 @@ def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result],
             continue
         through = valid_through(r.sample_date, spec.validity_days)
         fails = item_fails(spec, r.value)
-        if fails:  # a positive result counts however old it is (within the look-back of this screening)
-            if spec.on_fail == "exclude":
-                reasons.append(Reason(rule, "excluded", "item_excludes", base))
-            else:
-                until = r.sample_date + timedelta(days=spec.defer_days or spec.validity_days)
-                if until >= as_of:
-                    defer_until.append(until)
-                    reasons.append(Reason(rule, "deferred", "item_defers", {**base, "until": until}))
-                else:  # the deferral is over, but a new result is needed
-                    missing.append(spec.code)
-                    reasons.append(Reason(rule, "missing", "deferral_over", {**base, "until": until}))
+        if fails:  # failing results in force were handled above: this one's deferral is over
+            until = r.sample_date + timedelta(days=spec.defer_days or spec.validity_days)
+            missing.append(spec.code)
+            reasons.append(Reason(rule, "missing", "deferral_over", {**base, "until": until}))
             continue
         if as_of > through:
             missing.append(spec.code)
@@ -263,6 +279,20 @@ def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result],
         reasons = [r for d, r in limits if d == until]
     shown = tuple(r for r in reasons if _shown_for(outcome, r))
     return Decision(outcome, until, shown, tuple(missing), as_of, f"{protocol.code} v{protocol.version}")
+
+
+def _blocking_result(spec: ItemSpec, results: list[Result], as_of: date):
+    """("excluded"|"deferred", result, until) for the strongest failing verified result in force."""
+    found = None
+    for r in sorted(results, key=lambda x: x.sample_date):
+        if not r.verified or value_problem(spec, r.value) or not item_fails(spec, r.value):
+            continue
+        if spec.on_fail == "exclude":
+            return "excluded", r, None
+        until = r.sample_date + timedelta(days=spec.defer_days or spec.validity_days)
+        if until >= as_of and (found is None or until > found[2]):
+            found = ("deferred", r, until)
+    return found
 
 
 def _shown_for(outcome: str, reason: Reason) -> bool:

@@ -14,6 +14,8 @@ from ..db import db_session
 from ..errors import LimsError, StaleRecord
 from ..timefmt import to_lab
 from . import operations as ops
+from . import screening
+from ..audit.signatures import current_signature
 from .explain import outcome_label, reason_text
 from .forms import STATUS_LABELS, DonorFilterForm, EditFactsForm, EditIdentityForm, RegisterDonorForm
 from .protocols import active_protocol, spec_of
@@ -79,10 +81,15 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
     history = s.exec(q.order_by(AuditEntry.id.desc()).limit(200)).all()
     today = _today()
     protocol = active_protocol(s)
+    open_sc = screening.open_screening(s, donor)
     check = None
-    if protocol is not None:
+    if open_sc is not None:
+        check = screening.evaluate(s, open_sc, today)
+    elif protocol is not None:
         facts = DonorFacts(donor.date_of_birth, donor.height_cm, donor.weight_kg, donor.measured_on)
         check = decide(spec_of(s, protocol), facts, [], today)
+    decisions = [(d, screening.stored_reasons(d), current_signature(s, d, "approved"))
+                 for d in screening.decisions_of(s, donor)]
     if facts_form is None:
         facts_form = EditFactsForm(prefix="facts", obj=donor, version=donor.version)
     if identity is not None and identity_form is None:
@@ -91,6 +98,8 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
         "donors/detail.html", donor=donor, identity=identity, history=history, statuses=STATUS_LABELS,
         age=age_on(donor.date_of_birth, today), bmi=bmi(donor.height_cm, donor.weight_kg), today=today,
         protocol=protocol, check=check, reason_text=reason_text, outcome_label=outcome_label,
+        open_sc=open_sc, screenings=screening.screenings_of(s, donor), decisions=decisions,
+        can_screen=require_role("technician", "clinician", "qa") and donor.status not in ("excluded", "retired"),
         facts_form=facts_form, identity_form=identity_form, error=error, conflict=conflict,
         can_edit=require_role(*REGISTRARS),
     ), status

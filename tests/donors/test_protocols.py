@@ -12,7 +12,7 @@ from lims.donors.models import ProtocolItem, ScreeningProtocol
 from lims.donors.protocols import DEFAULT_FILE, active_protocol, items_of, seed_default_protocol, spec_of
 from lims.donors.rules import decide
 from tests.conftest import audit_rows
-from tests.donors.test_rules import AS_OF, load_default_spec, panel, donor
+from tests.donors.test_rules import AS_OF, donor, load_default_spec, panel
 
 ACTOR = Actor(None, "test")
 DATA = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))

@@ -110,16 +110,17 @@ def test_age_boundaries_on_the_as_of_date(dob, age, outcome):
     assert d.outcome == outcome
 
 
-def test_age_17_the_day_before_the_18th_birthday_defers_until_that_birthday():
+def test_age_17_the_day_before_the_18th_birthday_defers_through_that_day():
+    """"Deferred until" is the last deferred day: the 18th birthday is the first eligible day."""
     d = decide(SMALL, donor(dob=date(2008, 11, 24)), panel(), AS_OF)
-    assert d.outcome == "deferred" and d.until == date(2026, 11, 24)
-    assert d.reasons == (Reason("age", "deferred", "too_young", {"age": 17, "min": 18, "until": date(2026, 11, 24)}),)
+    assert d.outcome == "deferred" and d.until == date(2026, 11, 23) == AS_OF
+    assert d.reasons == (Reason("age", "deferred", "too_young", {"age": 17, "min": 18, "until": date(2026, 11, 23)}),)
     assert d.missing == ()
 
 
-def test_age_17_a_year_before_defers_until_the_18th_birthday():
+def test_age_17_a_year_before_defers_until_the_day_before_the_18th_birthday():
     d = decide(SMALL, donor(dob=date(2009, 3, 1)), panel(), AS_OF)
-    assert d.outcome == "deferred" and d.until == date(2027, 3, 1)
+    assert d.outcome == "deferred" and d.until == date(2027, 2, 28)
 
 
 def test_age_31_on_the_31st_birthday_is_excluded_permanently():
@@ -148,10 +149,10 @@ def test_29_february_birthday_counts_from_1_march_in_common_years():
     assert age_on(dob, date(2032, 2, 28)) == 23 and age_on(dob, date(2032, 2, 29)) == 24
 
 
-def test_29_february_birthday_too_young_on_28_february_defers_until_1_march():
+def test_29_february_birthday_too_young_on_28_february_defers_through_that_day():
     dob, day = date(2008, 2, 29), date(2026, 2, 28)
     d = decide(SMALL, donor(dob=dob, measured_on=day), panel(sampled=day), day)
-    assert d.outcome == "deferred" and d.until == date(2026, 3, 1)
+    assert d.outcome == "deferred" and d.until == date(2026, 2, 28)
     assert by_rule(d)["age"].code == "too_young"
 
 
@@ -253,12 +254,12 @@ def test_result_the_day_after_its_last_valid_day_is_missing_as_expired():
         "item": "White cells", "value": "6.0", "unit": "10^9/L", "sample_date": sampled, "through": AS_OF - DAY}),)
 
 
-def test_default_protocol_stool_result_expires_after_28_days():
-    last_valid = decide(DEFAULT, donor(measured_on=AS_OF), panel(AS_OF - days(28), DEFAULT), AS_OF)
+def test_default_protocol_stool_result_expires_after_60_days():
+    last_valid = decide(DEFAULT, donor(measured_on=AS_OF), panel(AS_OF - days(60), DEFAULT), AS_OF)
     assert last_valid.outcome == "eligible" and last_valid.until == AS_OF
-    expired = decide(DEFAULT, donor(measured_on=AS_OF), panel(AS_OF - days(29), DEFAULT), AS_OF)
+    expired = decide(DEFAULT, donor(measured_on=AS_OF), panel(AS_OF - days(61), DEFAULT), AS_OF)
     assert expired.outcome == "incomplete"
-    assert set(expired.missing) == {i.code for i in DEFAULT.items if i.validity_days == 28}
+    assert set(expired.missing) == {i.code for i in DEFAULT.items if i.validity_days == 60}
     assert {r.code for r in expired.reasons} == {"expired"}
 
 
@@ -457,13 +458,13 @@ def test_deferred_beats_incomplete_and_lists_both():
 def test_deferred_until_is_the_latest_of_all_deferrals_and_every_rule_is_listed():
     measured = AS_OF - days(10)
     sampled = AS_OF - days(3)
-    dob = date(2009, 1, 15)  # 17: deferred until 2027-01-15 (< sample + 180)
+    dob = date(2009, 1, 15)  # 17: deferred until 2027-01-14 (< sample + 180)
     d = decide(SMALL, donor(dob=dob, weight="80", measured_on=measured),
                panel(S_MDRO="positive", B_WBC="12"), AS_OF)
     assert d.outcome == "deferred" and d.until == sampled + days(180)
     assert [r.rule for r in d.reasons] == ["age", "bmi", "item:S_MDRO", "item:B_WBC"]
     assert {r.params["until"] for r in d.reasons} == {
-        date(2027, 1, 15), measured + days(90), sampled + days(180), sampled + days(28)}
+        date(2027, 1, 14), measured + days(90), sampled + days(180), sampled + days(28)}
 
 
 def test_too_old_and_excluding_answer_are_both_listed():
@@ -474,7 +475,7 @@ def test_too_old_and_excluding_answer_are_both_listed():
 
 def test_too_young_and_incomplete_is_deferred():
     d = decide(SMALL, donor(dob=date(2010, 1, 1)), [], AS_OF)
-    assert d.outcome == "deferred" and d.until == date(2028, 1, 1)
+    assert d.outcome == "deferred" and d.until == date(2027, 12, 31)
     assert d.missing == ("S_MDRO", "Q_HIST", "B_WBC", "A_SDS")
 
 
@@ -585,34 +586,39 @@ def test_full_default_panel_normal_for_a_20_year_old_is_eligible():
     assert D("21.4") < bmi(facts.height_cm, facts.weight_kg) < D("21.5")
     d = decide(DEFAULT, facts, panel(AS_OF, DEFAULT), AS_OF)
     assert d.outcome == "eligible" and d.missing == ()
-    # Samples of today: the 28-day results end eligibility before the 60-day re-screening.
-    assert d.until == AS_OF + days(28)
-    assert [r.rule for r in d.reasons] == [f"item:{i.code}" for i in DEFAULT.items if i.validity_days == 28]
+    # Samples of today: the 60-day results and the 60-day re-screening end eligibility together.
+    assert d.until == AS_OF + days(60)
+    assert [r.rule for r in d.reasons] == [f"item:{i.code}" for i in DEFAULT.items if i.validity_days == 60] + ["rescreen"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Acceptance criterion 'until = as_of + 60 when all samples are recent' contradicts the documented rule "
-    "'eligible until = earliest result last valid day': every default item is valid 28 (or 90) days, so "
-    "rescreen_days=60 can never be the limit. Needs a decision on what validity_days means."))
-def test_full_default_panel_is_eligible_for_the_60_day_rescreen_interval():
+def test_full_default_panel_sampled_earlier_ends_at_the_oldest_sample_plus_60_days():
     facts = DonorFacts(date(2006, 6, 15), D("175"), D("65.8"), AS_OF)
-    d = decide(DEFAULT, facts, panel(AS_OF, DEFAULT), AS_OF)
-    assert d.outcome == "eligible" and d.until == AS_OF + days(60)
+    d = decide(DEFAULT, facts, panel(AS_OF - days(10), DEFAULT), AS_OF)
+    assert d.outcome == "eligible" and d.until == AS_OF + days(50)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GMP concern: the latest result wins, so a later negative/'no' clears a permanent exclusion "
-    "(e.g. HIV positive, then negative)."))
 def test_a_later_negative_does_not_lift_a_permanent_exclusion():
     results = panel(AS_OF, DEFAULT, skip=("B_HIV",)) + [
         Result("B_HIV", "positive", AS_OF - days(10)), Result("B_HIV", "negative", AS_OF - days(2))]
-    assert decide(DEFAULT, donor(), results, AS_OF).outcome == "excluded"
+    d = decide(DEFAULT, donor(), results, AS_OF)
+    assert d.outcome == "excluded" and by_rule(d)["item:B_HIV"].params["sample_date"] == AS_OF - days(10)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "When bmi_defer_days < bmi_validity_days an out-of-range BMI defers 'until' a past date; items turn "
-    "such a case into 'deferral_over' (missing), the BMI rule does not."))
+def test_a_later_negative_does_not_shorten_a_running_deferral():
+    results = panel(AS_OF, DEFAULT, skip=("S_ESBL",)) + [
+        Result("S_ESBL", "positive", AS_OF - days(30)), Result("S_ESBL", "negative", AS_OF - days(1))]
+    d = decide(DEFAULT, donor(), results, AS_OF)
+    assert d.outcome == "deferred" and d.until == AS_OF - days(30) + days(180)
+
+
+def test_an_unverified_positive_does_not_block_but_a_verified_one_does():
+    results = panel(AS_OF, DEFAULT, skip=("S_ESBL",)) + [Result("S_ESBL", "positive", AS_OF, verified=False)]
+    assert decide(DEFAULT, donor(), results, AS_OF).outcome == "incomplete"
+
+
 def test_a_bmi_deferral_never_ends_before_the_as_of_date():
     protocol = replace(SMALL, bmi_defer_days=30)
     d = decide(protocol, donor(weight="80", measured_on=AS_OF - days(40)), panel(), AS_OF)
-    assert d.outcome != "deferred" or d.until >= AS_OF
+    assert d.outcome == "incomplete" and by_rule(d)["bmi"].code == "bmi_deferral_over"
+    on_last_day = decide(protocol, donor(weight="80", measured_on=AS_OF - days(30)), panel(), AS_OF)
+    assert on_last_day.outcome == "deferred" and on_last_day.until == AS_OF

@@ -1,0 +1,139 @@
+"""Screening pages: result entry from the keyboard, verification, the decision."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..auth.permissions import authenticated, require_role, roles
+from ..clock import utcnow
+from ..db import db_session
+from ..errors import LimsError
+from ..forms import SignatureForm
+from ..timefmt import to_lab
+from . import operations as donor_ops
+from . import screening as ops
+from .explain import outcome_label, reason_text
+from .models import ScreeningProtocol
+from .protocols import items_of
+
+bp = Blueprint("screening", __name__)
+
+ENTERERS = ("technician", "clinician", "qa")
+DECIDERS = ("clinician", "qa")
+KIND_LABELS = OrderedDict([("questionnaire", _l("Questionnaire and interview")), ("assessment", _l("Physical and psychological assessment")),
+                           ("blood", _l("Blood tests")), ("stool", _l("Stool tests"))])
+
+
+class PanelForm(FlaskForm):
+    sample_date = DateField(_l("Sample / interview date"), validators=[DataRequired(message=_l("Enter the sample date."))])
+    method = StringField(_l("Method / laboratory"), validators=[Optional(), Length(max=120)])
+    reason = TextAreaField(_l("Reason (only when correcting an existing result)"), validators=[Optional(), Length(max=1000)])
+
+
+def _today():
+    return to_lab(utcnow()).date()
+
+
+@bp.route("/donors/<code>/screenings", methods=["POST"])
+@roles(*ENTERERS)
+def start(code):
+    s = db_session()
+    donor = donor_ops.get(s, code)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        flash(_("The form had expired; nothing was saved."), "error")
+        return redirect(url_for("donors.detail", code=code))
+    try:
+        sc = ops.start(s, donor, _today())
+    except LimsError as err:
+        flash(err.message, "error")
+        return redirect(url_for("donors.detail", code=code)), 303
+    flash(_("Screening #%(id)s started for %(code)s.", id=sc.id, code=donor.code), "success")
+    return redirect(url_for("screening.detail", screening_id=sc.id))
+
+
+def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, error=None, status=200):
+    s = db_session()
+    donor = s.get(donor_ops.Donor, sc.donor_id)
+    protocol = s.get(ScreeningProtocol, sc.protocol_id)
+    items = items_of(s, protocol)
+    results = ops.results_of(s, sc)
+    verified = ops.verified_map(s, results)
+    by_item = {r.item_id: r for r in results}
+    groups = OrderedDict((k, []) for k in KIND_LABELS)
+    for item in items:
+        groups.setdefault(item.kind, []).append(item)
+    decision = ops.evaluate(s, sc, _today())
+    return render_template(
+        "donors/screening.html", sc=sc, donor=donor, protocol=protocol, groups=groups, kinds=KIND_LABELS,
+        by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
+        panel=panel or PanelForm(prefix="panel", sample_date=_today()), typed=typed or {},
+        verify_form=verify_form or SignatureForm(prefix="verify"), decide_form=decide_form or SignatureForm(prefix="decide"),
+        decision=decision, reason_text=reason_text, outcome_label=outcome_label, allowed=ops.allowed_values,
+        error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
+        can_decide=require_role(*DECIDERS) and sc.status == "open",
+    ), status
+
+
+@bp.route("/screenings/<int:screening_id>")
+@authenticated
+def detail(screening_id):
+    return _render(ops.get(db_session(), screening_id))
+
+
+@bp.route("/screenings/<int:screening_id>/results", methods=["POST"])
+@roles(*ENTERERS)
+def record(screening_id):
+    s = db_session()
+    sc = ops.get(s, screening_id)
+    panel = PanelForm(prefix="panel")
+    typed = {k[2:]: v for k, v in request.form.items() if k.startswith("v_")}
+    comments = {k[2:]: v for k, v in request.form.items() if k.startswith("c_")}
+    if not panel.validate_on_submit():
+        return _render(sc, panel=panel, typed=typed, error=_("Correct the marked fields."), status=400)
+    entries = {code: (value, comments.get(code, "")) for code, value in typed.items()}
+    try:
+        n = ops.record_results(s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, _today())
+    except LimsError as err:
+        return _render(sc, panel=panel, typed=typed, error=err.message, status=err.status_code)
+    flash(_("%(n)s results saved; a second person must verify them.", n=n), "success")
+    return redirect(url_for("screening.detail", screening_id=sc.id))
+
+
+@bp.route("/screenings/<int:screening_id>/verify", methods=["POST"])
+@roles(*ENTERERS)
+def verify(screening_id):
+    s = db_session()
+    sc = ops.get(s, screening_id)
+    form = SignatureForm(prefix="verify")
+    if not form.validate_on_submit():
+        return _render(sc, verify_form=form, error=_("Enter your password to sign."), status=400)
+    try:
+        n = ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr)
+    except LimsError as err:
+        return _render(sc, verify_form=form, error=err.message, status=err.status_code)
+    flash(_("%(n)s results verified; your signature is recorded.", n=n), "success")
+    return redirect(url_for("screening.detail", screening_id=sc.id))
+
+
+@bp.route("/screenings/<int:screening_id>/decision", methods=["POST"])
+@roles(*DECIDERS)
+def decide(screening_id):
+    s = db_session()
+    sc = ops.get(s, screening_id)
+    form = SignatureForm(prefix="decide")
+    if not form.validate_on_submit():
+        return _render(sc, decide_form=form, error=_("Enter your password to sign."), status=400)
+    try:
+        row = ops.approve(s, sc, g.user, form.password.data, form.comment.data, _today(), request.remote_addr)
+    except LimsError as err:
+        return _render(sc, decide_form=form, error=err.message, status=err.status_code)
+    donor = s.get(donor_ops.Donor, sc.donor_id)
+    flash(_("Decision approved: %(code)s is %(outcome)s.", code=donor.code, outcome=outcome_label(row.outcome)), "success")
+    return redirect(url_for("donors.detail", code=donor.code))
