@@ -32,8 +32,10 @@ def open_screening(session, donor: Donor) -> Screening | None:
 
 
 def start(session, donor: Donor, today: date) -> Screening:
-    if donor.status in ("excluded", "retired"):
-        raise RuleViolation(_("Donor %(code)s is %(status)s and cannot be screened.", code=donor.code, status=donor.status))
+    if donor.status == "excluded":
+        raise RuleViolation(_("Donor %(code)s is permanently excluded and cannot be screened.", code=donor.code))
+    if donor.status == "retired":
+        raise RuleViolation(_("Donor %(code)s is retired and cannot be screened.", code=donor.code))
     existing = open_screening(session, donor)
     if existing is not None:
         raise RuleViolation(_("Donor %(code)s already has an open screening (#%(id)s).", code=donor.code, id=existing.id))

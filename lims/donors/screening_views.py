@@ -30,6 +30,11 @@ KIND_LABELS = OrderedDict([("questionnaire", _l("Questionnaire and interview")),
                            ("blood", _l("Blood tests")), ("stool", _l("Stool tests"))])
 
 
+# Option text starts with the English code so typing n / p / i / y selects from the keyboard in every language.
+OPTION_LABELS = {"negative": _l("negative"), "positive": _l("positive"), "indeterminate": _l("indeterminate"),
+                 "no": _l("no"), "yes": _l("yes")}
+
+
 class PanelForm(FlaskForm):
     sample_date = DateField(_l("Sample / interview date"), validators=[DataRequired(message=_l("Enter the sample date."))])
     method = StringField(_l("Method / laboratory"), validators=[Optional(), Length(max=120)])
@@ -75,7 +80,7 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
         by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
         panel=panel or PanelForm(prefix="panel", sample_date=_today()), typed=typed or {},
         verify_form=verify_form or SignatureForm(prefix="verify"), decide_form=decide_form or SignatureForm(prefix="decide"),
-        decision=decision, reason_text=reason_text, outcome_label=outcome_label, allowed=ops.allowed_values,
+        decision=decision, option_labels=OPTION_LABELS, reason_text=reason_text, outcome_label=outcome_label, allowed=ops.allowed_values,
         error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
         can_decide=require_role(*DECIDERS) and sc.status == "open",
     ), status

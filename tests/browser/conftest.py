@@ -46,6 +46,7 @@ ACCOUNTS = {
     "qa": Account("qa", "Li Na", ("qa",)),
     "tech": Account("tech", "Zhang Wei", ("technician",)),
     "tech2": Account("tech2", "Chen Jing", ("technician",)),
+    "clin": Account("clin", "Dr. Liu Yang", ("clinician",)),
 }
 
 
@@ -86,6 +87,7 @@ def live_server(tmp_path_factory):
     from werkzeug.serving import make_server
 
     from lims.auth.operations import create_user
+    from lims.donors.protocols import seed_default_protocol
 
     tmp = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{tmp / 'lims.sqlite'}"
@@ -97,6 +99,7 @@ def live_server(tmp_path_factory):
         with transaction(Actor(None, "test setup")) as s:
             for acc in ACCOUNTS.values():
                 create_user(s, acc.username, acc.full_name, list(acc.roles), acc.password, "en", must_change=False)
+            seed_default_protocol(s)  # the donor screening tests need an active protocol
     server = make_server("127.0.0.1", _free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="lims-live-server", daemon=True)
     thread.start()
