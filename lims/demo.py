@@ -7,6 +7,7 @@ audit trail), through the same operations as the screens use.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from .audit.trail import change_reason
 from .auth.operations import create_user, find_user
@@ -73,11 +74,14 @@ def load_demo(session) -> int:
 # The reference study's donor (domain.md: a 20-year-old male university student) and two other
 # candidates, registered by the research nurse. Identities are invented.
 DONORS = [
-    ({"sex": "male", "years": 20, "height_cm": "176.0", "weight_kg": "66.5", "notes": "University student; reference study donor"},
+    ({"sex": "male", "years": 20, "height_cm": "176.0", "weight_kg": "66.5", "notes": "University student; reference study donor",
+      "screening": "eligible"},
      {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": "139 5100 0001"}),
-    ({"sex": "female", "years": 24, "height_cm": "162.0", "weight_kg": "49.0", "notes": "Postgraduate student"},
+    ({"sex": "female", "years": 24, "height_cm": "162.0", "weight_kg": "49.0", "notes": "Postgraduate student",
+      "screening": "deferred"},
      {"full_name": "Sun Mei", "national_id": "320106200208221246", "phone": "139 5100 0002"}),
-    ({"sex": "male", "years": 27, "height_cm": "171.0", "weight_kg": "74.0", "notes": "Laboratory staff volunteer"},
+    ({"sex": "male", "years": 27, "height_cm": "171.0", "weight_kg": "66.0", "notes": "Laboratory staff volunteer",
+      "screening": "pending"},
      {"full_name": "Qian Hao", "national_id": "320106199911051253", "phone": "139 5100 0003"}),
 ]
 
@@ -96,11 +100,50 @@ def _demo_donors(session, users) -> int:
         if session.exec(select(DonorIdentity).where(DonorIdentity.national_id == identity["national_id"])).first():
             continue
         dob = date(today.year - facts["years"], 3, 14)
-        donor_ops.register(session, {"sex": facts["sex"], "date_of_birth": dob, "height_cm": facts["height_cm"],
-                                     "weight_kg": facts["weight_kg"], "measured_on": today - timedelta(days=3),
-                                     "notes": facts["notes"]}, identity, today)
+        donor = donor_ops.register(session, {"sex": facts["sex"], "date_of_birth": dob, "height_cm": facts["height_cm"],
+                                             "weight_kg": facts["weight_kg"], "measured_on": today - timedelta(days=3),
+                                             "notes": facts["notes"]}, identity, today)
         created += 1
+        _demo_screening(session, users, donor, facts.get("screening"), today)
     return created
+
+
+def _normal_panel(session, sc):
+    from .donors.models import ScreeningProtocol
+    from .donors.protocols import items_of
+
+    values = {}
+    for item in items_of(session, session.get(ScreeningProtocol, sc.protocol_id)):
+        if item.result_type == "qualitative":
+            values[item.code] = ("negative", "")
+        elif item.result_type == "yes_no":
+            values[item.code] = ("no", "")
+        else:
+            low = item.normal_min if item.normal_min is not None else 0
+            values[item.code] = (str(((low + item.normal_max) / 2).quantize(Decimal("0.1"))), "")
+    return values
+
+
+def _demo_screening(session, users, donor, plan, today):
+    """eligible: full panel, verified, decision signed; deferred: ESBL positive; pending: entered, not verified."""
+    from .donors import screening
+
+    if plan is None:
+        return
+    _as(session, users["tech"])
+    sc = screening.start(session, donor, today - timedelta(days=6))
+    values = _normal_panel(session, sc)
+    if plan == "deferred":
+        values["S_ESBL"] = ("positive", "culture confirmed")
+    if plan == "pending":
+        values = {k: v for k, v in values.items() if k.startswith(("Q_", "A_"))}
+    screening.record_results(session, sc, values, today - timedelta(days=5), "hospital central laboratory", None, today)
+    if plan == "pending":
+        return
+    _as(session, users["tech2"])
+    screening.verify(session, sc, users["tech2"], DEMO_PASSWORD, "checked against the LIS report", "demo")
+    _as(session, users["clinician"])
+    screening.approve(session, sc, users["clinician"], DEMO_PASSWORD, None, today, "demo")
 
 
 def demo_today() -> date:

@@ -98,3 +98,19 @@ def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path
 def test_init_is_idempotent(app):
     r = app.test_cli_runner().invoke(args=["lims", "init"])
     assert r.exit_code == 0 and "at revision 0002" in r.output
+
+
+def test_demo_lab_has_donors_in_every_stage_of_screening(app):
+    from lims.donors.models import Donor
+
+    app.test_cli_runner().invoke(args=["lims", "demo-data"])
+    with transaction(Actor(None, "t"), write=False) as s:
+        status = {d.code: (d.status, d.status_until) for d in s.exec(select(Donor)).all()}
+    assert status["D-0001"][0] == "eligible" and status["D-0001"][1] is not None
+    assert status["D-0002"][0] == "deferred"
+    assert status["D-0003"] == ("in_screening", None)
+    assert runner_ok(app)
+
+
+def runner_ok(app):
+    return app.test_cli_runner().invoke(args=["lims", "audit-verify"]).exit_code == 0
