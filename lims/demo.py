@@ -94,7 +94,9 @@ def _demo_donors(session, users) -> int:
 
     seed_default_protocol(session)
     _as(session, users["clinician"])
-    today = utcnow().date()
+    from .timefmt import to_lab
+
+    today = to_lab(utcnow()).date()
     created = 0
     for facts, identity in DONORS:
         if session.exec(select(DonorIdentity).where(DonorIdentity.national_id == identity["national_id"])).first():

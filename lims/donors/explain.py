@@ -30,8 +30,14 @@ _TEXTS = {
 }
 
 
+VALUE_LABELS = {"negative": lambda: _("negative"), "positive": lambda: _("positive"),
+                "indeterminate": lambda: _("indeterminate"), "no": lambda: _("no"), "yes": lambda: _("yes")}
+
+
 def reason_text(reason) -> str:
     params = {k: ("" if v is None else v) for k, v in reason.params.items()}
+    if str(params.get("value", "")).lower() in VALUE_LABELS:
+        params["value"] = VALUE_LABELS[str(params["value"]).lower()]()
     return _TEXTS[reason.code](params).replace("  ", " ")
 
 

@@ -1,6 +1,8 @@
 """Donor registry pages."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -85,7 +87,7 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
     check = None
     if open_sc is not None:
         check = screening.evaluate(s, open_sc, today)
-    elif protocol is not None:
+    elif protocol is not None and donor.status in ("candidate", "in_screening"):
         facts = DonorFacts(donor.date_of_birth, donor.height_cm, donor.weight_kg, donor.measured_on)
         check = decide(spec_of(s, protocol), facts, [], today)
     decisions = [(d, screening.stored_reasons(d), current_signature(s, d, "approved"))
@@ -99,6 +101,7 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
         age=age_on(donor.date_of_birth, today), bmi=bmi(donor.height_cm, donor.weight_kg), today=today,
         protocol=protocol, check=check, reason_text=reason_text, outcome_label=outcome_label,
         open_sc=open_sc, screenings=screening.screenings_of(s, donor), decisions=decisions,
+        next_day=(donor.status_until + timedelta(days=1)) if donor.status_until else None,
         can_screen=require_role("technician", "clinician", "qa") and donor.status not in ("excluded", "retired"),
         facts_form=facts_form, identity_form=identity_form, error=error, conflict=conflict,
         can_edit=require_role(*REGISTRARS),

@@ -17,5 +17,26 @@
         if (box) { ev.preventDefault(); box.focus(); box.select(); }
       }
     });
+    // Results forms (form.entry): Enter in a list saves, as in a text field; Chromium would open the
+    // list instead. A list opened on purpose (click, Space, Alt+Down, F4) keeps Enter to choose an option.
+    var opened = null;
+    document.addEventListener("mousedown", function (ev) {
+      if (ev.target.tagName === "SELECT") { opened = ev.target; }
+    }, true);
+    document.addEventListener("change", function () { opened = null; }, true);
+    document.addEventListener("focusout", function () { opened = null; }, true);
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target;
+      if (t.tagName !== "SELECT" || !t.form || !t.form.classList.contains("entry")) { return; }
+      if (ev.key === " " || ev.key === "F4" || (ev.altKey && (ev.key === "ArrowDown" || ev.key === "ArrowUp"))) {
+        opened = t;
+      } else if (ev.key === "Escape") {
+        opened = null;
+      } else if (ev.key === "Enter" && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey) {
+        if (opened === t) { opened = null; return; }
+        ev.preventDefault();
+        t.form.requestSubmit();
+      }
+    });
   });
 })();
