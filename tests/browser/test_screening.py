@@ -215,7 +215,10 @@ def test_screening_entered_from_the_keyboard(page: Page, live_server):
     expect(decision_row).to_contain_text(f"Approved by {clin.full_name} at")
     expect(decision_row.locator(".badge")).to_have_text("valid")
     timeline = page.locator("table.timeline")
-    expect(timeline.locator("tr", has_text="Screening #")).to_contain_text("decided")
+    sc_id = screening_url.rsplit("/", 1)[1]
+    sc_row = timeline.locator("tr", has=page.get_by_role("link", name=f"Screening #{sc_id}", exact=True))
+    expect(sc_row).to_contain_text("decided")
+    expect(decision_row).to_contain_text(f"screening #{sc_id}")
     expect(timeline).to_contain_text("Registered as a candidate")
     expect(page.get_by_role("button", name="Start screening")).to_be_visible()  # a deferred donor may be re-screened
     shot(page, "23-donor-page")

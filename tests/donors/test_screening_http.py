@@ -164,3 +164,14 @@ def test_technician_cannot_approve_a_decision(app, staff, protocol):
     url = _register_and_start(staff)
     r = staff["tech"].post(f"{url}/decision", {"decide-password": PASSWORD}, token_from=url)
     assert r.status_code == 403
+
+
+def test_donor_page_says_what_is_due_after_a_deferral(app, staff, protocol):
+    url = _register_and_start(staff)
+    staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})},
+                       token_from=url)
+    staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
+    staff["nurse"].post(f"{url}/decision", {"decide-password": PASSWORD}, token_from=url)
+    page = staff["nurse"].get("/donors/D-0001").get_data(as_text=True)
+    assert "Deferred until 2027-05-19; a new screening can be approved from 2027-05-20." in page
+    assert "No active screening protocol" not in page and "have no valid result yet" not in page
