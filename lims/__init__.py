@@ -57,11 +57,12 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from .auth.views import bp as auth_bp
     from .auth.views import load_user
     from .core.views import bp as core_bp
+    from .donors.protocol_views import bp as protocols_bp
     from .donors.screening_views import bp as screening_bp
     from .donors.views import bp as donors_bp
     from .equipment.views import bp as equipment_bp
 
-    for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp, donors_bp, screening_bp):
+    for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp, donors_bp, screening_bp, protocols_bp):
         app.register_blueprint(bp)
     public(app.view_functions["static"])
 

@@ -70,6 +70,7 @@ class ScreeningProtocol(AuditedRecord, table=True):
     bmi_validity_days: int = 90
     bmi_defer_days: int = 90
     rescreen_days: int = 60
+    items_revision: int = 0  # bumped when an item rule of a draft changes
     source: Optional[str] = Field(default=None, sa_column=Column(Text))
 
     @property

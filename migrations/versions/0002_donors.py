@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('bmi_validity_days', sa.Integer(), nullable=False),
     sa.Column('bmi_defer_days', sa.Integer(), nullable=False),
     sa.Column('rescreen_days', sa.Integer(), nullable=False),
+    sa.Column('items_revision', sa.Integer(), nullable=False),
     sa.Column('source', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['updated_by_id'], ['app_user.id'], ),
