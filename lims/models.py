@@ -4,4 +4,4 @@ from .auth.models import LoginAttempt, User, UserSession  # noqa: F401
 from .equipment.models import Equipment  # noqa: F401
 from .donors.models import Donor, DonorIdentity, ProtocolItem, ScreeningProtocol  # noqa: F401
 from .core.models import Counter  # noqa: F401
-from .donors.screening_models import EligibilityDecision, Screening, ScreeningResult  # noqa: F401
+from .donors.screening_models import DonationDayCheck, EligibilityDecision, Screening, ScreeningResult  # noqa: F401

@@ -18,7 +18,7 @@ ENTITY_LABELS = {
     "donor": _l("Donor"), "donor_identity": _l("Donor identity"),
     "screening_protocol": _l("Screening protocol"), "protocol_item": _l("Protocol item"),
     "screening": _l("Screening"), "screening_result": _l("Screening result"),
-    "eligibility_decision": _l("Eligibility decision"),
+    "eligibility_decision": _l("Eligibility decision"), "donation_day_check": _l("Donation-day check"),
 }
 
 

@@ -26,6 +26,7 @@ _TEXTS = {
     "expired": lambda p: _("%(item)s: the result of %(sample_date)s was valid through %(through)s; it has expired.", **p),
     "indeterminate": lambda p: _("%(item)s: indeterminate on %(sample_date)s; repeat the test.", **p),
     "valid_until": lambda p: _("%(item)s: the result of %(sample_date)s is valid through %(through)s.", **p),
+    "day_check_yes": lambda p: _("%(item)s: yes; deferred until %(until)s.", **p),
     "rescreen_due": lambda p: _("Re-screening is due every %(days)s days, by %(until)s.", **p),
 }
 

@@ -47,7 +47,7 @@ def new_version(session, source: ScreeningProtocol) -> ScreeningProtocol:
                              **{k: getattr(source, k) for k in PROTOCOL_FIELDS})
     session.add(copy)
     session.flush()
-    for item in items_of(session, source):
+    for item in items_of(session, source, kinds=None):
         session.add(ProtocolItem(protocol_id=copy.id, **{
             k: getattr(item, k) for k in ("position", "code", "kind", "name", "specimen", "result_type", "unit",
                                           "normal_min", "normal_max", "validity_days", "lookback_days", "on_fail",
@@ -128,7 +128,7 @@ def edit_draft(session, protocol: ScreeningProtocol, expected_version, data: dic
         raise RuleViolation(_("Only a draft version can be changed; create a new version first."))
     check_version(session, protocol, expected_version)
     fields = check_protocol_fields(data)
-    items = items_of(session, protocol)
+    items = items_of(session, protocol, kinds=None)
     checked = {i.code: check_item_fields(i, item_data.get(i.code, {})) for i in items}
     changed = 0
     with change_reason(session, reason):
@@ -162,7 +162,7 @@ def activate(session, protocol: ScreeningProtocol, expected_version, user, passw
         raise RuleViolation(_("Only a draft version can be approved."))
     check_version(session, protocol, expected_version)
     editors = {protocol.created_by_id, protocol.updated_by_id}
-    editors |= {i.updated_by_id for i in items_of(session, protocol)}
+    editors |= {i.updated_by_id for i in items_of(session, protocol, kinds=None)}
     current = session.exec(select(ScreeningProtocol).where(ScreeningProtocol.code == protocol.code,
                                                            ScreeningProtocol.status == "active")).all()
     with change_reason(session, f"version {protocol.protocol_version} approved"):

@@ -25,7 +25,7 @@ def index():
 def _render(p, form_data=None, item_data=None, sign_form=None, error=None, conflict=None, status=200):
     s = db_session()
     return render_template(
-        "donors/protocol.html", p=p, items=items_of(s, p), sigs=signatures_for(s, p),
+        "donors/protocol.html", p=p, items=items_of(s, p, kinds=None), sigs=signatures_for(s, p),
         data=form_data, item_data=item_data or {}, fields=ops.PROTOCOL_FIELDS,
         sign_form=sign_form or SignatureForm(prefix="sign", version=p.version), error=error, conflict=conflict,
         can_manage=require_role("qa"), blank_form=FlaskForm(),

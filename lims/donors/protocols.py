@@ -39,9 +39,15 @@ def active_protocol(session) -> ScreeningProtocol | None:
                         .order_by(ScreeningProtocol.id.desc())).first()
 
 
-def items_of(session, protocol: ScreeningProtocol) -> list[ProtocolItem]:
-    return list(session.exec(select(ProtocolItem).where(ProtocolItem.protocol_id == protocol.id)
-                             .order_by(ProtocolItem.position)).all())
+PANEL_KINDS = ("questionnaire", "assessment", "blood", "stool")
+
+
+def items_of(session, protocol: ScreeningProtocol, kinds=PANEL_KINDS) -> list[ProtocolItem]:
+    """The screening panel's items (by default), or those of other kinds such as ("donation_day",)."""
+    q = select(ProtocolItem).where(ProtocolItem.protocol_id == protocol.id)
+    if kinds is not None:
+        q = q.where(ProtocolItem.kind.in_(kinds))
+    return list(session.exec(q.order_by(ProtocolItem.position)).all())
 
 
 def spec_of(session, protocol: ScreeningProtocol) -> ProtocolSpec:

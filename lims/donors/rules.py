@@ -281,6 +281,34 @@ def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result],
     return Decision(outcome, until, shown, tuple(missing), as_of, f"{protocol.code} v{protocol.version}")
 
 
+def eligible_on(status: str, status_until: date | None, day: date) -> bool:
+    """Eligible on a day: an approved "eligible" decision whose end date is not past."""
+    return status == "eligible" and status_until is not None and day <= status_until
+
+
+@dataclass(frozen=True)
+class DayCheck:
+    passed: bool
+    until: date | None  # last deferred day when not passed
+    reasons: tuple[Reason, ...]
+
+
+def donation_day_check(questions: tuple[ItemSpec, ...], answers: dict[str, str], day: date) -> DayCheck:
+    """Every question must be answered; any "yes" defers the donor (the longest deferral wins)."""
+    unanswered = [q for q in questions if (answers.get(q.code) or "").strip().lower() not in YES_NO]
+    if unanswered:
+        raise ValueError([q.code for q in unanswered])
+    reasons, ends = [], []
+    for q in questions:
+        if answers[q.code].strip().lower() == "yes":
+            until = day + timedelta(days=q.defer_days or 0)
+            ends.append(until)
+            reasons.append(Reason(f"item:{q.code}", "deferred", "day_check_yes", {"item": q.name, "until": until}))
+    if not reasons:
+        return DayCheck(True, None, ())
+    return DayCheck(False, max(ends), tuple(reasons))
+
+
 def _blocking_result(spec: ItemSpec, results: list[Result], as_of: date):
     """("excluded"|"deferred", result, until) for the strongest failing verified result in force."""
     found = None

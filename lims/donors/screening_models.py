@@ -54,3 +54,17 @@ class EligibilityDecision(AuditedRecord, table=True):
     outcome: str = Field(max_length=20)
     until: Optional[date] = None
     reasons: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of {rule, effect, code, params}
+
+
+class DonationDayCheck(AuditedRecord, table=True):
+    """The short health questionnaire at a donation; a "yes" defers the donor and blocks the donation."""
+
+    __tablename__ = "donation_day_check"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    donor_id: int = Field(foreign_key="donor.id", index=True)
+    protocol_id: int = Field(foreign_key="screening_protocol.id")
+    check_date: date
+    answers: str = Field(sa_column=Column(Text, nullable=False))  # JSON {question code: "no"|"yes"}
+    passed: bool
+    deferred_until: Optional[date] = None

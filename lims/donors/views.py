@@ -16,7 +16,7 @@ from ..db import db_session
 from ..errors import LimsError, StaleRecord
 from ..timefmt import to_lab
 from . import operations as ops
-from . import screening
+from . import donation_day, screening
 from ..audit.signatures import current_signature
 from .explain import outcome_label, reason_text
 from .forms import STATUS_LABELS, DonorFilterForm, EditFactsForm, EditIdentityForm, RegisterDonorForm
@@ -72,7 +72,7 @@ def create():
     return render_template("donors/new.html", form=form, error=None), (400 if request.method == "POST" else 200)
 
 
-def _render_detail(donor, facts_form=None, identity_form=None, error=None, conflict=None, status=200):
+def _render_detail(donor, facts_form=None, identity_form=None, error=None, conflict=None, status=200, dd_answers=None):
     s = db_session()
     identity = ops.identity_of(s, donor) if require_role(*IDENTITY_ROLES) else None
     entity_filter = AuditEntry.entity == "donor"
@@ -92,6 +92,8 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
         check = decide(spec_of(s, protocol), facts, [], today)
     decisions = [(d, screening.stored_reasons(d), current_signature(s, d, "approved"))
                  for d in screening.decisions_of(s, donor)]
+    _dd_protocol, dd_questions = donation_day.questions(s, donor)
+    may_donate = donation_day.can_donate(s, donor, today)
     if facts_form is None:
         facts_form = EditFactsForm(prefix="facts", obj=donor, version=donor.version)
     if identity is not None and identity_form is None:
@@ -101,6 +103,8 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
         age=age_on(donor.date_of_birth, today), bmi=bmi(donor.height_cm, donor.weight_kg), today=today,
         protocol=protocol, check=check, reason_text=reason_text, outcome_label=outcome_label,
         open_sc=open_sc, screenings=screening.screenings_of(s, donor), decisions=decisions,
+        dd_questions=dd_questions, dd_checks=donation_day.checks_of(s, donor), may_donate=may_donate,
+        dd_answers=dd_answers or {}, can_check=require_role("technician", "clinician", "qa"),
         next_day=(donor.status_until + timedelta(days=1)) if donor.status_until else None,
         can_screen=require_role("technician", "clinician", "qa") and donor.status not in ("excluded", "retired"),
         facts_form=facts_form, identity_form=identity_form, error=error, conflict=conflict,
@@ -149,4 +153,26 @@ def edit_identity(code):
     except LimsError as err:
         return _render_detail(donor, identity_form=form, error=err.message, status=err.status_code)
     flash(_("Identity of donor %(code)s saved.", code=donor.code), "success")
+    return redirect(url_for("donors.detail", code=donor.code))
+
+
+@bp.route("/<code>/donation-day", methods=["POST"])
+@roles("technician", "clinician", "qa")
+def donation_day_check(code):
+    from flask_wtf import FlaskForm
+
+    s = db_session()
+    donor = ops.get(s, code)
+    answers = {k[3:]: v for k, v in request.form.items() if k.startswith("dd_")}
+    if not FlaskForm().validate_on_submit():
+        return _render_detail(donor, error=_("The form had expired; nothing was saved."), status=400, dd_answers=answers)
+    try:
+        check = donation_day.record(s, donor, answers, _today())
+    except LimsError as err:
+        return _render_detail(donor, error=err.message, status=err.status_code, dd_answers=answers)
+    if check.passed:
+        flash(_("Donation-day check passed: %(code)s may donate today.", code=donor.code), "success")
+    else:
+        flash(_("Donation-day check: %(code)s is deferred until %(d)s and may not donate.", code=donor.code,
+                d=check.deferred_until), "warning")
     return redirect(url_for("donors.detail", code=donor.code))

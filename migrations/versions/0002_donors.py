@@ -1,4 +1,4 @@
-"""donors, screening protocols, screenings, decisions and id counters
+"""donors, screening protocols, screenings, decisions, donation-day checks and id counters
 
 Revision ID: 0002
 Revises: 0001
@@ -71,6 +71,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code', 'protocol_version')
     )
+    op.create_table('donation_day_check',
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('donor_id', sa.Integer(), nullable=False),
+    sa.Column('protocol_id', sa.Integer(), nullable=False),
+    sa.Column('check_date', sa.Date(), nullable=False),
+    sa.Column('answers', sa.Text(), nullable=False),
+    sa.Column('passed', sa.Boolean(), nullable=False),
+    sa.Column('deferred_until', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], ),
+    sa.ForeignKeyConstraint(['donor_id'], ['donor.id'], ),
+    sa.ForeignKeyConstraint(['protocol_id'], ['screening_protocol.id'], ),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['app_user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('donation_day_check', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_donation_day_check_donor_id'), ['donor_id'], unique=False)
+
     op.create_table('donor_identity',
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -214,6 +236,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_donor_identity_national_id'))
 
     op.drop_table('donor_identity')
+    with op.batch_alter_table('donation_day_check', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_donation_day_check_donor_id'))
+
+    op.drop_table('donation_day_check')
     op.drop_table('screening_protocol')
     with op.batch_alter_table('donor', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_donor_status'))

@@ -43,7 +43,7 @@ def load_default_spec(path: Path = DEFAULT_FILE) -> ProtocolSpec:
                              validity_days=i["validity_days"], on_fail=i["on_fail"], defer_days=i.get("defer_days"),
                              normal_min=_dec(i.get("normal_min")), normal_max=_dec(i.get("normal_max")),
                              unit=i.get("unit", ""), lookback_days=i.get("lookback_days"))
-                    for i in data["items"]),
+                    for i in data["items"] if i["kind"] != "donation_day"),
     )
 
 

@@ -16,7 +16,7 @@ TODAY = date(2026, 11, 23)  # the clock fixture's lab date
 
 def _default_items():
     data = json.load(open("lims/donors/default_protocol.json"))
-    return data["items"]
+    return [i for i in data["items"] if i["kind"] != "donation_day"]
 
 
 def full_panel(overrides=None):
