@@ -41,6 +41,23 @@ class PanelForm(FlaskForm):
     reason = TextAreaField(_l("Reason (only when correcting an existing result)"), validators=[Optional(), Length(max=1000)])
 
 
+def _num(d) -> str:
+    text = format(d.normalize(), "f") if d is not None else ""
+    return text
+
+
+def normal_range(item) -> str:
+    """'3.5-9.5 10^9/L', '<= 49 score' or '>= 7 U/L', without trailing zeros."""
+    low, high = item.normal_min, item.normal_max
+    if low is not None and high is not None:
+        text = f"{_num(low)}–{_num(high)}"
+    elif high is not None:
+        text = f"≤ {_num(high)}"
+    else:
+        text = f"≥ {_num(low)}"
+    return f"{text} {item.unit}".strip()
+
+
 def _today():
     return to_lab(utcnow()).date()
 
@@ -80,7 +97,7 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
         by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
         panel=panel or PanelForm(prefix="panel", sample_date=_today()), typed=typed or {},
         verify_form=verify_form or SignatureForm(prefix="verify"), decide_form=decide_form or SignatureForm(prefix="decide"),
-        decision=decision, option_labels=OPTION_LABELS, reason_text=reason_text, outcome_label=outcome_label, allowed=ops.allowed_values,
+        decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range, reason_text=reason_text, outcome_label=outcome_label, allowed=ops.allowed_values,
         error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
         can_decide=require_role(*DECIDERS) and sc.status == "open",
     ), status
