@@ -132,3 +132,15 @@ def search(session, status: str | None, code: str | None, limit: int = 50, after
     if after_id:
         q = q.where(Donor.id > after_id)
     return session.exec(q.order_by(Donor.id).limit(limit + 1)).all()
+
+
+def retire(session, donor: Donor, expected_version, reason: str) -> None:
+    """A donor leaves the programme (own wish, moved away...); the record stays for traceability."""
+    check_version(session, donor, expected_version)
+    if donor.status == "retired":
+        raise RuleViolation(_("Donor %(code)s is already retired.", code=donor.code))
+    if not (reason or "").strip():
+        raise RuleViolation(_("A reason is required to change an existing record."))
+    with change_reason(session, reason):
+        donor.status = "retired"
+        donor.status_until = None

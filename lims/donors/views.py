@@ -176,3 +176,22 @@ def donation_day_check(code):
         flash(_("Donation-day check: %(code)s is deferred until %(d)s and may not donate.", code=donor.code,
                 d=check.deferred_until), "warning")
     return redirect(url_for("donors.detail", code=donor.code))
+
+
+@bp.route("/<code>/retire", methods=["POST"])
+@roles("clinician", "qa")
+def retire(code):
+    from flask_wtf import FlaskForm
+
+    s = db_session()
+    donor = ops.get(s, code)
+    if not FlaskForm().validate_on_submit():
+        return _render_detail(donor, error=_("The form had expired; nothing was saved."), status=400)
+    try:
+        ops.retire(s, donor, request.form.get("version"), request.form.get("reason", ""))
+    except StaleRecord as err:
+        return _render_detail(donor, error=err.message, conflict=err, status=409)
+    except LimsError as err:
+        return _render_detail(donor, error=err.message, status=err.status_code)
+    flash(_("Donor %(code)s retired.", code=donor.code), "success")
+    return redirect(url_for("donors.detail", code=donor.code))

@@ -144,3 +144,20 @@ def test_technician_cannot_register(app, as_user, protocol):
     tech = as_user("tech1", roles=["technician"])
     assert tech.get("/donors/new").status_code == 403
     assert _count(Donor) == 0
+
+
+def test_retiring_a_donor_needs_a_reason_and_ends_screening(app, as_user, protocol):
+    nurse = as_user("nurse1", roles=["clinician"])
+    tech = as_user("tech1", roles=["technician"])
+    nurse.post("/donors/new", FORM)
+    url = "/donors/D-0001"
+    r = nurse.post(f"{url}/retire", {"version": "1", "reason": ""}, token_from=url)
+    assert r.status_code == 422 and "A reason is required" in r.get_data(as_text=True)
+    assert _donor("D-0001").status == "candidate"
+    assert tech.post(f"{url}/retire", {"version": "1", "reason": "x"}, token_from="/donors/").status_code == 403
+    assert nurse.post(f"{url}/retire", {"version": "1", "reason": "moved to another city"}, token_from=url).status_code == 302
+    assert _donor("D-0001").status == "retired"
+    (row,) = audit_rows(app, entity="donor", field="status", new_value="retired")
+    assert row.reason == "moved to another city"
+    r = tech.post(f"{url}/screenings", {}, token_from=url)
+    assert "is retired and cannot be screened" in tech.get(url).get_data(as_text=True)
