@@ -32,3 +32,21 @@ def current_user():
 
 def client() -> str | None:
     return request.remote_addr
+
+
+def form_action(run, rerender, done):
+    """Run an operation for a posted form.
+
+    A refusal re-renders the page with the message and the typed input (the
+    4xx status rolls the request back); a stale form also shows who changed
+    the record and both values. ``done(result)`` answers a success.
+    """
+    from .errors import LimsError, StaleRecord
+
+    try:
+        result = run()
+    except StaleRecord as err:
+        return rerender(error=err.message, conflict=err, status=409)
+    except LimsError as err:
+        return rerender(error=err.message, status=err.status_code)
+    return done(result)

@@ -10,7 +10,8 @@ from ..auth import operations as ops
 from ..auth.models import User
 from ..auth.permissions import roles
 from ..db import db_session
-from ..errors import LimsError, StaleRecord
+from ..errors import LimsError
+from ..web import form_action
 from .forms import AccountActionForm, CreateUserForm, EditUserForm, ResetPasswordForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -72,15 +73,11 @@ def edit_user(user_id):
     form = forms["edit"] = EditUserForm(prefix="edit")
     if not form.validate_on_submit():
         return _render(user, forms, error=_("Correct the marked fields."), status=400)
-    try:
-        ops.update_user(s, g.user, user, form.version.data, form.full_name.data, form.roles.data,
-                        form.language.data, form.reason.data, labels={f.short_name: f.label.text for f in form})
-    except StaleRecord as err:
-        return _render(user, forms, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render(user, forms, error=err.message, status=err.status_code)
-    flash(_("User %(u)s saved.", u=user.username), "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return form_action(
+        lambda: ops.update_user(s, g.user, user, form.version.data, form.full_name.data, form.roles.data,
+                                form.language.data, form.reason.data, labels={f.short_name: f.label.text for f in form}),
+        lambda **kw: _render(user, forms, **kw),
+        lambda _r: _saved(_("User %(u)s saved.", u=user.username), user))
 
 
 @bp.route("/users/<int:user_id>/<any(deactivate,reactivate,unlock):action>", methods=["POST"])
@@ -92,19 +89,15 @@ def account_action(user_id, action):
     form = forms["action"] = AccountActionForm(prefix="act")
     if not form.validate_on_submit():
         return _render(user, forms, error=_("A reason is required to change an existing record."), status=400)
-    try:
+    def run():
         if action == "unlock":
-            ops.unlock(s, user, form.version.data, form.reason.data)
-        else:
-            ops.set_active(s, g.user, user, form.version.data, action == "reactivate", form.reason.data)
-    except StaleRecord as err:
-        return _render(user, forms, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render(user, forms, error=err.message, status=err.status_code)
+            return ops.unlock(s, user, form.version.data, form.reason.data)
+        return ops.set_active(s, g.user, user, form.version.data, action == "reactivate", form.reason.data)
+
     messages = {"unlock": _("Account %(u)s unlocked."), "deactivate": _("Account %(u)s deactivated."),
                 "reactivate": _("Account %(u)s reactivated.")}
-    flash(messages[action] % {"u": user.username}, "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return form_action(run, lambda **kw: _render(user, forms, **kw),
+                       lambda _r: _saved(messages[action] % {"u": user.username}, user))
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
@@ -116,11 +109,13 @@ def reset_password(user_id):
     form = forms["reset"] = ResetPasswordForm(prefix="reset")
     if not form.validate_on_submit():
         return _render(user, forms, error=_("Correct the marked fields."), status=400)
-    try:
-        ops.reset_password(s, user, form.version.data, form.password.data, form.reason.data)
-    except StaleRecord as err:
-        return _render(user, forms, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render(user, forms, error=err.message, status=err.status_code)
-    flash(_("Temporary password set for %(u)s; it must be changed at the next login.", u=user.username), "success")
+    return form_action(
+        lambda: ops.reset_password(s, user, form.version.data, form.password.data, form.reason.data),
+        lambda **kw: _render(user, forms, **kw),
+        lambda _r: _saved(_("Temporary password set for %(u)s; it must be changed at the next login.",
+                            u=user.username), user))
+
+
+def _saved(message, user):
+    flash(message, "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))

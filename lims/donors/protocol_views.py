@@ -8,7 +8,8 @@ from flask_wtf import FlaskForm
 from ..audit.signatures import signatures_for
 from ..auth.permissions import authenticated, require_role, roles
 from ..db import db_session
-from ..errors import LimsError, StaleRecord
+from ..errors import LimsError
+from ..web import form_action
 from ..forms import SignatureForm
 from . import protocol_ops as ops
 from .protocols import items_of
@@ -70,14 +71,10 @@ def edit(protocol_id):
     reason = request.form.get("reason", "").strip()
     if not reason:
         return _render(p, data, item_data, error=_("A reason is required to change an existing record."), status=400)
-    try:
-        n = ops.edit_draft(s, p, request.form.get("version"), data, item_data, reason)
-    except StaleRecord as err:
-        return _render(p, data, item_data, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render(p, data, item_data, error=err.message, status=err.status_code)
-    flash(_("%(n)s values of draft version %(v)s saved.", n=n, v=p.protocol_version), "success")
-    return redirect(url_for("protocols.detail", protocol_id=p.id))
+    return form_action(
+        lambda: ops.edit_draft(s, p, request.form.get("version"), data, item_data, reason),
+        lambda **kw: _render(p, data, item_data, **kw),
+        lambda n: _saved(_("%(n)s values of draft version %(v)s saved.", n=n, v=p.protocol_version), p))
 
 
 @bp.route("/<int:protocol_id>/approve", methods=["POST"])
@@ -88,11 +85,13 @@ def approve(protocol_id):
     form = SignatureForm(prefix="sign")
     if not form.validate_on_submit():
         return _render(p, sign_form=form, error=_("Enter your password to sign."), status=400)
-    try:
-        ops.activate(s, p, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr)
-    except StaleRecord as err:
-        return _render(p, sign_form=form, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render(p, sign_form=form, error=err.message, status=err.status_code)
-    flash(_("Version %(v)s of %(code)s is now active; new screenings use it.", v=p.protocol_version, code=p.code), "success")
+    return form_action(
+        lambda: ops.activate(s, p, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr),
+        lambda **kw: _render(p, sign_form=form, **kw),
+        lambda _r: _saved(_("Version %(v)s of %(code)s is now active; new screenings use it.",
+                            v=p.protocol_version, code=p.code), p))
+
+
+def _saved(message, p):
+    flash(message, "success")
     return redirect(url_for("protocols.detail", protocol_id=p.id))

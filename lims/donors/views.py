@@ -13,7 +13,8 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
-from ..errors import LimsError, StaleRecord
+from ..errors import LimsError
+from ..web import form_action
 from ..timefmt import to_lab
 from . import operations as ops
 from . import donation_day, screening
@@ -126,15 +127,11 @@ def edit_facts(code):
     form = EditFactsForm(prefix="facts")
     if not form.validate_on_submit():
         return _render_detail(donor, facts_form=form, error=_("Correct the marked fields."), status=400)
-    try:
-        ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, _today(),
-                         labels={f.short_name: f.label.text for f in form})
-    except StaleRecord as err:
-        return _render_detail(donor, facts_form=form, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render_detail(donor, facts_form=form, error=err.message, status=err.status_code)
-    flash(_("Donor %(code)s saved.", code=donor.code), "success")
-    return redirect(url_for("donors.detail", code=donor.code))
+    return form_action(
+        lambda: ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, _today(),
+                                 labels={f.short_name: f.label.text for f in form}),
+        lambda **kw: _render_detail(donor, facts_form=form, **kw),
+        lambda _r: _saved(_("Donor %(code)s saved.", code=donor.code), donor))
 
 
 @bp.route("/<code>/identity", methods=["POST"])
@@ -145,15 +142,11 @@ def edit_identity(code):
     form = EditIdentityForm(prefix="identity")
     if not form.validate_on_submit():
         return _render_detail(donor, identity_form=form, error=_("Correct the marked fields."), status=400)
-    try:
-        ops.update_identity(s, donor, form.version.data, form.identity(), form.reason.data,
-                            labels={f.short_name: f.label.text for f in form})
-    except StaleRecord as err:
-        return _render_detail(donor, identity_form=form, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render_detail(donor, identity_form=form, error=err.message, status=err.status_code)
-    flash(_("Identity of donor %(code)s saved.", code=donor.code), "success")
-    return redirect(url_for("donors.detail", code=donor.code))
+    return form_action(
+        lambda: ops.update_identity(s, donor, form.version.data, form.identity(), form.reason.data,
+                                    labels={f.short_name: f.label.text for f in form}),
+        lambda **kw: _render_detail(donor, identity_form=form, **kw),
+        lambda _r: _saved(_("Identity of donor %(code)s saved.", code=donor.code), donor))
 
 
 @bp.route("/<code>/donation-day", methods=["POST"])
@@ -187,11 +180,12 @@ def retire(code):
     donor = ops.get(s, code)
     if not FlaskForm().validate_on_submit():
         return _render_detail(donor, error=_("The form had expired; nothing was saved."), status=400)
-    try:
-        ops.retire(s, donor, request.form.get("version"), request.form.get("reason", ""))
-    except StaleRecord as err:
-        return _render_detail(donor, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render_detail(donor, error=err.message, status=err.status_code)
-    flash(_("Donor %(code)s retired.", code=donor.code), "success")
+    return form_action(
+        lambda: ops.retire(s, donor, request.form.get("version"), request.form.get("reason", "")),
+        lambda **kw: _render_detail(donor, **kw),
+        lambda _r: _saved(_("Donor %(code)s retired.", code=donor.code), donor))
+
+
+def _saved(message, donor, category="success"):
+    flash(message, category)
     return redirect(url_for("donors.detail", code=donor.code))

@@ -11,7 +11,8 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
-from ..errors import LimsError, StaleRecord
+from ..errors import LimsError
+from ..web import form_action
 from ..forms import SignatureForm
 from ..timefmt import to_lab
 from . import operations as ops
@@ -92,15 +93,11 @@ def edit(equipment_id):
     form = EditEquipmentForm(prefix="edit")
     if not form.validate_on_submit():
         return _render_detail(eq, edit_form=form, error=_("Correct the marked fields."), status=400)
-    try:
-        ops.update(s, eq, form.version.data, form.data_dict(), form.reason.data,
-                   labels={f.short_name: f.label.text for f in form})
-    except StaleRecord as err:
-        return _render_detail(eq, edit_form=form, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render_detail(eq, edit_form=form, error=err.message, status=err.status_code)
-    flash(_("Equipment %(code)s saved.", code=eq.code), "success")
-    return redirect(url_for("equipment.detail", equipment_id=eq.id))
+    return form_action(
+        lambda: ops.update(s, eq, form.version.data, form.data_dict(), form.reason.data,
+                           labels={f.short_name: f.label.text for f in form}),
+        lambda **kw: _render_detail(eq, edit_form=form, **kw),
+        lambda _r: _saved(_("Equipment %(code)s saved.", code=eq.code), eq))
 
 
 @bp.route("/<int:equipment_id>/approve", methods=["POST"])
@@ -111,11 +108,12 @@ def approve(equipment_id):
     form = SignatureForm(prefix="sign")
     if not form.validate_on_submit():
         return _render_detail(eq, sign_form=form, error=_("Enter your password to sign."), status=400)
-    try:
-        ops.approve(s, eq, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr)
-    except StaleRecord as err:
-        return _render_detail(eq, sign_form=form, error=err.message, conflict=err, status=409)
-    except LimsError as err:
-        return _render_detail(eq, sign_form=form, error=err.message, status=err.status_code)
-    flash(_("Equipment %(code)s approved for GMP use; your signature is recorded.", code=eq.code), "success")
+    return form_action(
+        lambda: ops.approve(s, eq, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr),
+        lambda **kw: _render_detail(eq, sign_form=form, **kw),
+        lambda _r: _saved(_("Equipment %(code)s approved for GMP use; your signature is recorded.", code=eq.code), eq))
+
+
+def _saved(message, eq):
+    flash(message, "success")
     return redirect(url_for("equipment.detail", equipment_id=eq.id))
