@@ -14,7 +14,7 @@ from sqlmodel import select
 from ..audit.trail import change_reason
 from ..errors import RuleViolation
 from .models import Donor, ScreeningProtocol
-from .protocols import items_of
+from .protocols import display_name, items_of
 from .rules import donation_day_check, eligible_on
 from .screening import spec_of_item
 from .screening_models import DonationDayCheck, EligibilityDecision
@@ -41,7 +41,7 @@ def record(session, donor: Donor, answers: dict[str, str], today: date) -> Donat
     try:
         result = donation_day_check(specs, answers, today)
     except ValueError as err:
-        missing = [i.name for i in items if i.code in err.args[0]]
+        missing = [display_name(i) for i in items if i.code in err.args[0]]
         raise RuleViolation(_("Answer every question (no or yes): %(items)s.", items="; ".join(missing)))
     check = DonationDayCheck(donor_id=donor.id, protocol_id=protocol.id, check_date=today,
                              answers=json.dumps({i.code: answers[i.code].strip().lower() for i in items}),

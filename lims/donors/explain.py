@@ -35,8 +35,11 @@ VALUE_LABELS = {"negative": lambda: _("negative"), "positive": lambda: _("positi
                 "indeterminate": lambda: _("indeterminate"), "no": lambda: _("no"), "yes": lambda: _("yes")}
 
 
-def reason_text(reason) -> str:
+def reason_text(reason, names: dict | None = None) -> str:
+    """The sentence for a reason; ``names`` maps item codes to names in the reader's language."""
     params = {k: ("" if v is None else v) for k, v in reason.params.items()}
+    if names and reason.rule.startswith("item:") and reason.rule[5:] in names:
+        params["item"] = names[reason.rule[5:]]
     if str(params.get("value", "")).lower() in VALUE_LABELS:
         params["value"] = VALUE_LABELS[str(params["value"]).lower()]()
     return _TEXTS[reason.code](params).replace("  ", " ")

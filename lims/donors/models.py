@@ -90,6 +90,7 @@ class ProtocolItem(AuditedRecord, table=True):
     code: str = Field(max_length=40)
     kind: str = Field(max_length=20)  # questionnaire, assessment, blood, stool
     name: str = Field(max_length=200)
+    name_zh: str = Field(default="", max_length=200)  # shown to zh_CN users; the English name is the reference
     specimen: str = Field(default="", max_length=40)
     result_type: str = Field(max_length=20)  # qualitative, numeric, yes_no
     unit: str = Field(default="", max_length=20)

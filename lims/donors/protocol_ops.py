@@ -49,7 +49,7 @@ def new_version(session, source: ScreeningProtocol) -> ScreeningProtocol:
     session.flush()
     for item in items_of(session, source, kinds=None):
         session.add(ProtocolItem(protocol_id=copy.id, **{
-            k: getattr(item, k) for k in ("position", "code", "kind", "name", "specimen", "result_type", "unit",
+            k: getattr(item, k) for k in ("position", "code", "kind", "name", "name_zh", "specimen", "result_type", "unit",
                                           "normal_min", "normal_max", "validity_days", "lookback_days", "on_fail",
                                           "defer_days", "note")}))
     session.flush()

@@ -62,3 +62,23 @@ def spec_of(session, protocol: ScreeningProtocol) -> ProtocolSpec:
                              normal_min=_dec(i.normal_min), normal_max=_dec(i.normal_max), unit=i.unit,
                              lookback_days=i.lookback_days) for i in items_of(session, protocol)),
     )
+
+
+def _zh() -> bool:
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    return has_request_context() and str(get_locale() or "").startswith("zh")
+
+
+def display_name(item: ProtocolItem) -> str:
+    """The item's name in the reader's language (Chinese when the protocol carries it)."""
+    return item.name_zh if _zh() and item.name_zh else item.name
+
+
+def item_names(session) -> dict[str, str]:
+    """Item code -> name in the reader's language, for re-rendering stored reasons."""
+    if not _zh():
+        return {}
+    rows = session.exec(select(ProtocolItem.code, ProtocolItem.name_zh).order_by(ProtocolItem.id)).all()
+    return {code: zh for code, zh in rows if zh}

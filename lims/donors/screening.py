@@ -15,7 +15,7 @@ from ..audit.signatures import sign, sign_many, valid_signatures
 from ..audit.trail import change_reason
 from ..errors import NotFound, RuleViolation
 from .models import Donor, ProtocolItem, ScreeningProtocol
-from .protocols import active_protocol, items_of, spec_of
+from .protocols import active_protocol, display_name, items_of, spec_of
 from .rules import DonorFacts, Result, decide, value_problem
 from .screening_models import EligibilityDecision, Screening, ScreeningResult
 
@@ -82,13 +82,13 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
         problem = value_problem(spec_of_item(item), value)
         if problem:
             problems.append(_("%(item)s: \"%(value)s\" is not a valid result (%(allowed)s).",
-                              item=item.name, value=value, allowed=allowed_values(item)))
+                              item=display_name(item), value=value, allowed=allowed_values(item)))
     if problems:
         raise RuleViolation(" ".join(problems))
     corrections = [code for code in entries if items[code].id in existing]
     if corrections and not (reason or "").strip():
         raise RuleViolation(_("%(items)s already have a result: give a reason for the correction.",
-                              items=", ".join(items[c].name for c in corrections)))
+                              items=", ".join(display_name(items[c]) for c in corrections)))
     with change_reason(session, reason):
         for code, (value, comment) in entries.items():
             item = items[code]

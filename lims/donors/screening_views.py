@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,7 +21,7 @@ from . import operations as donor_ops
 from . import screening as ops
 from .explain import outcome_label, reason_text
 from .models import ScreeningProtocol
-from .protocols import items_of
+from .protocols import display_name, item_names, items_of
 
 bp = Blueprint("screening", __name__)
 
@@ -97,7 +98,8 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
         by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
         panel=panel or PanelForm(prefix="panel", sample_date=_today()), typed=typed or {},
         verify_form=verify_form or SignatureForm(prefix="verify"), decide_form=decide_form or SignatureForm(prefix="decide"),
-        decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range, reason_text=reason_text, outcome_label=outcome_label, allowed=ops.allowed_values,
+        decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range,
+        reason_text=partial(reason_text, names=item_names(s)), display_name=display_name, outcome_label=outcome_label, allowed=ops.allowed_values,
         error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
         can_decide=require_role(*DECIDERS) and sc.status == "open",
     ), status

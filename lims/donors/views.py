@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,7 +22,7 @@ from . import donation_day, screening
 from ..audit.signatures import current_signature
 from .explain import outcome_label, reason_text
 from .forms import STATUS_LABELS, DonorFilterForm, EditFactsForm, EditIdentityForm, RegisterDonorForm
-from .protocols import active_protocol, spec_of
+from .protocols import active_protocol, item_names, spec_of
 from .rules import DonorFacts, age_on, bmi, decide
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
@@ -102,7 +103,7 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
     return render_template(
         "donors/detail.html", donor=donor, identity=identity, history=history, statuses=STATUS_LABELS,
         age=age_on(donor.date_of_birth, today), bmi=bmi(donor.height_cm, donor.weight_kg), today=today,
-        protocol=protocol, check=check, reason_text=reason_text, outcome_label=outcome_label,
+        protocol=protocol, check=check, reason_text=partial(reason_text, names=item_names(s)), outcome_label=outcome_label,
         open_sc=open_sc, screenings=screening.screenings_of(s, donor), decisions=decisions,
         dd_questions=dd_questions, dd_checks=donation_day.checks_of(s, donor), may_donate=may_donate,
         dd_answers=dd_answers or {}, can_check=require_role("technician", "clinician", "qa"),

@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('name_zh', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('specimen', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('result_type', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),

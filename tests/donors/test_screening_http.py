@@ -175,3 +175,16 @@ def test_donor_page_says_what_is_due_after_a_deferral(app, staff, protocol):
     page = staff["nurse"].get("/donors/D-0001").get_data(as_text=True)
     assert "Deferred until 2027-05-19; a new screening can be approved from 2027-05-20." in page
     assert "No active screening protocol" not in page and "have no valid result yet" not in page
+
+
+def test_chinese_user_sees_item_names_and_reasons_in_chinese(app, staff, as_user, protocol):
+    url = _register_and_start(staff)
+    staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})},
+                       token_from=url)
+    staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
+    li = as_user("qa_zh", roles=["qa"], language="zh_CN")
+    page = li.get(url).get_data(as_text=True)
+    assert "多重耐药菌：产超广谱β-内酰胺酶肠杆菌目细菌" in page and "近4周内发热、呕吐或腹泻" in page
+    assert "结果为 阳性" in page and "暂缓" in page
+    english = staff["nurse"].get(url).get_data(as_text=True)
+    assert "MDRO: ESBL-producing Enterobacterales" in english and "多重耐药菌" not in english
