@@ -48,6 +48,16 @@ def _pg_reachable() -> str | None:
         return str(exc).splitlines()[0]
 
 
+def _pid_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("db") / "template.sqlite"
@@ -66,6 +76,9 @@ def pg_migrated():
         pytest.skip(f"PostgreSQL not reachable ({problem})")
     eng = create_engine(PG_BASE)
     with eng.begin() as c:
+        for (name,) in c.execute(text("select nspname from pg_namespace where nspname like 'lims_test_%'")):
+            if not _pid_alive(name.rsplit("_", 1)[-1]):  # left by a run that was killed
+                c.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         c.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
         c.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
     eng.dispose()
