@@ -18,9 +18,8 @@ from sqlmodel import select
 
 from config import TestConfig
 from lims import create_app
-from lims.audit.chain import verify
 from lims.audit.models import AuditChainHead, AuditEntry
-from lims.audit.trail import change_reason
+from lims.audit.trail import change_reason, verify_stored_chain
 from lims.db import Actor, Database, transaction
 from lims.equipment import operations as eq_ops
 from lims.migrate import upgrade
@@ -95,7 +94,6 @@ def main() -> None:
                 with change_reason(s, "bench single"):
                     eq.location = str(int(eq.location) + 1)
         print(f"single-change transaction: {(time.perf_counter() - t0) / 200 * 1000:.2f} ms each (200 runs)")
-        client = app.test_client()
         # page query as the trail view runs it (newest first, one filter, 101 rows)
         with transaction(actor, write=False) as s:
             for label, q in (
@@ -111,18 +109,21 @@ def main() -> None:
                     s.exec(q).all()
                 print(f"query {label}: {(time.perf_counter() - t0) / 20 * 1000:.2f} ms")
             t0 = time.perf_counter()
-            head = s.get(AuditChainHead, 1)
-            rows = (r._asdict() for r in s.execute(select(*AuditEntry.__table__.c).order_by(AuditEntry.id)))
-            result = verify(rows, head.last_seq, head.last_hash)
+            result = verify_stored_chain(s)
             dt = time.perf_counter() - t0
             print(f"audit-verify: {result.checked} rows in {dt:.2f} s = {result.checked / dt:.0f} rows/s, ok={result.ok}")
-        del client
     app.extensions["lims_db"].dispose()
-    if args.database_url:
-        eng = create_engine(args.database_url)
-        with eng.begin() as c:
-            c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        eng.dispose()
+    drop_schema(args.database_url)
+
+
+def drop_schema(url: str | None) -> None:
+    """Remove the bench's scratch schema from a PostgreSQL database (no-op for the temp SQLite file)."""
+    if not url:
+        return
+    eng = create_engine(url)
+    with eng.begin() as c:
+        c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    eng.dispose()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import insert
 
-from bench.audit_trail import _prepare
+from bench.audit_trail import _prepare, drop_schema
 from config import TestConfig
 from lims import create_app
 from lims.auth.operations import create_user
@@ -36,7 +36,7 @@ def generate(app, n: int) -> None:
             seed_default_protocol(s)
             create_user(s, "bench", "Bench User", ["clinician"], "Timing-Password-123", must_change=False)
             conn = s.connection()
-            rows, ids = [], []
+            rows = []
             for i in range(1, n + 1):
                 rows.append({"id": i, "code": f"D-{i:04d}", "sex": rnd.choice(["male", "female"]),
                              "date_of_birth": date(1990 + rnd.randint(0, 15), rnd.randint(1, 12), rnd.randint(1, 28)),
@@ -81,15 +81,7 @@ def main() -> None:
                      ("donor page", f"/donors/D-{args.donors // 2:04d}")):
         print(f"{label:<32} {timed(client, u):7.2f} ms per request")
     app.extensions["lims_db"].dispose()
-    if args.database_url:
-        from sqlalchemy import create_engine, text
-
-        from bench.audit_trail import SCHEMA
-
-        eng = create_engine(args.database_url)
-        with eng.begin() as c:
-            c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        eng.dispose()
+    drop_schema(args.database_url)
 
 
 if __name__ == "__main__":

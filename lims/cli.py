@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlmodel import select
 
 from .db import Actor, get_db, transaction
 
@@ -101,13 +100,10 @@ def demo_data_cmd():
 @lims_cli.command("audit-verify")
 def audit_verify_cmd():
     """Walk the audit hash chain and report the first broken link."""
-    from .audit.chain import verify
-    from .audit.models import AuditChainHead, AuditEntry
+    from .audit.trail import verify_stored_chain
 
     with transaction(_cli_actor(), write=False) as s:
-        head = s.get(AuditChainHead, 1)
-        rows = (r._asdict() for r in s.execute(select(*AuditEntry.__table__.c).order_by(AuditEntry.id)))
-        result = verify(rows, head.last_seq if head else None, head.last_hash if head else None)
+        result = verify_stored_chain(s)
     if result.ok:
         click.echo(f"audit trail intact: {result.checked} rows verified")
         return

@@ -14,6 +14,7 @@ from .auth.operations import create_user, find_user
 from .clock import utcnow
 from .db import Actor
 from .equipment import operations as eq_ops
+from .timefmt import to_lab
 
 DEMO_PASSWORD = "Demo-Password-2026"
 DEMO_USERS = [
@@ -48,7 +49,7 @@ def load_demo(session) -> int:
             user = create_user(session, username, name, roles, DEMO_PASSWORD, lang, must_change=False)
             created += 1
         users[username] = user
-    today = utcnow().date()
+    today = to_lab(utcnow()).date()
     tech, qa = users["tech"], users["qa"]
     for code, name, kind, location, serial, due_days, approve in EQUIPMENT:
         if eq_ops.by_code(session, code) is not None:
@@ -94,8 +95,6 @@ def _demo_donors(session, users) -> int:
 
     seed_default_protocol(session)
     _as(session, users["clinician"])
-    from .timefmt import to_lab
-
     today = to_lab(utcnow()).date()
     created = 0
     for facts, identity in DONORS:
@@ -146,7 +145,3 @@ def _demo_screening(session, users, donor, plan, today):
     screening.verify(session, sc, users["tech2"], DEMO_PASSWORD, "checked against the LIS report", "demo")
     _as(session, users["clinician"])
     screening.approve(session, sc, users["clinician"], DEMO_PASSWORD, None, today, "demo")
-
-
-def demo_today() -> date:
-    return utcnow().date()

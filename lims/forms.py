@@ -7,6 +7,11 @@ from wtforms import HiddenField, PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
+def field_labels(form) -> dict:
+    """Field name -> label shown, so a stale-form conflict names fields as the page does."""
+    return {f.short_name: f.label.text for f in form}
+
+
 class VersionedForm(FlaskForm):
     """Carries the version of the record the form was built from."""
 

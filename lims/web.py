@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import g, request, url_for
+from flask import request, url_for
 
 
 def safe_next(target: str | None) -> str | None:
@@ -24,14 +24,6 @@ def back_url(default_endpoint: str = "core.home") -> str:
         if parts.netloc == request.host and parts.path != request.path:
             return parts.path + (("?" + parts.query) if parts.query else "")
     return url_for(default_endpoint)
-
-
-def current_user():
-    return g.get("user")
-
-
-def client() -> str | None:
-    return request.remote_addr
 
 
 def form_action(run, rerender, done):

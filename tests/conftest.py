@@ -221,6 +221,20 @@ def as_user(app, make_user):
     return factory
 
 
+def page_text(resp) -> str:
+    """A response's page as text, HTML entities decoded."""
+    import html
+
+    return html.unescape(resp.get_data(as_text=True))
+
+
+def user_row(uid):
+    from lims.auth.models import User
+
+    with transaction(Actor(None, "test"), write=False) as s:
+        return s.get(User, uid)
+
+
 def audit_rows(app, **filters):
     from sqlmodel import select
 

@@ -12,6 +12,7 @@ from ..auth.permissions import roles
 from ..db import db_session
 from ..errors import LimsError
 from ..web import form_action
+from ..forms import field_labels
 from .forms import AccountActionForm, CreateUserForm, EditUserForm, ResetPasswordForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -75,7 +76,7 @@ def edit_user(user_id):
         return _render(user, forms, error=_("Correct the marked fields."), status=400)
     return form_action(
         lambda: ops.update_user(s, g.user, user, form.version.data, form.full_name.data, form.roles.data,
-                                form.language.data, form.reason.data, labels={f.short_name: f.label.text for f in form}),
+                                form.language.data, form.reason.data, labels=field_labels(form)),
         lambda **kw: _render(user, forms, **kw),
         lambda _r: _saved(_("User %(u)s saved.", u=user.username), user))
 

@@ -50,34 +50,15 @@ def sign(session, record, meaning: str, user, password: str, *, comment: str | N
     ``performers`` are the user ids who did the work; when given, the signer
     must not be one of them (four-eyes).
     """
-    from ..auth.operations import check_signature_password
-
-    if meaning not in MEANINGS:
-        raise SignatureRefused(_("Unknown signature meaning."))
-    if not check_signature_password(session, user, password, client):
-        raise SignatureRefused(_("Signature refused: the password is not correct. Failed attempts count toward the account lockout."))
-    if performers and not four_eyes(user.id, performers):
-        entity, rid = record.audit_entity, record.audit_record_id
-        defer_write(session, lambda s: audit_event(s, "signature_refused", entity, rid,
-                                                   reason="four-eyes: signer performed the work"))
-        raise SignatureRefused(_("Four-eyes rule: you performed or last changed this record, so another person must sign it as %(meaning)s.",
-                                 meaning=MEANINGS[meaning]))
-    session.flush()  # the signature binds to the version as it is now stored
-    sig = Signature(user_id=user.id, user_name=user.full_name, meaning=meaning,
-                    record_type=record.audit_entity, record_id=record.audit_record_id,
-                    record_version=record.version, content_hash=record_content_hash(record),
-                    signed_at=utcnow(), comment=(comment or "").strip() or None)
-    session.add(sig)
-    session.flush()
-    audit_event(session, "sign", record.audit_entity, record.audit_record_id, field="meaning",
-                new=meaning, reason=sig.comment, record_version=record.version)
-    return sig
+    return sign_many(session, [record], meaning, user, password, comment=comment, client=client,
+                     performers_of=lambda _r: performers)[0]
 
 
 def sign_many(session, records, meaning: str, user, password: str, *, comment: str | None = None,
               performers_of=lambda r: (), client: str | None = None) -> list[Signature]:
     """One password check, one signature per record (e.g. verifying a panel of results).
 
+    Each signature binds to the record's version and content as now stored.
     All or nothing: if any record fails the four-eyes rule, none is signed.
     """
     from ..auth.operations import check_signature_password
@@ -94,6 +75,9 @@ def sign_many(session, records, meaning: str, user, password: str, *, comment: s
             entity, rid = record.audit_entity, record.audit_record_id
             defer_write(session, lambda s: audit_event(s, "signature_refused", entity, rid,
                                                        reason="four-eyes: signer performed the work"))
+            if len(records) == 1:
+                raise SignatureRefused(_("Four-eyes rule: you performed or last changed this record, so another person must sign it as %(meaning)s.",
+                                         meaning=MEANINGS[meaning]))
             raise SignatureRefused(_("Four-eyes rule: you entered or changed some of these records, so another person must sign them as %(meaning)s.",
                                      meaning=MEANINGS[meaning]))
     session.flush()

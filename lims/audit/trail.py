@@ -172,3 +172,12 @@ def _after_flush(session, _ctx):
                 continue
             rows.append({**base, "field": key, "old_value": _shown(obj, key, getattr(obj, key))})
     append_rows(session, rows)
+
+
+def verify_stored_chain(session):
+    """Verify the whole stored chain against its head (``lims audit-verify``)."""
+    from .chain import verify
+
+    head = session.get(AuditChainHead, 1)
+    rows = (r._asdict() for r in session.execute(select(*AuditEntry.__table__.c).order_by(AuditEntry.id)))
+    return verify(rows, head.last_seq if head else None, head.last_hash if head else None)

@@ -13,14 +13,13 @@ from ..auth.permissions import roles
 from ..db import db_session
 from ..timefmt import lab_day_bounds_utc, lab_zone
 from .forms import AuditFilterForm
-from .labels import action_label, entity_label
+from .labels import ACTION_LABELS, action_label, entity_label
 from .models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE = 100
-ACTIONS = ("create", "update", "delete", "login", "login_failed", "logout", "session_timeout", "lockout",
-           "unlock", "sign", "signature_failed", "signature_refused", "password_change_failed", "restore")
+ACTIONS = tuple(ACTION_LABELS)
 
 
 def _filter_form(session):

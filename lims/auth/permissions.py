@@ -7,8 +7,6 @@ test walks ``app.url_map`` to prove every endpoint has one.
 """
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import abort, g, redirect, request, url_for
 
 PUBLIC = "public"
@@ -70,14 +68,3 @@ def require_role(*allowed: str):
     user = g.get("user")
     return bool(user and user.role_set & set(allowed))
 
-
-def login_rate_key():
-    return request.remote_addr or "unknown"
-
-
-def wraps_keep(fn, wrapper):
-    """functools.wraps that also keeps the access declaration."""
-    w = wraps(fn)(wrapper)
-    if hasattr(fn, ATTR):
-        setattr(w, ATTR, getattr(fn, ATTR))
-    return w

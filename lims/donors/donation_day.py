@@ -14,9 +14,8 @@ from sqlmodel import select
 from ..audit.trail import change_reason
 from ..errors import RuleViolation
 from .models import Donor, ScreeningProtocol
-from .protocols import display_name, items_of
+from .protocols import display_name, item_spec, items_of
 from .rules import donation_day_check, eligible_on
-from .screening import spec_of_item
 from .screening_models import DonationDayCheck, EligibilityDecision
 
 
@@ -37,7 +36,7 @@ def record(session, donor: Donor, answers: dict[str, str], today: date) -> Donat
         raise RuleViolation(_("Donor %(code)s is not eligible today (%(status)s): no donation-day check is possible.",
                               code=donor.code, status=_status_text(donor)))
     protocol, items = questions(session, donor)
-    specs = tuple(spec_of_item(i) for i in items)
+    specs = tuple(item_spec(i) for i in items)
     try:
         result = donation_day_check(specs, answers, today)
     except ValueError as err:

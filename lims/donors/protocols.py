@@ -57,11 +57,16 @@ def spec_of(session, protocol: ScreeningProtocol) -> ProtocolSpec:
         bmi_min=Decimal(protocol.bmi_min), bmi_max=Decimal(protocol.bmi_max),
         bmi_validity_days=protocol.bmi_validity_days, bmi_defer_days=protocol.bmi_defer_days,
         rescreen_days=protocol.rescreen_days,
-        items=tuple(ItemSpec(code=i.code, name=i.name, kind=i.kind, result_type=i.result_type,
-                             validity_days=i.validity_days, on_fail=i.on_fail, defer_days=i.defer_days,
-                             normal_min=_dec(i.normal_min), normal_max=_dec(i.normal_max), unit=i.unit,
-                             lookback_days=i.lookback_days) for i in items_of(session, protocol)),
+        items=tuple(item_spec(i) for i in items_of(session, protocol)),
     )
+
+
+def item_spec(item: ProtocolItem) -> ItemSpec:
+    """The pure rule spec of one stored item."""
+    return ItemSpec(code=item.code, name=item.name, kind=item.kind, result_type=item.result_type,
+                    validity_days=item.validity_days, on_fail=item.on_fail, defer_days=item.defer_days,
+                    normal_min=_dec(item.normal_min), normal_max=_dec(item.normal_max), unit=item.unit,
+                    lookback_days=item.lookback_days)
 
 
 def _zh() -> bool:

@@ -15,7 +15,7 @@ from ..audit.signatures import sign, sign_many, valid_signatures
 from ..audit.trail import change_reason
 from ..errors import NotFound, RuleViolation
 from .models import Donor, ProtocolItem, ScreeningProtocol
-from .protocols import active_protocol, display_name, items_of, spec_of
+from .protocols import active_protocol, display_name, item_spec, items_of, spec_of
 from .rules import DonorFacts, Result, decide, value_problem
 from .screening_models import EligibilityDecision, Screening, ScreeningResult
 
@@ -79,7 +79,7 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
         if item is None:
             problems.append(_("%(code)s is not an item of this protocol.", code=code))
             continue
-        problem = value_problem(spec_of_item(item), value)
+        problem = value_problem(item_spec(item), value)
         if problem:
             problems.append(_("%(item)s: \"%(value)s\" is not a valid result (%(allowed)s).",
                               item=display_name(item), value=value, allowed=allowed_values(item)))
@@ -101,14 +101,6 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
             else:
                 row.value, row.sample_date, row.method, row.comment = value, sample_date, (method or "").strip(), comment or None
     return len(entries)
-
-
-def spec_of_item(item: ProtocolItem):
-    from .rules import ItemSpec
-
-    return ItemSpec(code=item.code, name=item.name, kind=item.kind, result_type=item.result_type,
-                    validity_days=item.validity_days, on_fail=item.on_fail, defer_days=item.defer_days,
-                    normal_min=item.normal_min, normal_max=item.normal_max, unit=item.unit)
 
 
 def allowed_values(item: ProtocolItem) -> str:

@@ -15,6 +15,7 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..db import db_session
 from ..errors import LimsError
+from ..web import form_action
 from ..forms import SignatureForm
 from ..timefmt import to_lab
 from . import operations as donor_ops
@@ -81,7 +82,7 @@ def start(code):
     return redirect(url_for("screening.detail", screening_id=sc.id))
 
 
-def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, error=None, status=200):
+def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, error=None, conflict=None, status=200):
     s = db_session()
     donor = s.get(donor_ops.Donor, sc.donor_id)
     protocol = s.get(ScreeningProtocol, sc.protocol_id)
@@ -122,12 +123,11 @@ def record(screening_id):
     if not panel.validate_on_submit():
         return _render(sc, panel=panel, typed=typed, error=_("Correct the marked fields."), status=400)
     entries = {code: (value, comments.get(code, "")) for code, value in typed.items()}
-    try:
-        n = ops.record_results(s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, _today())
-    except LimsError as err:
-        return _render(sc, panel=panel, typed=typed, error=err.message, status=err.status_code)
-    flash(_("%(n)s results saved; a second person must verify them.", n=n), "success")
-    return redirect(url_for("screening.detail", screening_id=sc.id))
+    return form_action(
+        lambda: ops.record_results(s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, _today()),
+        lambda **kw: _render(sc, panel=panel, typed=typed, **kw),
+        lambda n: _saved(_("%(n)s results saved; a second person must verify them.", n=n),
+                         url_for("screening.detail", screening_id=sc.id)))
 
 
 @bp.route("/screenings/<int:screening_id>/verify", methods=["POST"])
@@ -138,12 +138,11 @@ def verify(screening_id):
     form = SignatureForm(prefix="verify")
     if not form.validate_on_submit():
         return _render(sc, verify_form=form, error=_("Enter your password to sign."), status=400)
-    try:
-        n = ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr)
-    except LimsError as err:
-        return _render(sc, verify_form=form, error=err.message, status=err.status_code)
-    flash(_("%(n)s results verified; your signature is recorded.", n=n), "success")
-    return redirect(url_for("screening.detail", screening_id=sc.id))
+    return form_action(
+        lambda: ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr),
+        lambda **kw: _render(sc, verify_form=form, **kw),
+        lambda n: _saved(_("%(n)s results verified; your signature is recorded.", n=n),
+                         url_for("screening.detail", screening_id=sc.id)))
 
 
 @bp.route("/screenings/<int:screening_id>/decision", methods=["POST"])
@@ -154,10 +153,14 @@ def decide(screening_id):
     form = SignatureForm(prefix="decide")
     if not form.validate_on_submit():
         return _render(sc, decide_form=form, error=_("Enter your password to sign."), status=400)
-    try:
-        row = ops.approve(s, sc, g.user, form.password.data, form.comment.data, _today(), request.remote_addr)
-    except LimsError as err:
-        return _render(sc, decide_form=form, error=err.message, status=err.status_code)
     donor = s.get(donor_ops.Donor, sc.donor_id)
-    flash(_("Decision approved: %(code)s is %(outcome)s.", code=donor.code, outcome=outcome_label(row.outcome)), "success")
-    return redirect(url_for("donors.detail", code=donor.code))
+    return form_action(
+        lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, _today(), request.remote_addr),
+        lambda **kw: _render(sc, decide_form=form, **kw),
+        lambda row: _saved(_("Decision approved: %(code)s is %(outcome)s.", code=donor.code,
+                             outcome=outcome_label(row.outcome)), url_for("donors.detail", code=donor.code)))
+
+
+def _saved(message, target):
+    flash(message, "success")
+    return redirect(target)

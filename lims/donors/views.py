@@ -21,6 +21,7 @@ from . import operations as ops
 from . import donation_day, screening
 from ..audit.signatures import current_signature
 from .explain import outcome_label, reason_text
+from ..forms import field_labels
 from .forms import STATUS_LABELS, DonorFilterForm, EditFactsForm, EditIdentityForm, RegisterDonorForm
 from .protocols import active_protocol, item_names, spec_of
 from .rules import DonorFacts, age_on, bmi, decide
@@ -77,11 +78,10 @@ def create():
 def _render_detail(donor, facts_form=None, identity_form=None, error=None, conflict=None, status=200, dd_answers=None):
     s = db_session()
     identity = ops.identity_of(s, donor) if require_role(*IDENTITY_ROLES) else None
-    entity_filter = AuditEntry.entity == "donor"
-    q = select(AuditEntry).where(or_(
-        (AuditEntry.entity == "donor") & (AuditEntry.record_id == donor.code),
-        (AuditEntry.entity == "donor_identity") & (AuditEntry.record_id == str(donor.id)),
-    ) if identity is not None else (entity_filter & (AuditEntry.record_id == donor.code)))
+    own = (AuditEntry.entity == "donor") & (AuditEntry.record_id == donor.code)
+    if identity is not None:  # identity changes only for roles that may see the identity
+        own = or_(own, (AuditEntry.entity == "donor_identity") & (AuditEntry.record_id == str(donor.id)))
+    q = select(AuditEntry).where(own)
     history = s.exec(q.order_by(AuditEntry.id.desc()).limit(200)).all()
     today = _today()
     protocol = active_protocol(s)
@@ -130,7 +130,7 @@ def edit_facts(code):
         return _render_detail(donor, facts_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
         lambda: ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, _today(),
-                                 labels={f.short_name: f.label.text for f in form}),
+                                 labels=field_labels(form)),
         lambda **kw: _render_detail(donor, facts_form=form, **kw),
         lambda _r: _saved(_("Donor %(code)s saved.", code=donor.code), donor))
 
@@ -145,7 +145,7 @@ def edit_identity(code):
         return _render_detail(donor, identity_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
         lambda: ops.update_identity(s, donor, form.version.data, form.identity(), form.reason.data,
-                                    labels={f.short_name: f.label.text for f in form}),
+                                    labels=field_labels(form)),
         lambda **kw: _render_detail(donor, identity_form=form, **kw),
         lambda _r: _saved(_("Identity of donor %(code)s saved.", code=donor.code), donor))
 

@@ -13,7 +13,7 @@ from ..core.scan import Resolver, register
 from ..db import db_session
 from ..errors import LimsError
 from ..web import form_action
-from ..forms import SignatureForm
+from ..forms import SignatureForm, field_labels
 from ..timefmt import to_lab
 from . import operations as ops
 from .forms import KIND_LABELS, STATUS_LABELS, CreateEquipmentForm, EditEquipmentForm
@@ -95,7 +95,7 @@ def edit(equipment_id):
         return _render_detail(eq, edit_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
         lambda: ops.update(s, eq, form.version.data, form.data_dict(), form.reason.data,
-                           labels={f.short_name: f.label.text for f in form}),
+                           labels=field_labels(form)),
         lambda **kw: _render_detail(eq, edit_form=form, **kw),
         lambda _r: _saved(_("Equipment %(code)s saved.", code=eq.code), eq))
 

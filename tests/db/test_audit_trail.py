@@ -1,9 +1,7 @@
 """The audit trail at the database level, on SQLite and PostgreSQL."""
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
 
-from lims.audit.models import AuditEntry
 from lims.audit.trail import audit_event, change_reason
 from lims.db import Actor, transaction
 from lims.equipment import operations as eq_ops
@@ -131,7 +129,7 @@ def test_sequence_is_contiguous_and_chained(app, make_user):
 
 
 def _tamper(app, backend, sql):
-    from lims.audit.immutability import APPEND_ONLY_TABLES, create_sql, drop_sql
+    from lims.audit.immutability import create_sql, drop_sql
 
     engine = app.extensions["lims_db"].engine
     with engine.begin() as conn:

@@ -10,8 +10,7 @@ from lims.donors.models import Donor
 from lims.donors.rules import ItemSpec, donation_day_check, eligible_on
 from lims.donors.screening_models import DonationDayCheck
 from tests.conftest import PASSWORD, audit_rows
-from tests.donors.test_registry_http import protocol  # noqa: F401  (fixture)
-from tests.donors.test_screening_http import _register_and_start, full_panel, staff  # noqa: F401
+from tests.donors.test_screening_http import _register_and_start, full_panel
 
 DAY = date(2026, 11, 23)
 QUESTIONS = (ItemSpec("DD_FEVER", "Fever", "donation_day", "yes_no", 1, "defer", 14),

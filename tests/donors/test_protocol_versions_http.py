@@ -7,7 +7,7 @@ from lims.db import Actor, transaction
 from lims.donors.models import ProtocolItem, ScreeningProtocol
 from lims.donors.screening_models import Screening
 from tests.conftest import PASSWORD, audit_rows
-from tests.donors.test_registry_http import FORM, protocol  # noqa: F401  (fixture)
+from tests.donors.test_registry_http import FORM
 
 
 def _protocols():

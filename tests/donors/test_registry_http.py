@@ -4,7 +4,6 @@ from sqlmodel import func, select
 
 from lims.db import Actor, transaction
 from lims.donors.models import Donor, DonorIdentity
-from lims.donors.protocols import seed_default_protocol
 from tests.conftest import audit_rows
 
 FORM = {"sex": "male", "date_of_birth": "2006-03-14", "height_cm": "178", "weight_kg": "68.5",
@@ -12,10 +11,6 @@ FORM = {"sex": "male", "date_of_birth": "2006-03-14", "height_cm": "178", "weigh
         "national_id": "11010520060314123X", "phone": "138 0000 0000"}
 
 
-@pytest.fixture
-def protocol(app):
-    with transaction(Actor(None, "seed")) as s:
-        seed_default_protocol(s)
 
 
 def _count(model):

@@ -1,6 +1,6 @@
 """Screening workflow through HTTP: full panel -> verification -> signed decision."""
 import json
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlmodel import func, select
@@ -9,7 +9,7 @@ from lims.db import Actor, transaction
 from lims.donors.models import Donor
 from lims.donors.screening_models import EligibilityDecision, ScreeningResult
 from tests.conftest import PASSWORD, audit_rows
-from tests.donors.test_registry_http import FORM, protocol  # noqa: F401  (fixture)
+from tests.donors.test_registry_http import FORM
 
 TODAY = date(2026, 11, 23)  # the clock fixture's lab date
 
@@ -35,13 +35,6 @@ def full_panel(overrides=None):
     return {f"v_{k}": v for k, v in values.items()}
 
 
-@pytest.fixture
-def staff(as_user):
-    return {
-        "nurse": as_user("nurse1", roles=["clinician"], name="Dr. Liu Yang"),
-        "tech": as_user("tech1", roles=["technician"], name="Zhang Wei"),
-        "tech2": as_user("tech2", roles=["technician"], name="Chen Jing"),
-    }
 
 
 def _register_and_start(staff):

@@ -9,7 +9,6 @@ that nothing was stored.
 """
 from __future__ import annotations
 
-import html
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,22 +17,14 @@ from sqlmodel import func, select
 from lims.audit.models import AuditEntry
 from lims.auth.models import User, UserSession
 from lims.db import Actor, transaction
-from tests.conftest import PASSWORD, Browser, audit_rows
+from tests.conftest import PASSWORD, Browser, audit_rows, user_row
+from tests.conftest import page_text as text
 
 TEMP = "Temporary-Pass-2026"
 GENERIC = "Invalid user name or password."
 
 
 # --- helpers ------------------------------------------------------------------
-
-def text(resp) -> str:
-    return html.unescape(resp.get_data(as_text=True))
-
-
-def user_row(uid) -> User:
-    with transaction(Actor(None, "test"), write=False) as s:
-        return s.get(User, uid)
-
 
 def users_named(username) -> list[User]:
     with transaction(Actor(None, "test"), write=False) as s:

@@ -6,7 +6,6 @@ the stored data (user row, sessions, audit rows) did not change.
 """
 from __future__ import annotations
 
-import html
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +16,8 @@ from lims import create_app
 from lims.auth.models import LoginAttempt, User, UserSession
 from lims.auth.passwords import verify_password
 from lims.db import Actor, transaction
-from tests.conftest import PASSWORD, Browser, audit_rows
+from tests.conftest import PASSWORD, Browser, audit_rows, user_row
+from tests.conftest import page_text as text
 
 COOKIE = "lims_session"
 NEW_PASSWORD = "Another-Long-Secret-42"
@@ -25,15 +25,6 @@ GENERIC = "Invalid user name or password."
 
 
 # --- helpers ------------------------------------------------------------------
-
-def text(resp) -> str:
-    return html.unescape(resp.get_data(as_text=True))
-
-
-def user_row(uid) -> User:
-    with transaction(Actor(None, "test"), write=False) as s:
-        return s.get(User, uid)
-
 
 def session_rows(uid) -> list[UserSession]:
     with transaction(Actor(None, "test"), write=False) as s:
