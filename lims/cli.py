@@ -36,12 +36,27 @@ def init_cmd():
         Path(db.url.database).parent.mkdir(parents=True, exist_ok=True)
     upgrade(db)
     from .donors.protocols import seed_default_protocol
+    from .manufacturing.spec import seed_default_spec
 
     with transaction(_cli_actor()) as s:
         seeded = seed_default_protocol(s)
+        spec = seed_default_spec(s)
     click.echo(f"database at revision {current_revision(db)} ({db.url.render_as_string(hide_password=True)})")
     if seeded is not None:
         click.echo(f"seeded the default screening protocol {seeded.code} v{seeded.protocol_version}")
+    if spec is not None:
+        click.echo(f"seeded the default manufacturing specification {spec.code} v{spec.spec_version}")
+
+
+@lims_cli.command("expire-due")
+def expire_due_cmd():
+    """Mark dose units past their expiry as expired (and released batches whose units all expired)."""
+    from .clock import utcnow
+    from .manufacturing.release import expire_due
+
+    with transaction(_cli_actor()) as s:
+        units, batches = expire_due(s, utcnow())
+    click.echo(f"{units} unit(s) and {batches} batch(es) marked expired")
 
 
 @lims_cli.command("create-user")

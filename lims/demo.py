@@ -76,7 +76,7 @@ def load_demo(session) -> int:
 # candidates, registered by the research nurse. Identities are invented.
 DONORS = [
     ({"sex": "male", "years": 20, "height_cm": "176.0", "weight_kg": "66.5", "notes": "University student; reference study donor",
-      "screening": "eligible"},
+      "screening": "eligible", "measured_days_ago": 45, "earlier_screening": True},
      {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": "139 5100 0001"}),
     ({"sex": "female", "years": 24, "height_cm": "162.0", "weight_kg": "49.0", "notes": "Postgraduate student",
       "screening": "deferred"},
@@ -102,10 +102,15 @@ def _demo_donors(session, users) -> int:
             continue
         dob = date(today.year - facts["years"], 3, 14)
         donor = donor_ops.register(session, {"sex": facts["sex"], "date_of_birth": dob, "height_cm": facts["height_cm"],
-                                             "weight_kg": facts["weight_kg"], "measured_on": today - timedelta(days=3),
+                                             "weight_kg": facts["weight_kg"], "measured_on": today - timedelta(days=facts.get("measured_days_ago", 3)),
                                              "notes": facts["notes"]}, identity, today)
         created += 1
+        if facts.get("earlier_screening"):
+            _demo_screening(session, users, donor, "eligible", today - timedelta(days=38), sampled_days_before=2)
+            _demo_manufacturing_before_rescreen(session, users, donor, today)
         _demo_screening(session, users, donor, facts.get("screening"), today)
+        if facts.get("earlier_screening"):
+            _demo_manufacturing_after_rescreen(session, users, donor, today)
     return created
 
 
@@ -125,23 +130,169 @@ def _normal_panel(session, sc):
     return values
 
 
-def _demo_screening(session, users, donor, plan, today):
+def _demo_screening(session, users, donor, plan, today, sampled_days_before=5):
     """eligible: full panel, verified, decision signed; deferred: ESBL positive; pending: entered, not verified."""
     from .donors import screening
 
     if plan is None:
         return
     _as(session, users["tech"])
-    sc = screening.start(session, donor, today - timedelta(days=6))
+    sc = screening.start(session, donor, today - timedelta(days=sampled_days_before + 1))
     values = _normal_panel(session, sc)
     if plan == "deferred":
         values["S_ESBL"] = ("positive", "culture confirmed")
     if plan == "pending":
         values = {k: v for k, v in values.items() if k.startswith(("Q_", "A_"))}
-    screening.record_results(session, sc, values, today - timedelta(days=5), "hospital central laboratory", None, today)
+    screening.record_results(session, sc, values, today - timedelta(days=sampled_days_before), "hospital central laboratory",
+                             None, today)
     if plan == "pending":
         return
     _as(session, users["tech2"])
     screening.verify(session, sc, users["tech2"], DEMO_PASSWORD, "checked against the LIS report", "demo")
     _as(session, users["clinician"])
     screening.approve(session, sc, users["clinician"], DEMO_PASSWORD, None, today, "demo")
+
+
+# --- manufacturing ---------------------------------------------------------------------------------
+# The reference donor's donations: one made before his re-screening (released once the re-screening
+# cleared it), one after it (in quarantine until the next screening), one today (in process) and one
+# rejected because processing could not start within 6 h of collection.
+
+STORAGE = [
+    ("SITE-A", "GMP laboratory for intestinal microecology", "site", None, None, None),
+    ("FRZ-01", "-80 °C ultra-low freezer EQ-FRZ-01", "freezer", "SITE-A", None, None),
+    ("FRZ-01-R1", "Rack 1", "rack", "FRZ-01", None, None),
+    ("FRZ-01-R1-B1", "Box 1 (9 x 9)", "box", "FRZ-01-R1", 9, 9),
+    ("FRZ-01-R1-B2", "Box 2 (9 x 9)", "box", "FRZ-01-R1", 9, 9),
+    ("FRG-01", "4 °C refrigerator (fresh product)", "fridge", "SITE-A", None, None),
+    ("FRG-01-B1", "Fresh-product tray (5 x 5)", "box", "FRG-01", 5, 5),
+]
+STEPS = [  # (minutes after processing start at which the step ends, parameters)
+    (7, {"diluent": "0.9 % sterile saline", "volume_ml": "1000"}),
+    (19, {"mesh_um": "2000, 500, 100, 13"}),
+    (26, {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
+    (33, {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
+    (41, {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
+    (50, {"volume_ml": "1100", "diluent": "0.9 % sterile saline", "cryoprotectant": "glycerol", "cryoprotectant_pct": "10"}),
+    (75, {"dose_count": "9", "unit_volume_ml": "120", "storage": "frozen"}),
+]
+QC_PASS = {"PURITY": "99.4", "COUNT": "1.1x10^13", "CDIFF": "negative", "ENTERIC": "negative", "MDRO": "negative",
+           "VOLUME": "120", "APPEARANCE": "conforms"}
+
+
+def _at(day, hh, mm):
+    from datetime import datetime, time, timezone
+
+    from .timefmt import lab_zone
+
+    return datetime.combine(day, time(hh, mm), tzinfo=lab_zone()).astimezone(timezone.utc)
+
+
+def _demo_storage(session, users):
+    from .manufacturing import storage
+    from .manufacturing.models import StorageLocation
+    from sqlmodel import select
+
+    _as(session, users["tech"])
+    for code, name, kind, parent, rows, cols in STORAGE:
+        if session.exec(select(StorageLocation).where(StorageLocation.code == code)).first() is None:
+            storage.create_location(session, {"code": code, "name": name, "kind": kind, "parent": parent,
+                                              "rows": rows, "cols": cols})
+
+
+def _demo_donation(session, users, donor, collected, day_check=True):
+    from .donors import donation_day
+    from .manufacturing import donations
+
+    day = to_lab(collected).date()
+    if day_check:
+        _as(session, users["clinician"])
+        _protocol, questions = donation_day.questions(session, donor)
+        donation_day.record(session, donor, {q.code: "no" for q in questions}, day)
+    _as(session, users["tech"])
+    return donations.receive(session, donor, {
+        "collected_at": collected, "received_at": collected + timedelta(minutes=30), "receipt_temp_c": Decimal("4.0"),
+        "mass_g": Decimal("182.5"), "bristol": 4, "appearance": "brown, formed; no blood or mucus",
+        "retained_location": "FRG-01 retained-sample rack"}, users["tech"], utcnow())
+
+
+def _demo_batch(session, users, donation, start, steps=len(STEPS), run="GFM-2026-0187"):
+    from .manufacturing import batches
+
+    _as(session, users["tech"])
+    batch = batches.start(session, donation, "EQ-GFM-01", run, start, users["tech"], utcnow())
+    previous_end = start
+    for position, (minutes, params) in enumerate(STEPS[:steps], start=1):
+        end = start + timedelta(minutes=minutes)
+        batches.record_step(session, batch, position, params, previous_end, end, users["tech"], utcnow())
+        previous_end = end
+    _as(session, users["tech2"])
+    return batch
+
+
+def _demo_qc_and_storage(session, users, batch, tested_on, box, first_row):
+    from .manufacturing import batches, qc, storage
+
+    _as(session, users["tech2"])
+    batches.verify_steps(session, batch, users["tech2"], DEMO_PASSWORD, "witnessed at the GenFMTer", "demo")
+    _as(session, users["tech"])
+    qc.record(session, batch, QC_PASS, tested_on, "microbiology QC laboratory", None, to_lab(utcnow()).date())
+    _as(session, users["tech2"])
+    qc.verify(session, batch, users["tech2"], DEMO_PASSWORD, "checked against the QC reports", "demo")
+    _as(session, users["tech"])
+    for i, u in enumerate(storage.units_of(session, batch), start=1):
+        storage.place(session, u, box, f"{first_row}{i}", "stored after fill")
+
+
+def _demo_manufacturing_before_rescreen(session, users, donor, today):
+    from .manufacturing import qc
+    from .manufacturing.spec import seed_default_spec
+
+    seed_default_spec(session)
+    _demo_storage(session, users)
+    day = today - timedelta(days=20)
+    donation = _demo_donation(session, users, donor, _at(day, 8, 10))
+    batch = _demo_batch(session, users, donation, _at(day, 9, 5))
+    _as(session, users["tech"])
+    dev = qc.open_deviation(session, batch, "manual", "Centrifuge EQ-CEN-01 lid alarm during wash 2; the run paused "
+                                                      "for 2 min and resumed at the same settings.")
+    _as(session, users["tech2"])
+    qc.update_deviation(session, dev, dev.version, "Lid sensor contact dirty; cleaned and tested by engineering. "
+                        "Wash 2 time and g-force were met (run log GFM-2026-0187).",
+                        "No impact on the product. Sensor added to the weekly cleaning checklist.", None)
+    _as(session, users["qa2"])
+    qc.close_deviation(session, dev, dev.version, users["qa2"], DEMO_PASSWORD, "impact assessment accepted", "demo")
+    _demo_qc_and_storage(session, users, batch, day + timedelta(days=2), "FRZ-01-R1-B1", "A")
+
+
+def _demo_manufacturing_after_rescreen(session, users, donor, today):
+    from .manufacturing import batches, release
+
+    # Released: the re-screening (samples after the donation) cleared the donor.
+    first = session.exec(_batches_of(donor)).first()
+    _as(session, users["qa"])
+    release.record_review(session, first, users["qa"], DEMO_PASSWORD, "complete; no unexplained changes", "demo")
+    release.release(session, first, users["qa"], DEMO_PASSWORD, None, "demo")
+    # Quarantine: donated after the re-screening's samples; waits for the next screening.
+    day = today - timedelta(days=2)
+    second = _demo_batch(session, users, _demo_donation(session, users, donor, _at(day, 7, 50)), _at(day, 8, 40),
+                         run="GFM-2026-0191")
+    _demo_qc_and_storage(session, users, second, day + timedelta(days=1), "FRZ-01-R1-B1", "B")
+    # Rejected: collected the day before, processing could not start within the limit.
+    day = today - timedelta(days=1)
+    late = _demo_donation(session, users, donor, _at(day, 6, 30))
+    _as(session, users["tech"])
+    batches.start(session, late, "EQ-GFM-01", "GFM-2026-0193", _at(day, 12, 45), users["tech"], utcnow())
+    # In process today: homogenisation and microfiltration recorded, not yet verified.
+    now = utcnow()
+    today_donation = _demo_donation(session, users, donor, now - timedelta(minutes=150), day_check=to_lab(
+        now - timedelta(minutes=150)).date() != day)
+    _demo_batch(session, users, today_donation, now - timedelta(minutes=100), steps=2, run="GFM-2026-0195")
+
+
+def _batches_of(donor):
+    from sqlmodel import select
+
+    from .manufacturing.models import Batch
+
+    return select(Batch).where(Batch.donor_id == donor.id).order_by(Batch.id)

@@ -19,6 +19,10 @@ ENTITY_LABELS = {
     "screening_protocol": _l("Screening protocol"), "protocol_item": _l("Protocol item"),
     "screening": _l("Screening"), "screening_result": _l("Screening result"),
     "eligibility_decision": _l("Eligibility decision"), "donation_day_check": _l("Donation-day check"),
+    "manufacturing_spec": _l("Manufacturing specification"), "qc_spec_item": _l("QC specification item"),
+    "donation": _l("Donation"), "batch": _l("Batch"), "batch_step": _l("Batch step"), "qc_result": _l("QC result"),
+    "deviation": _l("Deviation"), "batch_review": _l("Audit-trail review"), "batch_disposition": _l("Batch disposition"),
+    "storage_location": _l("Storage location"), "dose_unit": _l("Dose unit"),
 }
 
 

@@ -1,0 +1,209 @@
+"""Donor clearance, the QA audit-trail review, and the signed dispositions: release, rejection, recall."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_
+from sqlmodel import select
+
+from ..audit.models import AuditEntry, Signature
+from ..audit.signatures import current_signature, sign
+from ..audit.trail import change_reason
+from ..donors.models import Donor
+from ..donors.screening_models import EligibilityDecision, ScreeningResult
+from ..errors import RuleViolation
+from . import explain
+from .batches import plan_of, set_status, steps_of, verified_steps
+from .models import Batch, BatchDisposition, BatchReview, Deviation, Donation, DoseUnit
+from .qc import results_of, verified_results
+from .rules import PassedScreening, ReleaseFacts, clearing_screening, release_blockers
+from .spec import qc_items, qc_name
+
+BATCH_ENTITIES = ("batch", "batch_step", "qc_result", "deviation", "dose_unit", "batch_review", "batch_disposition")
+REVIEW_ENTITIES = ("batch_review", "batch_disposition")  # the review's own rows do not make it stale
+
+
+def _batch_rows_clause(lot: str):
+    return (AuditEntry.entity.in_(BATCH_ENTITIES)
+            & or_(AuditEntry.record_id == lot, AuditEntry.record_id.like(f"{lot}/%"), AuditEntry.record_id.like(f"{lot}-%")))
+
+
+def audit_rows(session, batch: Batch, limit: int = 1000) -> list[AuditEntry]:
+    """The batch's audit trail: its record, steps, QC, deviations, units, reviews and dispositions."""
+    return list(session.exec(select(AuditEntry).where(_batch_rows_clause(batch.lot)).order_by(AuditEntry.id.desc())
+                             .limit(limit)).all())
+
+
+def _last_row_id(session, batch: Batch, exclude_review=False) -> int:
+    clause = _batch_rows_clause(batch.lot)
+    if exclude_review:
+        clause = clause & AuditEntry.entity.not_in(REVIEW_ENTITIES)
+    return session.exec(select(func.max(AuditEntry.id)).where(clause)).one() or 0
+
+
+# --- donor clearance -----------------------------------------------------------------------------
+
+def passed_screenings(session, donor_id: int) -> list[PassedScreening]:
+    """Approved eligible decisions (valid signature) with the earliest sample date of their screening."""
+    decisions = session.exec(select(EligibilityDecision).where(EligibilityDecision.donor_id == donor_id,
+                                                               EligibilityDecision.outcome == "eligible")).all()
+    out = []
+    for d in decisions:
+        sig = current_signature(session, d, "approved")
+        if not (sig and sig.valid):
+            continue
+        first = session.exec(select(func.min(ScreeningResult.sample_date))
+                             .where(ScreeningResult.screening_id == d.screening_id)).one()
+        if first is not None:
+            out.append(PassedScreening(d.id, d.as_of, first))
+    return out
+
+
+def clearance(session, batch: Batch) -> PassedScreening | None:
+    donation = session.get(Donation, batch.donation_id)
+    return clearing_screening(passed_screenings(session, batch.donor_id), donation.collection_day)
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+def latest_review(session, batch: Batch, user_id: int) -> BatchReview | None:
+    """The user's latest review of the batch that carries a valid "reviewed" signature."""
+    rows = session.exec(select(BatchReview).where(BatchReview.batch_id == batch.id, BatchReview.created_by_id == user_id)
+                        .order_by(BatchReview.id.desc())).all()
+    for r in rows:
+        sig = current_signature(session, r, "reviewed")
+        if sig and sig.valid:
+            return r
+    return None
+
+
+def record_review(session, batch: Batch, user, password: str, comment: str | None, client=None) -> BatchReview:
+    """QA signs that they reviewed the batch's audit trail up to its newest row."""
+    if batch.status not in ("awaiting_qc", "quarantine"):
+        raise RuleViolation(_("The audit-trail review is recorded for a batch awaiting QC or in quarantine."))
+    last = _last_row_id(session, batch, exclude_review=True)
+    count = session.exec(select(func.count()).select_from(AuditEntry).where(
+        _batch_rows_clause(batch.lot) & AuditEntry.entity.not_in(REVIEW_ENTITIES))).one()
+    review = BatchReview(batch_id=batch.id, lot=batch.lot, last_audit_id=last, rows_reviewed=count)
+    session.add(review)
+    session.flush()
+    sign(session, review, "reviewed", user, password, comment=comment, client=client)
+    return review
+
+
+# --- release ---------------------------------------------------------------------------------------
+
+def performers(session, batch: Batch) -> set[int]:
+    """Everyone who started the batch, entered or verified a step or a QC result."""
+    steps, results = steps_of(session, batch), results_of(session, batch)
+    ids = {batch.created_by_id}
+    for r in [*steps, *results]:
+        ids |= {r.created_by_id, r.updated_by_id}
+    ids |= {s.operator_id for s in steps}
+    ids |= set(session.exec(select(Signature.user_id).where(
+        Signature.meaning == "verified", Signature.record_type.in_(("batch_step", "qc_result")),
+        or_(Signature.record_id.like(f"{batch.lot}/%")))).all())
+    return {i for i in ids if i is not None}
+
+
+def release_facts(session, batch: Batch, user) -> ReleaseFacts:
+    steps = steps_of(session, batch)
+    recorded = {s.position for s in steps}
+    verified = verified_steps(session, steps)
+    results = results_of(session, batch)
+    items = qc_items(session, batch.spec_id)
+    by_code = {r.item_code: r for r in results}
+    qc_verified = verified_results(session, results)
+    names = {i.code: qc_name(i) for i in items}
+    deviations = session.exec(select(Deviation.code).where(Deviation.batch_id == batch.id, Deviation.status == "open")).all()
+    donation = session.get(Donation, batch.donation_id)
+    donor = session.get(Donor, batch.donor_id)
+    review = latest_review(session, batch, user.id) if user is not None else None
+    return ReleaseFacts(
+        status=batch.status,
+        steps_missing=tuple(explain.step_label(p.kind, p.seq) for p in plan_of(session, batch) if p.position not in recorded),
+        steps_unverified=tuple(explain.step_label(s.kind, s.seq) for s in steps if s.audit_record_id not in verified),
+        qc_missing=tuple(names[i.code] for i in items if i.code not in by_code),
+        qc_unverified=tuple(names[r.item_code] for r in results if r.audit_record_id not in qc_verified),
+        qc_out_of_spec=tuple(names[r.item_code] for r in results if not r.in_spec),
+        open_deviations=tuple(deviations),
+        donor_cleared=clearance(session, batch) is not None,
+        donor_code=donor.code, donation_day=donation.collection_day,
+        review_by_user=review is not None,
+        review_current=review is not None and _last_row_id(session, batch, exclude_review=True) <= review.last_audit_id,
+        user_is_performer=user is not None and user.id in performers(session, batch),
+    )
+
+
+def blockers(session, batch: Batch, user) -> list[str]:
+    return [explain.text(b.code, b.params) for b in release_blockers(release_facts(session, batch, user))]
+
+
+def _disposition(session, batch, decision, reason, user, password, comment, meaning, client, performer_ids=()):
+    row = BatchDisposition(batch_id=batch.id, lot=batch.lot, decision=decision, reason=(reason or "").strip() or None)
+    session.add(row)
+    session.flush()
+    sign(session, row, meaning, user, password, comment=comment, performers=performer_ids, client=client)
+    return row
+
+
+def release(session, batch: Batch, user, password: str, comment: str | None, client=None) -> BatchDisposition:
+    """QA release by signature: refused with every blocker named until none is left."""
+    problems = blockers(session, batch, user)
+    if problems:
+        raise RuleViolation(_("Batch %(lot)s cannot be released: %(reasons)s", lot=batch.lot, reasons=" ".join(problems)))
+    set_status(session, batch, "released", "released by QA")
+    units = session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id, DoseUnit.status == "quarantine")).all()
+    with change_reason(session, f"batch {batch.lot} released"):
+        for u in units:
+            u.status = "available"
+    return _disposition(session, batch, "released", None, user, password, comment, "released", client,
+                        performer_ids=tuple(performers(session, batch)))
+
+
+def reject(session, batch: Batch, user, password: str, reason: str, client=None) -> BatchDisposition:
+    if not (reason or "").strip():
+        raise RuleViolation(_("A reason is required to reject a batch."))
+    set_status(session, batch, "rejected", reason)
+    with change_reason(session, f"batch {batch.lot} rejected: {reason.strip()}"):
+        batch.status_reason = reason.strip()
+        for u in session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id)).all():
+            u.status, u.status_reason, u.box_id, u.position = "discarded", reason.strip(), None, None
+    return _disposition(session, batch, "rejected", reason, user, password, None, "rejected", client)
+
+
+def recall(session, batch: Batch, user, password: str, reason: str, client=None) -> BatchDisposition:
+    """A released batch is recalled: every unit not yet administered is recalled with it."""
+    if not (reason or "").strip():
+        raise RuleViolation(_("A reason is required to recall a batch."))
+    set_status(session, batch, "recalled", reason)
+    with change_reason(session, f"batch {batch.lot} recalled: {reason.strip()}"):
+        batch.status_reason = reason.strip()
+        for u in session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id,
+                                                     DoseUnit.status.in_(("available", "reserved", "issued")))).all():
+            u.status, u.status_reason = "recalled", reason.strip()
+    return _disposition(session, batch, "recalled", reason, user, password, None, "approved", client)
+
+
+def dispositions_of(session, batch: Batch) -> list[BatchDisposition]:
+    return list(session.exec(select(BatchDisposition).where(BatchDisposition.batch_id == batch.id)
+                             .order_by(BatchDisposition.id)).all())
+
+
+def expire_due(session, now: datetime) -> tuple[int, int]:
+    """Units past their expiry become expired; a released batch whose units all expired becomes expired."""
+    units = session.exec(select(DoseUnit).where(DoseUnit.status.in_(("quarantine", "available", "reserved")),
+                                                DoseUnit.expires_at <= now)).all()
+    with change_reason(session, "expiry passed"):
+        for u in units:
+            u.status = "expired"
+    batches = 0
+    for batch_id in sorted({u.batch_id for u in units}):
+        batch = session.get(Batch, batch_id)
+        live = session.exec(select(func.count()).select_from(DoseUnit).where(
+            DoseUnit.batch_id == batch_id, DoseUnit.status.in_(("quarantine", "available", "reserved")))).one()
+        if batch.status == "released" and live == 0:
+            set_status(session, batch, "expired", "every unit expired")
+            batches += 1
+    return len(units), batches

@@ -1,0 +1,181 @@
+"""Storage locations (site > freezer/fridge > rack > box) and what happens to dose units in them."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from ..audit.trail import change_reason
+from ..errors import NotFound, RuleViolation
+from . import explain
+from .models import Batch, DoseUnit, StorageLocation
+from .rules import expiring_soon, position_problem, storage_mismatch, unit_use_problem
+
+PARENT_KINDS = {"site": (None,), "freezer": ("site",), "fridge": ("site",), "rack": ("freezer", "fridge"),
+                "box": ("rack", "freezer", "fridge")}
+CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,38}[A-Z0-9]$")
+PLACEABLE = ("quarantine", "available", "reserved")
+
+
+def location(session, code: str) -> StorageLocation:
+    loc = session.exec(select(StorageLocation).where(StorageLocation.code == (code or "").strip().upper())).first()
+    if loc is None:
+        raise NotFound(_("No such storage location."))
+    return loc
+
+
+def children(session, parent_id: int | None) -> list[StorageLocation]:
+    return list(session.exec(select(StorageLocation).where(StorageLocation.parent_id == parent_id)
+                             .order_by(StorageLocation.code)).all())
+
+
+def path_of(session, loc: StorageLocation) -> list[StorageLocation]:
+    out = [loc]
+    while out[-1].parent_id is not None:
+        out.append(session.get(StorageLocation, out[-1].parent_id))
+    return list(reversed(out))
+
+
+def path_text(session, box_id: int | None, position: str | None) -> str:
+    if box_id is None:
+        return _("not in storage")
+    return " > ".join(p.code for p in path_of(session, session.get(StorageLocation, box_id))) + f" / {position}"
+
+
+def container_of(session, loc: StorageLocation) -> StorageLocation | None:
+    """The freezer or fridge a location is in (which sets its temperature)."""
+    return next((p for p in reversed(path_of(session, loc)) if p.kind in ("freezer", "fridge")), None)
+
+
+def create_location(session, data: dict) -> StorageLocation:
+    code = (data.get("code") or "").strip().upper()
+    kind = data.get("kind")
+    if not CODE_RE.match(code):
+        raise RuleViolation(_("Location codes are 2-40 capital letters, digits and dashes, e.g. FRZ-01-R1-B3."))
+    if session.exec(select(StorageLocation).where(StorageLocation.code == code)).first() is not None:
+        raise RuleViolation(_("Location %(code)s already exists.", code=code))
+    if kind not in PARENT_KINDS:
+        raise RuleViolation(_("Unknown location type."))
+    parent = None
+    if data.get("parent"):
+        parent = location(session, data["parent"])
+    if (parent.kind if parent else None) not in PARENT_KINDS[kind]:
+        allowed = ", ".join(str(explain.LOCATION_KINDS[k]) for k in PARENT_KINDS[kind] if k) or _("none (top level)")
+        raise RuleViolation(_("A %(kind)s must be placed in: %(allowed)s.", kind=explain.LOCATION_KINDS[kind], allowed=allowed))
+    rows = cols = None
+    if kind == "box":
+        rows, cols = data.get("rows"), data.get("cols")
+        if not (isinstance(rows, int) and isinstance(cols, int) and 1 <= rows <= 26 and 1 <= cols <= 26):
+            raise RuleViolation(_("A box needs 1-26 rows and 1-26 columns (e.g. 9 x 9)."))
+    loc = StorageLocation(code=code, name=(data.get("name") or "").strip() or code, kind=kind,
+                          parent_id=parent.id if parent else None, rows=rows, cols=cols)
+    session.add(loc)
+    session.flush()
+    return loc
+
+
+def occupied(session, box_id: int) -> dict[str, DoseUnit]:
+    return {u.position: u for u in session.exec(select(DoseUnit).where(DoseUnit.box_id == box_id)).all()}
+
+
+def boxes(session) -> list[StorageLocation]:
+    return list(session.exec(select(StorageLocation).where(StorageLocation.kind == "box").order_by(StorageLocation.code)).all())
+
+
+# --- units ----------------------------------------------------------------------------------------
+
+def unit(session, code: str) -> DoseUnit:
+    u = session.exec(select(DoseUnit).where(DoseUnit.code == (code or "").strip().upper())).first()
+    if u is None:
+        raise NotFound(_("No such dose unit."))
+    return u
+
+
+def units_of(session, batch: Batch) -> list[DoseUnit]:
+    return list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all())
+
+
+def place(session, u: DoseUnit, box_code: str, position: str, note: str | None = None) -> None:
+    """Put a unit into a box position, or move it; one unit per position, the right temperature, audited."""
+    if u.status not in PLACEABLE:
+        raise RuleViolation(_("Unit %(code)s is %(status)s and cannot be stored.", code=u.code,
+                              status=explain.UNIT_STATUS_LABELS[u.status]))
+    if u.thawed_at is not None:
+        raise RuleViolation(_("Unit %(code)s was thawed and cannot go back into storage.", code=u.code))
+    box = location(session, box_code)
+    if box.kind != "box":
+        raise RuleViolation(_("%(code)s is not a box: units are stored in box positions.", code=box.code))
+    container = container_of(session, box)
+    if container is None or storage_mismatch(u.storage, container.kind):
+        raise RuleViolation(_("Unit %(code)s is %(storage)s and cannot be stored in %(box)s.", code=u.code,
+                              storage=explain.STORAGE_LABELS[u.storage], box=box.code))
+    pos = (position or "").strip().upper()
+    taken = {p for p, other in occupied(session, box.id).items() if other.id != u.id}
+    problem = position_problem(box.rows, box.cols, pos, taken)
+    if problem:
+        raise RuleViolation(explain.text(*problem))
+    if (u.box_id, u.position) == (box.id, pos):
+        raise RuleViolation(_("Unit %(code)s is already at %(box)s / %(pos)s.", code=u.code, box=box.code, pos=pos))
+    before = path_text(session, u.box_id, u.position)
+    reason = f"moved from {before} to {path_text(session, box.id, pos)}" + (f": {note.strip()}" if (note or "").strip() else "")
+    try:
+        with session.begin_nested(), change_reason(session, reason):
+            u.box_id, u.position = box.id, pos
+    except IntegrityError:  # a concurrent store into the same position; the unique constraint decides
+        raise RuleViolation(explain.text("position_occupied", {"position": pos}))
+
+
+def thaw(session, u: DoseUnit, thawed_at: datetime, user, now: datetime) -> None:
+    """Thawing takes the unit out of the freezer; from then on it must be used within the thaw window."""
+    from .batches import limits_for
+
+    if u.storage != "frozen":
+        raise RuleViolation(_("Unit %(code)s is fresh, not frozen.", code=u.code))
+    if u.thawed_at is not None:
+        raise RuleViolation(_("Unit %(code)s was already thawed.", code=u.code))
+    if u.status not in ("available", "reserved"):
+        raise RuleViolation(_("Only released units are thawed; unit %(code)s is %(status)s.", code=u.code,
+                              status=explain.UNIT_STATUS_LABELS[u.status]))
+    if thawed_at > now:
+        raise RuleViolation(_("The thaw time is in the future."))
+    problem = unit_use_problem(thawed_at, u.expires_at, None, limits_for(session, session.get(Batch, u.batch_id)))
+    if problem:
+        raise RuleViolation(explain.text(*problem))
+    with change_reason(session, f"thawed, removed from {path_text(session, u.box_id, u.position)}"):
+        u.thawed_at, u.thawed_by_id, u.box_id, u.position = thawed_at, user.id, None, None
+
+
+def discard(session, u: DoseUnit, reason: str) -> None:
+    if not (reason or "").strip():
+        raise RuleViolation(_("A reason is required to discard a unit."))
+    if u.status in ("issued", "administered", "discarded"):
+        raise RuleViolation(_("Unit %(code)s is %(status)s and cannot be discarded.", code=u.code,
+                              status=explain.UNIT_STATUS_LABELS[u.status]))
+    with change_reason(session, reason):
+        u.status, u.status_reason, u.box_id, u.position = "discarded", reason.strip(), None, None
+
+
+def use_problem(session, u: DoseUnit, now: datetime) -> str | None:
+    """Why the unit cannot be used now (expired, past the thaw window), as a sentence; None when usable."""
+    from .batches import limits_for
+
+    problem = unit_use_problem(now, u.expires_at, u.thawed_at, limits_for(session, session.get(Batch, u.batch_id)))
+    return explain.text(*problem) if problem else None
+
+
+# --- inventory ------------------------------------------------------------------------------------
+
+def inventory(session, now: datetime, today: date, warning_days: int):
+    """Available units by product (storage) and expiry day, soonest first, with the expiring-soon flag."""
+    from .rules import ProcessLimits
+
+    rows = session.exec(select(DoseUnit.storage, DoseUnit.expiry_date, func.count())
+                        .where(DoseUnit.status == "available", DoseUnit.expires_at > now)
+                        .group_by(DoseUnit.storage, DoseUnit.expiry_date)
+                        .order_by(DoseUnit.expiry_date, DoseUnit.storage)).all()
+    limits = ProcessLimits(expiry_warning_days=warning_days)
+    return [(storage, expiry, n, expiring_soon(expiry, today, limits)) for storage, expiry, n in rows]

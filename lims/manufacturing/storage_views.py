@@ -1,0 +1,179 @@
+"""Storage locations, box view, dose units and the inventory."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from ..audit.models import AuditEntry
+from ..auth.permissions import authenticated, require_role, roles
+from ..clock import utcnow
+from ..core.scan import Resolver, register
+from ..db import db_session
+from ..timefmt import to_lab
+from ..web import form_action
+from . import explain, storage
+from .batches import limits_for
+from .forms import DiscardForm, LocationForm, PlaceForm, ThawForm, as_local, as_utc
+from .models import Batch, DoseUnit
+from .rules import box_positions, thaw_use_by
+from .spec import active_spec, limits_of
+
+bp = Blueprint("storage", __name__)
+HANDLERS = ("technician", "qa")
+
+
+def _find_unit(session, ident):
+    u = session.exec(select(DoseUnit).where(DoseUnit.code == ident.strip().upper())).first()
+    return url_for("storage.unit", code=u.code) if u else None
+
+
+def _find_location(session, ident):
+    from .models import StorageLocation
+
+    loc = session.exec(select(StorageLocation).where(StorageLocation.code == ident.strip().upper())).first()
+    return url_for("storage.location", code=loc.code) if loc else None
+
+
+register(Resolver("DU", "dose unit", _find_unit, lambda s: s.strip().upper().startswith("FMT-") and s.strip().count("-") == 3))
+register(Resolver("LOC", "storage location", _find_location, lambda s: False))
+
+
+@bp.route("/inventory")
+@authenticated
+def inventory():
+    s = db_session()
+    now = utcnow()
+    today = to_lab(now).date()
+    spec = active_spec(s)
+    warning = limits_of(spec).expiry_warning_days if spec else 7
+    rows = storage.inventory(s, now, today, warning)
+    return render_template("manufacturing/inventory.html", rows=rows, products=explain.PRODUCT_LABELS, warning=warning,
+                           boxes=storage.boxes(s), occupied_count=lambda b: len(storage.occupied(s, b.id)),
+                           path_of=lambda loc: storage.path_of(s, loc), today=today)
+
+
+@bp.route("/storage")
+@authenticated
+def locations():
+    return _render_locations(LocationForm(prefix="loc"))
+
+
+@bp.route("/storage", methods=["POST"])
+@roles(*HANDLERS, "admin")
+def create_location():
+    s = db_session()
+    form = LocationForm(prefix="loc")
+    if not form.validate_on_submit():
+        return _render_locations(form, _("Correct the marked fields."), 400)
+    return form_action(
+        lambda: storage.create_location(s, {"code": form.code.data, "name": form.name.data, "kind": form.kind.data,
+                                            "parent": form.parent.data, "rows": form.rows.data, "cols": form.cols.data}),
+        lambda **kw: _render_locations(form, kw.get("error"), kw.get("status", 422)),
+        lambda loc: _flash_to(url_for("storage.location", code=loc.code), _("Location %(code)s created.", code=loc.code)))
+
+
+def _render_locations(form, error=None, status=200):
+    s = db_session()
+
+    def tree(parent_id, depth=0):
+        out = []
+        for loc in storage.children(s, parent_id):
+            out.append((depth, loc))
+            out.extend(tree(loc.id, depth + 1))
+        return out
+
+    return render_template("manufacturing/locations.html", rows=tree(None), form=form, error=error,
+                           kinds=explain.LOCATION_KINDS, can_create=require_role(*HANDLERS, "admin"),
+                           occupied_count=lambda b: len(storage.occupied(s, b.id))), status
+
+
+def _flash_to(url, message, category="success"):
+    flash(message, category)
+    return redirect(url)
+
+
+@bp.route("/storage/<code>")
+@authenticated
+def location(code):
+    s = db_session()
+    loc = storage.location(s, code)
+    grid = None
+    if loc.kind == "box":
+        occ = storage.occupied(s, loc.id)
+        positions = box_positions(loc.rows, loc.cols)
+        grid = [[(p, occ.get(p)) for p in positions[r * loc.cols:(r + 1) * loc.cols]] for r in range(loc.rows)]
+    return render_template("manufacturing/location.html", loc=loc, path=storage.path_of(s, loc), grid=grid,
+                           children=storage.children(s, loc.id), kinds=explain.LOCATION_KINDS,
+                           container=storage.container_of(s, loc), unit_statuses=explain.UNIT_STATUS_LABELS,
+                           today=to_lab(utcnow()).date())
+
+
+def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None):
+    s = db_session()
+    now = utcnow()
+    batch = s.get(Batch, u.batch_id)
+    if thaw_form is None:
+        thaw_form = ThawForm(prefix="thaw")
+        thaw_form.thawed_at.data = as_local(now)
+    history = s.exec(select(AuditEntry).where(AuditEntry.entity == "dose_unit", AuditEntry.record_id == u.code)
+                     .order_by(AuditEntry.id.desc()).limit(200)).all()
+    limits = limits_for(s, batch)
+    return render_template(
+        "manufacturing/unit.html", u=u, batch=batch, where=storage.path_text(s, u.box_id, u.position),
+        problem=storage.use_problem(s, u, now), thaw_until=thaw_use_by(u.thawed_at, limits) if u.thawed_at else None,
+        place_form=place_form or PlaceForm(prefix="place"), thaw_form=thaw_form,
+        discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,
+        statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS, batch_statuses=explain.BATCH_STATUS_LABELS,
+        can_handle=require_role(*HANDLERS), can_thaw=require_role("technician", "qa", "clinician"),
+    ), status
+
+
+@bp.route("/units/<code>")
+@authenticated
+def unit(code):
+    return _render_unit(storage.unit(db_session(), code))
+
+
+@bp.route("/units/<code>/place", methods=["POST"])
+@roles(*HANDLERS)
+def place(code):
+    s = db_session()
+    u = storage.unit(s, code)
+    form = PlaceForm(prefix="place")
+    back = request.form.get("back")
+    if not form.validate_on_submit():
+        return _render_unit(u, error=_("Correct the marked fields."), status=400, place_form=form)
+    return form_action(
+        lambda: storage.place(s, u, form.box.data, form.position.data, form.note.data),
+        lambda **kw: _render_unit(u, place_form=form, error=kw.get("error"), status=kw.get("status", 422)),
+        lambda _r: _flash_to(back if back and back.startswith("/batches/") else url_for("storage.unit", code=u.code),
+                             _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position))))
+
+
+@bp.route("/units/<code>/thaw", methods=["POST"])
+@roles("technician", "qa", "clinician")
+def thaw(code):
+    s = db_session()
+    u = storage.unit(s, code)
+    form = ThawForm(prefix="thaw")
+    if not form.validate_on_submit():
+        return _render_unit(u, error=_("Correct the marked fields."), status=400, thaw_form=form)
+    return form_action(
+        lambda: storage.thaw(s, u, as_utc(form.thawed_at.data), g.user, utcnow()),
+        lambda **kw: _render_unit(u, thaw_form=form, error=kw.get("error"), status=kw.get("status", 422)),
+        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Unit %(code)s thawed; use it within the thaw window.", code=u.code)))
+
+
+@bp.route("/units/<code>/discard", methods=["POST"])
+@roles(*HANDLERS)
+def discard(code):
+    s = db_session()
+    u = storage.unit(s, code)
+    form = DiscardForm(prefix="discard")
+    if not form.validate_on_submit():
+        return _render_unit(u, error=_("A reason is required to discard a unit."), status=400, discard_form=form)
+    return form_action(
+        lambda: storage.discard(s, u, form.reason.data),
+        lambda **kw: _render_unit(u, discard_form=form, error=kw.get("error"), status=kw.get("status", 422)),
+        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Unit %(code)s discarded.", code=u.code)))
