@@ -103,7 +103,10 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
     limits = batches.limits_for(s, batch)
     nxt = next_planned(plan, {st.position for st in steps})
     clearing = release.clearance(s, batch)
-    blockers = release.blockers(s, batch, user) if batch.status in ("awaiting_qc", "quarantine", "in_process") else []
+    blockers = (release.blockers(s, batch, user if require_role("qa") else None)
+                if batch.status in ("awaiting_qc", "quarantine", "in_process") else [])
+    own = {st.audit_record_id for st in steps if user.id in (st.operator_id, st.created_by_id, st.updated_by_id)}
+    own_qc = {r.audit_record_id for r in results if user.id in (r.created_by_id, r.updated_by_id)}
     review = release.latest_review(s, batch, user.id)
     sig_forms = sig_forms or {}
     for name in ("verify_steps", "verify_qc", "review", "release"):
@@ -131,7 +134,7 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
         dispositions=[(d, signatures_for(s, d)) for d in release.dispositions_of(s, batch)],
         audit_rows=release.audit_rows(s, batch, 300), sig_forms=sig_forms,
         statuses=explain.BATCH_STATUS_LABELS, unit_statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS,
-        error=error, conflict=conflict, today=to_lab(now).date(),
+        error=error, conflict=conflict, today=to_lab(now).date(), own=own, own_qc=own_qc,
         can_record=require_role(*TECH), can_verify=require_role(*SECOND), can_qa=require_role("qa"),
         can_qc=require_role(*SECOND),
     ), status

@@ -81,6 +81,8 @@ _TEXTS = {
     "donor_not_cleared": lambda p: _("Donor %(donor)s is not yet cleared: no passed screening with every sample taken after the donation of %(day)s.", **p),
     "no_review": lambda p: _("You have not recorded your review of this batch's audit trail."),
     "review_stale": lambda p: _("The batch changed after your audit-trail review; review the new entries again."),
+    "no_review_any": lambda p: _("No QA officer has recorded the audit-trail review of this batch."),
+    "review_stale_any": lambda p: _("The batch changed after the last QA audit-trail review."),
     "performer": lambda p: _("You performed or verified steps or QC results of this batch; another QA officer must release it."),
 }
 

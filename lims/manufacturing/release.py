@@ -67,10 +67,12 @@ def clearance(session, batch: Batch) -> PassedScreening | None:
 
 # --- review ---------------------------------------------------------------------------------------
 
-def latest_review(session, batch: Batch, user_id: int) -> BatchReview | None:
-    """The user's latest review of the batch that carries a valid "reviewed" signature."""
-    rows = session.exec(select(BatchReview).where(BatchReview.batch_id == batch.id, BatchReview.created_by_id == user_id)
-                        .order_by(BatchReview.id.desc())).all()
+def latest_review(session, batch: Batch, user_id: int | None) -> BatchReview | None:
+    """The user's (None: anyone's) latest review of the batch that carries a valid "reviewed" signature."""
+    q = select(BatchReview).where(BatchReview.batch_id == batch.id)
+    if user_id is not None:
+        q = q.where(BatchReview.created_by_id == user_id)
+    rows = session.exec(q.order_by(BatchReview.id.desc())).all()
     for r in rows:
         sig = current_signature(session, r, "reviewed")
         if sig and sig.valid:
@@ -119,7 +121,7 @@ def release_facts(session, batch: Batch, user) -> ReleaseFacts:
     deviations = session.exec(select(Deviation.code).where(Deviation.batch_id == batch.id, Deviation.status == "open")).all()
     donation = session.get(Donation, batch.donation_id)
     donor = session.get(Donor, batch.donor_id)
-    review = latest_review(session, batch, user.id) if user is not None else None
+    review = latest_review(session, batch, user.id if user is not None else None)
     return ReleaseFacts(
         status=batch.status,
         steps_missing=tuple(explain.step_label(p.kind, p.seq) for p in plan_of(session, batch) if p.position not in recorded),
@@ -137,7 +139,10 @@ def release_facts(session, batch: Batch, user) -> ReleaseFacts:
 
 
 def blockers(session, batch: Batch, user) -> list[str]:
-    return [explain.text(b.code, b.params) for b in release_blockers(release_facts(session, batch, user))]
+    """The blockers for this QA officer; with user=None, for QA in general (shown to other roles)."""
+    found = release_blockers(release_facts(session, batch, user))
+    return [explain.text(b.code if user is not None or b.code not in ("no_review", "review_stale") else b.code + "_any",
+                         b.params) for b in found]
 
 
 def _disposition(session, batch, decision, reason, user, password, comment, meaning, client, performer_ids=()):

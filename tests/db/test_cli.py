@@ -97,7 +97,7 @@ def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path
 
 def test_init_is_idempotent(app):
     r = app.test_cli_runner().invoke(args=["lims", "init"])
-    assert r.exit_code == 0 and "at revision 0002" in r.output
+    assert r.exit_code == 0 and "at revision 0003" in r.output
 
 
 def test_demo_lab_has_donors_in_every_stage_of_screening(app):
@@ -110,6 +110,30 @@ def test_demo_lab_has_donors_in_every_stage_of_screening(app):
     assert status["D-0002"][0] == "deferred"
     assert status["D-0003"] == ("in_screening", None)
     assert runner_ok(app)
+
+
+def test_demo_lab_is_in_the_middle_of_manufacturing(app, clock):
+    """Released (cleared by the re-screening), quarantined (donated after it), in process today, one donation rejected."""
+    from lims.manufacturing.models import Batch, Deviation, Donation, DoseUnit
+
+    r = app.test_cli_runner().invoke(args=["lims", "demo-data"])
+    assert r.exit_code == 0, r.output
+    with transaction(Actor(None, "t"), write=False) as s:
+        batches = {b.status: b for b in s.exec(select(Batch)).all()}
+        donations = s.exec(select(Donation)).all()
+        assert set(batches) == {"released", "quarantine", "in_process"}
+        units = {b: sorted({u.status for u in s.exec(select(DoseUnit).where(DoseUnit.batch_id == batches[b].id)).all()})
+                 for b in ("released", "quarantine")}
+        assert units == {"released": ["available"], "quarantine": ["quarantine"]}
+        assert [d.status for d in donations].count("rejected") == 1
+        assert [d.status for d in s.exec(select(Deviation)).all()] == ["closed"]
+    assert runner_ok(app)
+    # Expiry: nothing is due now; 7 months later every unit has expired and the released batch with them.
+    r = app.test_cli_runner().invoke(args=["lims", "expire-due"])
+    assert r.exit_code == 0 and "0 unit(s) and 0 batch(es)" in r.output
+    clock.advance(days=213)
+    r = app.test_cli_runner().invoke(args=["lims", "expire-due"])
+    assert "18 unit(s) and 1 batch(es)" in r.output, r.output
 
 
 def runner_ok(app):
