@@ -80,6 +80,14 @@ def _step_form(batch, steps, plan):
     return form
 
 
+def _current_step_form(posted, batch, steps, plan, nxt):
+    """The posted form keeps its typed input only if it was for the step that is next now; a form for a step
+    someone else has recorded meanwhile is replaced by the next step's (the message says which it is)."""
+    if posted is not None and nxt is not None and str(posted.position.data) == str(nxt.position):
+        return posted
+    return _step_form(batch, steps, plan)
+
+
 def _fix_form(step):
     """The correction form, filled with the step as recorded."""
     values = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in batches.params_of(step).items()}
@@ -124,9 +132,9 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
     return render_template(
         "manufacturing/batch.html", batch=batch, donation=donation, donor=s.get(Donor, batch.donor_id),
         device=s.get(Equipment, batch.device_id), plan=plan, steps=steps, verified=verified, nxt=nxt,
-        step_form=step_form or _step_form(batch, steps, plan), correct=correct, fix_forms=fix_forms, params_of=batches.params_of,
+        step_form=_current_step_form(step_form, batch, steps, plan, nxt), correct=correct, fix_forms=fix_forms, params_of=batches.params_of,
         step_label=explain.step_label, results={r.item_code: r for r in results}, qc_verified=qc_verified,
-        items=items, qc_name=qc_name, qc_values=qc_values or {}, qc_form=qc_form or {}, allowed=qc.allowed_text,
+        items=items, qc_name=qc_name, criterion=explain.criterion, qc_value=explain.qc_value, qc_values=qc_values or {}, qc_form=qc_form or {}, allowed=qc.allowed_text,
         deviations=deviations, dev_form=dev_form or DeviationForm(prefix="dev"), inv_forms=inv_forms,
         dev_sigs={d.code: current_signature(s, d, "approved") for d in deviations},
         units=units, path_text=partial(storage.path_text, s), use_problem=partial(storage.use_problem, s, now=now),

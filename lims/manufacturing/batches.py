@@ -147,6 +147,12 @@ def _check(session, batch, kind, params, started_at, ended_at, steps, position, 
         params["resuspension_volume_ml"] = Decimal(params_of(resus)["volume_ml"]) if resus else None
     prev, nxt = _neighbours(steps, position)
     problems = step_param_problems(kind, params, limits)
+    fill = next((s for s in steps if s.kind == "fill"), None)
+    if kind == "resuspension" and fill is not None and params.get("volume_ml") is not None:
+        filled = params_of(fill)
+        need = int(filled["dose_count"]) * Decimal(filled["unit_volume_ml"])
+        if need > params["volume_ml"]:  # a correction may not leave more filled than was resuspended
+            problems.append(("fill_exceeds_volume", {"need": need, "have": params["volume_ml"]}))
     problems += step_time_problems(started_at, ended_at, prev.ended_at if prev else None,
                                    nxt.started_at if nxt else None, now)
     if problems:

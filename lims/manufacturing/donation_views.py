@@ -93,7 +93,10 @@ def _render_detail(donation, form=None, error=None, status=200):
     batch = s.exec(select(Batch).where(Batch.donation_id == donation.id)).first()
     history = s.exec(select(AuditEntry).where(AuditEntry.entity == "donation", AuditEntry.record_id == donation.code)
                      .order_by(AuditEntry.id.desc()).limit(100)).all()
+    from ..auth.models import User
+
     return render_template("manufacturing/donation.html", donation=donation, donor=s.get(Donor, donation.donor_id),
+                           received_by=s.get(User, donation.received_by_id),
                            batch=batch, form=form, error=error, history=history, statuses=DONATION_STATUS_LABELS,
                            deadline=processing_deadline(donation.collected_at, batches.limits_for(s, donation)),
                            now=utcnow(), can_start=require_role("technician")), status

@@ -30,6 +30,29 @@ FIELD_LABELS = {
 }
 
 
+QC_VALUE_LABELS = {"negative": _l("negative"), "positive": _l("positive"), "conforms": _l("conforms"),
+                   "does_not_conform": _l("does not conform")}
+
+
+def qc_value(value: str) -> str:
+    """A stored QC word in the reader's language; numbers as stored."""
+    return str(QC_VALUE_LABELS.get(value, value))
+
+
+def criterion(item) -> str:
+    """The acceptance criterion built from the spec's numbers, so it reads the same in every language."""
+    from .rules import format_quantity
+
+    if item.result_type != "numeric":
+        return qc_value(item.result_type)
+    unit = f" {item.unit}" if item.unit else ""
+    if item.min_value is not None and item.max_value is not None:
+        return f"{format_quantity(item.min_value)} – {format_quantity(item.max_value)}{unit}"
+    if item.min_value is not None:
+        return f"≥ {format_quantity(item.min_value)}{unit}"
+    return f"≤ {format_quantity(item.max_value)}{unit}"
+
+
 def step_label(kind: str, seq: int = 1) -> str:
     label = str(STEP_LABELS.get(kind, kind))
     return f"{label} {seq}" if kind == "wash" else label

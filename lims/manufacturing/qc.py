@@ -146,13 +146,17 @@ def update_deviation(session, dev: Deviation, expected_version, investigation: s
 
 
 def close_deviation(session, dev: Deviation, expected_version, user, password: str, comment: str | None, client=None):
-    """QA closes by signature, never the person who wrote the investigation and outcome."""
+    """QA closes by signature, never a person who wrote any part of the investigation or outcome."""
     check_version(session, dev, expected_version)
     if dev.status != "open":
         raise RuleViolation(_("Deviation %(code)s is already closed.", code=dev.code))
     if not dev.investigation or not dev.outcome:
         raise RuleViolation(_("Record the investigation and the outcome before closing deviation %(code)s.", code=dev.code))
-    performer = dev.updated_by_id
+    from ..audit.models import AuditEntry
+
+    authors = set(session.exec(select(AuditEntry.user_id).where(
+        AuditEntry.entity == "deviation", AuditEntry.record_id == dev.audit_record_id, AuditEntry.action == "update",
+        AuditEntry.field.in_(("investigation", "outcome")))).all())
     with change_reason(session, "closed by QA"):
         dev.status = "closed"
-    return sign(session, dev, "approved", user, password, comment=comment, performers=(performer,), client=client)
+    return sign(session, dev, "approved", user, password, comment=comment, performers=tuple(authors), client=client)

@@ -1,10 +1,10 @@
 """Donor clearance, the QA audit-trail review, and the signed dispositions: release, rejection, recall."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import select
 
 from ..audit.models import AuditEntry, Signature
@@ -15,7 +15,7 @@ from ..donors.screening_models import EligibilityDecision, ScreeningResult
 from ..errors import RuleViolation
 from . import explain
 from .batches import plan_of, set_status, steps_of, verified_steps
-from .models import Batch, BatchDisposition, BatchReview, Deviation, Donation, DoseUnit
+from .models import Batch, BatchDisposition, BatchReview, BatchStep, Deviation, Donation, DoseUnit, QcResult
 from .qc import results_of, verified_results
 from .rules import PassedScreening, ReleaseFacts, clearing_screening, release_blockers
 from .spec import qc_items, qc_name
@@ -24,19 +24,26 @@ BATCH_ENTITIES = ("batch", "batch_step", "qc_result", "deviation", "dose_unit", 
 REVIEW_ENTITIES = ("batch_review", "batch_disposition")  # the review's own rows do not make it stale
 
 
-def _batch_rows_clause(lot: str):
-    return (AuditEntry.entity.in_(BATCH_ENTITIES)
-            & or_(AuditEntry.record_id == lot, AuditEntry.record_id.like(f"{lot}/%"), AuditEntry.record_id.like(f"{lot}-%")))
+def _record_ids(session, batch: Batch) -> list[str]:
+    """Every audit record id of the batch's records: an IN list the (entity, record_id) index serves on any collation."""
+    ids = [batch.lot]
+    for model in (BatchStep, QcResult, Deviation, BatchReview, BatchDisposition, DoseUnit):
+        ids += [r.audit_record_id for r in session.exec(select(model).where(model.batch_id == batch.id)).all()]
+    return ids
+
+
+def _batch_rows_clause(session, batch: Batch):
+    return AuditEntry.entity.in_(BATCH_ENTITIES) & AuditEntry.record_id.in_(_record_ids(session, batch))
 
 
 def audit_rows(session, batch: Batch, limit: int = 1000) -> list[AuditEntry]:
     """The batch's audit trail: its record, steps, QC, deviations, units, reviews and dispositions."""
-    return list(session.exec(select(AuditEntry).where(_batch_rows_clause(batch.lot)).order_by(AuditEntry.id.desc())
+    return list(session.exec(select(AuditEntry).where(_batch_rows_clause(session, batch)).order_by(AuditEntry.id.desc())
                              .limit(limit)).all())
 
 
 def _last_row_id(session, batch: Batch, exclude_review=False) -> int:
-    clause = _batch_rows_clause(batch.lot)
+    clause = _batch_rows_clause(session, batch)
     if exclude_review:
         clause = clause & AuditEntry.entity.not_in(REVIEW_ENTITIES)
     return session.exec(select(func.max(AuditEntry.id)).where(clause)).one() or 0
@@ -86,7 +93,7 @@ def record_review(session, batch: Batch, user, password: str, comment: str | Non
         raise RuleViolation(_("The audit-trail review is recorded for a batch awaiting QC or in quarantine."))
     last = _last_row_id(session, batch, exclude_review=True)
     count = session.exec(select(func.count()).select_from(AuditEntry).where(
-        _batch_rows_clause(batch.lot) & AuditEntry.entity.not_in(REVIEW_ENTITIES))).one()
+        _batch_rows_clause(session, batch) & AuditEntry.entity.not_in(REVIEW_ENTITIES))).one()
     review = BatchReview(batch_id=batch.id, lot=batch.lot, last_audit_id=last, rows_reviewed=count)
     session.add(review)
     session.flush()
@@ -103,9 +110,13 @@ def performers(session, batch: Batch) -> set[int]:
     for r in [*steps, *results]:
         ids |= {r.created_by_id, r.updated_by_id}
     ids |= {s.operator_id for s in steps}
+    # Everyone who ever created or changed a step or QC result, not only the last editor.
+    ids |= set(session.exec(select(AuditEntry.user_id).where(
+        AuditEntry.entity.in_(("batch", "batch_step", "qc_result")), AuditEntry.action.in_(("create", "update")),
+        AuditEntry.record_id.in_([batch.lot, *[r.audit_record_id for r in [*steps, *results]]]))).all())
     ids |= set(session.exec(select(Signature.user_id).where(
         Signature.meaning == "verified", Signature.record_type.in_(("batch_step", "qc_result")),
-        or_(Signature.record_id.like(f"{batch.lot}/%")))).all())
+        Signature.record_id.in_([r.audit_record_id for r in [*steps, *results]]))).all())
     return {i for i in ids if i is not None}
 
 
@@ -158,13 +169,14 @@ def release(session, batch: Batch, user, password: str, comment: str | None, cli
     problems = blockers(session, batch, user)
     if problems:
         raise RuleViolation(_("Batch %(lot)s cannot be released: %(reasons)s", lot=batch.lot, reasons=" ".join(problems)))
+    who = tuple(performers(session, batch))  # before the release itself adds this officer to the batch's trail
     set_status(session, batch, "released", "released by QA")
     units = session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id, DoseUnit.status == "quarantine")).all()
     with change_reason(session, f"batch {batch.lot} released"):
         for u in units:
             u.status = "available"
     return _disposition(session, batch, "released", None, user, password, comment, "released", client,
-                        performer_ids=tuple(performers(session, batch)))
+                        performer_ids=who)
 
 
 def reject(session, batch: Batch, user, password: str, reason: str, client=None) -> BatchDisposition:
@@ -197,10 +209,19 @@ def dispositions_of(session, batch: Batch) -> list[BatchDisposition]:
 
 
 def expire_due(session, now: datetime) -> tuple[int, int]:
-    """Units past their expiry become expired; a released batch whose units all expired becomes expired."""
-    units = session.exec(select(DoseUnit).where(DoseUnit.status.in_(("quarantine", "available", "reserved")),
-                                                DoseUnit.expires_at <= now)).all()
-    with change_reason(session, "expiry passed"):
+    """Units past their expiry, or thawed longer than the thaw window, become expired; a released batch whose
+    units all expired becomes expired."""
+    from .batches import limits_for
+
+    units = list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(("quarantine", "available", "reserved")),
+                                                     DoseUnit.expires_at <= now)).all())
+    thawed = session.exec(select(DoseUnit).where(DoseUnit.status.in_(("available", "reserved")),
+                                                 DoseUnit.thawed_at.is_not(None), DoseUnit.expires_at > now)).all()
+    for u in thawed:
+        batch = session.get(Batch, u.batch_id)
+        if u.thawed_at + timedelta(hours=limits_for(session, batch).thaw_use_hours) < now:
+            units.append(u)
+    with change_reason(session, "expiry or thaw window passed"):
         for u in units:
             u.status = "expired"
     batches = 0

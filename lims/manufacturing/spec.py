@@ -42,9 +42,15 @@ def active_spec(session) -> ManufacturingSpec | None:
                         .order_by(ManufacturingSpec.id.desc())).first()
 
 
+def _plain(value):
+    """Decimal('100.0') from a Numeric column -> Decimal('100'), so messages say "100 g" as the spec does."""
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return value
+
+
 def limits_of(spec: ManufacturingSpec) -> ProcessLimits:
-    return ProcessLimits(**{k: (Decimal(getattr(spec, k)) if isinstance(getattr(spec, k), Decimal) else getattr(spec, k))
-                            for k in LIMIT_FIELDS})
+    return ProcessLimits(**{k: _plain(getattr(spec, k)) for k in LIMIT_FIELDS})
 
 
 def qc_items(session, spec_id: int) -> list[QcSpecItem]:

@@ -169,13 +169,18 @@ def use_problem(session, u: DoseUnit, now: datetime) -> str | None:
 
 # --- inventory ------------------------------------------------------------------------------------
 
-def inventory(session, now: datetime, today: date, warning_days: int):
-    """Available units by product (storage) and expiry day, soonest first, with the expiring-soon flag."""
-    from .rules import ProcessLimits
+def inventory(session, now: datetime, today: date, limits):
+    """Available units by product (storage) and expiry day, soonest first, with the expiring-soon flag.
+
+    A thawed unit counts only within its thaw window (the spec's hours)."""
+    from datetime import timedelta
+
+    from sqlalchemy import or_
 
     rows = session.exec(select(DoseUnit.storage, DoseUnit.expiry_date, func.count())
-                        .where(DoseUnit.status == "available", DoseUnit.expires_at > now)
+                        .where(DoseUnit.status == "available", DoseUnit.expires_at > now,
+                               or_(DoseUnit.thawed_at.is_(None),
+                                   DoseUnit.thawed_at >= now - timedelta(hours=limits.thaw_use_hours)))
                         .group_by(DoseUnit.storage, DoseUnit.expiry_date)
                         .order_by(DoseUnit.expiry_date, DoseUnit.storage)).all()
-    limits = ProcessLimits(expiry_warning_days=warning_days)
     return [(storage, expiry, n, expiring_soon(expiry, today, limits)) for storage, expiry, n in rows]

@@ -16,7 +16,7 @@ from . import explain, storage
 from .batches import limits_for
 from .forms import DiscardForm, LocationForm, PlaceForm, ThawForm, as_local, as_utc
 from .models import Batch, DoseUnit
-from .rules import box_positions, thaw_use_by
+from .rules import ProcessLimits, box_positions, thaw_use_by
 from .spec import active_spec, limits_of
 
 bp = Blueprint("storage", __name__)
@@ -46,8 +46,9 @@ def inventory():
     now = utcnow()
     today = to_lab(now).date()
     spec = active_spec(s)
-    warning = limits_of(spec).expiry_warning_days if spec else 7
-    rows = storage.inventory(s, now, today, warning)
+    limits = limits_of(spec) if spec else ProcessLimits()
+    warning = limits.expiry_warning_days
+    rows = storage.inventory(s, now, today, limits)
     return render_template("manufacturing/inventory.html", rows=rows, products=explain.PRODUCT_LABELS, warning=warning,
                            boxes=storage.boxes(s), occupied_count=lambda b: len(storage.occupied(s, b.id)),
                            path_of=lambda loc: storage.path_of(s, loc), today=today)

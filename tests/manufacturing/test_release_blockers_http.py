@@ -7,11 +7,14 @@ stay in quarantine.
 from __future__ import annotations
 
 import re
+from datetime import date
+
 
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, BatchDisposition, BatchStep, Deviation, DoseUnit
 from tests.conftest import page_text
 from tests.manufacturing import flow
+from tests.manufacturing.conftest import pass_screening
 from tests.manufacturing.flow import LOT, ok
 
 UNITS = [f"{LOT}-0{i}" for i in range(1, 7)]
@@ -131,8 +134,8 @@ def test_donor_not_cleared_blocks_release(app, mfg, clock):
     flow.clear_donor(mfg, clock, sample_day=flow.DONATION_DAY)
     refused(flow.release(mfg.qa), DONOR_NOT_CLEARED)
     assert_untouched()
-    # The later screening clears it.
-    flow.clear_donor(mfg, clock)
+    # A screening whose every sample was taken after the donation day clears it (same day: no sign-in again).
+    pass_screening("D-0001", date(2026, 11, 24), date(2026, 11, 25))
     assert blockers_on_page(mfg.qa) is None
     ok(flow.release(mfg.qa))
     assert flow.row(Batch, lot=LOT).status == "released"
@@ -287,6 +290,36 @@ def test_qa_who_verified_the_steps_cannot_release(app, mfg, clock):
     assert sig.user_name == "Zhou Min"
 
 
+def test_qa_who_verified_or_entered_qc_cannot_release(app, mfg, clock):
+    ok(flow.receive(mfg))
+    ok(flow.start(mfg))
+    flow.record_steps(mfg)
+    ok(flow.verify_steps(mfg))
+    partial = {k: v for k, v in flow.QC_PASS.items() if k != "APPEARANCE"}
+    ok(flow.enter_qc(mfg, values=partial))
+    ok(flow.enter_qc(mfg, values={"APPEARANCE": "conforms"}, who=mfg.qa2))  # qa2 entered one QC result
+    assert flow.row(Batch, lot=LOT).status == "quarantine"
+    ok(flow.verify_qc(mfg, who=mfg.qa))  # qa1 verified the QC results
+    flow.clear_donor(mfg, clock)
+    for officer in (mfg.qa, mfg.qa2):
+        ok(flow.review(officer))
+        refused(flow.release(officer), PERFORMER)
+        assert blockers_on_page(officer) == [PERFORMER]
+    assert_untouched()
+
+
+def test_qa_who_corrected_a_qc_result_stays_a_performer(app, mfg, clock):
+    flow.to_quarantine(mfg)
+    ok(flow.enter_qc(mfg, values={"PURITY": "99.7"}, reason="value transcribed wrongly", who=mfg.qa))
+    ok(flow.enter_qc(mfg, values={"PURITY": "99.8"}, reason="second reading from the instrument"))
+    ok(flow.verify_qc(mfg))
+    flow.clear_donor(mfg, clock)
+    ok(flow.review(mfg.qa))
+    assert blockers_on_page(mfg.qa) == [PERFORMER]
+    refused(flow.release(mfg.qa), PERFORMER)
+    assert_untouched()
+
+
 def test_release_with_wrong_password_is_refused(app, mfg, clock):
     flow.to_quarantine(mfg)
     flow.clear_donor(mfg, clock)
@@ -390,6 +423,22 @@ def test_recall_of_a_released_batch_recalls_its_units(app, mfg, clock):
     assert {(u.status, u.status_reason) for u in units} == {("recalled", reason)}
     assert [d.decision for d in flow.rows(BatchDisposition, batch_id=batch.id)] == ["released", "recalled"]
     assert page_text(mfg.tech.get("/inventory")).count("2027-05-23") == 0
+    resp = mfg.tech.post(f"/units/{UNITS[0]}/thaw", {"thaw-thawed_at": "2026-11-25T10:00"}, token_from=f"/units/{UNITS[0]}")
+    assert resp.status_code == 422 and f"Only released units are thawed; unit {UNITS[0]} is recalled." in error_of(resp)
+    assert flow.row(DoseUnit, code=UNITS[0]).thawed_at is None
+    # Recalled is final: neither rejected nor released again.
+    resp = reason_sign(mfg.qa, "reject", "too late")
+    assert resp.status_code == 422 and error_of(resp) == "A batch that is recalled cannot become rejected."
+    assert flow.row(Batch, lot=LOT).status == "recalled"
+
+
+def test_reject_of_a_released_batch_is_refused(app, mfg, clock):
+    released_batch(mfg, clock)
+    resp = reason_sign(mfg.qa, "reject", "Second thoughts.")
+    assert resp.status_code == 422
+    assert error_of(resp) == "A batch that is released cannot become rejected."
+    assert batch_state() == ("released", 1, ["available"] * 6)
+    assert flow.rows(Signature, meaning="rejected") == []
 
 
 def test_recall_of_a_quarantined_batch_is_refused(app, mfg, clock):

@@ -26,3 +26,14 @@ def test_donation_to_released_batch_with_units_stored(app, mfg, clock):
     assert "released" in page and "BOX-F1 / A1" in page
     inv = page_text(mfg.tech.get("/inventory"))
     assert "2027-05-23" in inv and ">6<" in inv.replace(" ", "")
+
+
+def test_scanned_payloads_open_donation_batch_unit_and_box(app, mfg):
+    flow.to_quarantine(mfg)
+    for payload, target in [(f"LIMS:DN:{flow.DONATION}", f"/donations/{flow.DONATION}"), (f"LIMS:LOT:{LOT}", f"/batches/{LOT}"),
+                            (f"LIMS:DU:{LOT}-03", f"/units/{LOT}-03"), ("LIMS:LOC:BOX-F1", "/storage/BOX-F1"),
+                            (LOT, f"/batches/{LOT}"), (f"{LOT}-03", f"/units/{LOT}-03")]:
+        r = mfg.tech.get(f"/scan?code={payload}")
+        assert r.status_code == 302 and r.headers["Location"].endswith(target), payload
+    r = mfg.tech.get("/scan?code=LIMS:LOT:FMT-20990101-01")
+    assert r.status_code == 302 and not r.headers["Location"].startswith("/batches/FMT-2099")

@@ -1,7 +1,6 @@
 """Boundary tests of the pure manufacturing rules (no app, no database, no clock)."""
 from __future__ import annotations
 
-import decimal
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
 
