@@ -71,7 +71,7 @@ def index():
 
 def _step_form(batch, steps, plan):
     nxt = next_planned(plan, {st.position for st in steps})
-    form = StepForm(prefix="step", position=nxt.position if nxt else "")
+    form = StepForm(prefix="step", formdata=None, position=nxt.position if nxt else "")
     if nxt is not None:
         prev_end = steps[-1].ended_at if steps else batch.started_at
         form.started_at.data = as_local(prev_end)
