@@ -96,6 +96,23 @@ def sign_many(session, records, meaning: str, user, password: str, *, comment: s
     return sigs
 
 
+def sign_pending(session, records, meaning: str, user, password: str, *, performers_of, nothing_left: str,
+                 comment: str | None = None, client: str | None = None) -> int:
+    """Sign every record that has no valid signature with this meaning yet (e.g. verify a panel); returns how many.
+
+    ``nothing_left`` is the refusal when all are signed already.
+    """
+    from ..errors import RuleViolation
+
+    records = list(records)
+    done = valid_signatures(session, records[0].audit_entity, {r.audit_record_id: r for r in records}, meaning) if records else {}
+    pending = [r for r in records if r.audit_record_id not in done]
+    if not pending:
+        raise RuleViolation(nothing_left)
+    sign_many(session, pending, meaning, user, password, comment=comment, client=client, performers_of=performers_of)
+    return len(pending)
+
+
 def valid_signatures(session, record_type: str, records: dict, meaning: str) -> dict:
     """record_id -> the latest valid signature with this meaning, for many records in one query."""
     if not records:

@@ -11,7 +11,7 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from ..audit.signatures import sign, sign_many, valid_signatures
+from ..audit.signatures import sign, sign_pending, valid_signatures
 from ..audit.trail import change_reason
 from ..errors import NotFound, RuleViolation
 from .models import Donor, ProtocolItem, ScreeningProtocol
@@ -116,14 +116,9 @@ def verified_map(session, results: list[ScreeningResult]) -> dict:
 
 
 def verify(session, sc: Screening, user, password: str, comment: str | None, client=None) -> int:
-    results = results_of(session, sc)
-    done = verified_map(session, results)
-    pending = [r for r in results if r.audit_record_id not in done]
-    if not pending:
-        raise RuleViolation(_("Every result of this screening is already verified."))
-    sign_many(session, pending, "verified", user, password, comment=comment, client=client,
-              performers_of=lambda r: (r.created_by_id, r.updated_by_id))
-    return len(pending)
+    return sign_pending(session, results_of(session, sc), "verified", user, password, comment=comment, client=client,
+                        performers_of=lambda r: (r.created_by_id, r.updated_by_id),
+                        nothing_left=_("Every result of this screening is already verified."))
 
 
 def evaluate(session, sc: Screening, as_of: date):

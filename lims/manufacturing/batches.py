@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlmodel import select
 
 from ..audit.concurrency import check_version
-from ..audit.signatures import sign_many, valid_signatures
+from ..audit.signatures import sign_pending, valid_signatures
 from ..audit.trail import change_reason
 from ..core.counters import next_number
 from ..equipment import operations as eq_ops
@@ -260,11 +260,6 @@ def verified_steps(session, steps: list[BatchStep]) -> dict:
 
 def verify_steps(session, batch: Batch, user, password: str, comment: str | None, client=None) -> int:
     """Second-person verification of every recorded step not yet (validly) verified."""
-    steps = steps_of(session, batch)
-    done = verified_steps(session, steps)
-    pending = [s for s in steps if s.audit_record_id not in done]
-    if not pending:
-        raise RuleViolation(_("Every recorded step is already verified."))
-    sign_many(session, pending, "verified", user, password, comment=comment, client=client,
-              performers_of=lambda s: (s.operator_id, s.created_by_id, s.updated_by_id))
-    return len(pending)
+    return sign_pending(session, steps_of(session, batch), "verified", user, password, comment=comment, client=client,
+                        performers_of=lambda s: (s.operator_id, s.created_by_id, s.updated_by_id),
+                        nothing_left=_("Every recorded step is already verified."))

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlmodel import select
 
 from ..audit.concurrency import check_version
-from ..audit.signatures import sign, sign_many, valid_signatures
+from ..audit.signatures import sign, sign_pending, valid_signatures
 from ..audit.trail import change_reason
 from ..core.counters import next_number
 from ..errors import NotFound, RuleViolation
@@ -98,14 +98,9 @@ def verified_results(session, results: list[QcResult]) -> dict:
 
 
 def verify(session, batch: Batch, user, password: str, comment: str | None, client=None) -> int:
-    results = results_of(session, batch)
-    done = verified_results(session, results)
-    pending = [r for r in results if r.audit_record_id not in done]
-    if not pending:
-        raise RuleViolation(_("Every QC result is already verified."))
-    sign_many(session, pending, "verified", user, password, comment=comment, client=client,
-              performers_of=lambda r: (r.created_by_id, r.updated_by_id))
-    return len(pending)
+    return sign_pending(session, results_of(session, batch), "verified", user, password, comment=comment, client=client,
+                        performers_of=lambda r: (r.created_by_id, r.updated_by_id),
+                        nothing_left=_("Every QC result is already verified."))
 
 
 # --- deviations ----------------------------------------------------------------------------------

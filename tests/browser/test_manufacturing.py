@@ -35,7 +35,7 @@ from lims.clock import utcnow
 from lims.db import Actor, transaction
 from lims.manufacturing.rules import add_months
 from lims.timefmt import to_lab
-from tests.manufacturing.conftest import STORAGE, act, local
+from tests.manufacturing.conftest import STORAGE, act, day_check, local, pass_screening
 
 from .conftest import ACCOUNTS, PASSWORD, Account
 from .helpers import login, login_as, logout, shot
@@ -87,34 +87,12 @@ class MfgLab:
 # --- set-up through the operations (on the live server's database) -------------------------------
 
 def _pass_screening(donor_code: str, sample_day: date, decided_on: date) -> int:
-    """A full normal panel sampled on ``sample_day``: entered by tech, verified by tech2, approved by the clinician."""
-    from lims.demo import _normal_panel
-    from lims.donors import operations as donor_ops
-    from lims.donors import screening
-
-    def start_and_record(s, user):
-        donor = donor_ops.get(s, donor_code)
-        sc = screening.start(s, donor, sample_day)
-        screening.record_results(s, sc, _normal_panel(s, sc), sample_day, "hospital central laboratory", None, decided_on)
-        return sc.id
-
-    sc_id = act("tech", start_and_record)
-    act("tech2", lambda s, u: screening.verify(s, screening.get(s, sc_id), u, PASSWORD, None, "test setup"))
-    act("clin", lambda s, u: screening.approve(s, screening.get(s, sc_id), u, PASSWORD, None, decided_on, "test setup"))
-    return sc_id
+    """Entered by tech, verified by tech2, approved by the clinician (the browser accounts)."""
+    return pass_screening(donor_code, sample_day, decided_on, staff=("tech", "tech2", "clin"), password=PASSWORD)
 
 
 def _day_check(donor_code: str, day: date) -> None:
-    from lims.donors import donation_day
-    from lims.donors import operations as donor_ops
-
-    def run(s, user):
-        donor = donor_ops.get(s, donor_code)
-        _protocol, questions = donation_day.questions(s, donor)
-        check = donation_day.record(s, donor, {q.code: "no" for q in questions}, day)
-        assert check.passed
-
-    act("clin", run)
+    assert day_check(donor_code, day, by="clin").passed
 
 
 def _years_before(day: date, years: int) -> date:

@@ -42,11 +42,14 @@ def act(username: str, fn):
         return fn(s, user)
 
 
-def pass_screening(donor_code: str, sample_day: date, decided_on: date):
-    """A full normal panel sampled on ``sample_day``, verified by tech2 and approved by the nurse."""
+def pass_screening(donor_code: str, sample_day: date, decided_on: date, staff=("tech1", "tech2", "nurse1"),
+                   password: str = PASSWORD) -> int:
+    """A full normal panel sampled on ``sample_day``: entered, verified and approved by the three ``staff``."""
     from lims.demo import _normal_panel
     from lims.donors import operations as donor_ops
     from lims.donors import screening
+
+    enters, verifies, approves = staff
 
     def start_and_record(s, user):
         donor = donor_ops.get(s, donor_code)
@@ -54,12 +57,13 @@ def pass_screening(donor_code: str, sample_day: date, decided_on: date):
         screening.record_results(s, sc, _normal_panel(s, sc), sample_day, "central lab", None, decided_on)
         return sc.id
 
-    sc_id = act("tech1", start_and_record)
-    act("tech2", lambda s, u: screening.verify(s, screening.get(s, sc_id), u, PASSWORD, None, "test"))
-    act("nurse1", lambda s, u: screening.approve(s, screening.get(s, sc_id), u, PASSWORD, None, decided_on, "test"))
+    sc_id = act(enters, start_and_record)
+    act(verifies, lambda s, u: screening.verify(s, screening.get(s, sc_id), u, password, None, "test"))
+    act(approves, lambda s, u: screening.approve(s, screening.get(s, sc_id), u, password, None, decided_on, "test"))
+    return sc_id
 
 
-def day_check(donor_code: str, day: date, answer: str = "no"):
+def day_check(donor_code: str, day: date, answer: str = "no", by: str = "nurse1"):
     from lims.donors import donation_day
     from lims.donors import operations as donor_ops
 
@@ -68,7 +72,7 @@ def day_check(donor_code: str, day: date, answer: str = "no"):
         _p, questions = donation_day.questions(s, donor)
         return donation_day.record(s, donor, {q.code: answer for q in questions}, day)
 
-    return act("nurse1", run)
+    return act(by, run)
 
 
 STORAGE = [

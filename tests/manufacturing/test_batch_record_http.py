@@ -6,7 +6,6 @@ values are still in the form, and that nothing was stored.
 """
 from __future__ import annotations
 
-import html
 import json
 import re
 
@@ -15,6 +14,7 @@ import pytest
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, BatchStep, Deviation, DoseUnit
 from tests.conftest import audit_rows, page_text
+from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import DONATION_DAY, lab, local
 from tests.manufacturing.flow import LOT, STEPS, ok
@@ -24,37 +24,6 @@ UNITS = [f"{LOT}-0{i}" for i in range(1, 7)]
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def error_of(resp) -> str:
-    m = re.search(r'<div class="flash flash-error" role="alert">(.*?)</div>', page_text(resp), re.S)
-    assert m, "no error box in the page:\n" + page_text(resp)[:3000]
-    return " ".join(m.group(1).split())
-
-
-def forbidden(resp):
-    assert resp.status_code == 403, page_text(resp)[:3000]
-    assert "Your roles do not allow this." in page_text(resp)
-
-
-def refused(resp, status, *sentences) -> str:
-    assert resp.status_code == status, page_text(resp)[:3000]
-    err = error_of(resp)
-    for s in sentences:
-        assert s in err, (s, err)
-    return err
-
-
-def input_value(resp, name) -> str:
-    m = re.search(rf'<input\b[^>]*\bname="{re.escape(name)}"[^>]*>', resp.get_data(as_text=True))
-    assert m, f"no <input name={name}> in the page"
-    v = re.search(r'\bvalue="([^"]*)"', m.group(0))
-    return html.unescape(v.group(1)) if v else ""
-
-
-def textarea_value(resp, name) -> str:
-    m = re.search(rf'<textarea\b[^>]*\bname="{re.escape(name)}"[^>]*>(.*?)</textarea>', resp.get_data(as_text=True), re.S)
-    assert m, f"no <textarea name={name}> in the page"
-    return html.unescape(m.group(1)).strip()
 
 
 def step_row(page: str, position: int) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from lims.manufacturing.models import Batch, Donation
 from tests.conftest import audit_rows, page_text
+from tests.manufacturing.pages import error_of, forbidden, input_value
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import DONATION_DAY, act, day_check, lab, local
 from tests.manufacturing.flow import DONATION, LOT, ok
@@ -24,23 +25,11 @@ DAY_BEFORE = date(2026, 11, 22)
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def error_of(resp) -> str:
-    """The refusal shown in the page's error box."""
-    m = re.search(r'<div class="flash flash-error" role="alert">(.*?)</div>', page_text(resp), re.S)
-    assert m, "no error box in the page:\n" + page_text(resp)[:3000]
-    return " ".join(m.group(1).split())
-
 
 def _tag(resp, tag, name):
     m = re.search(rf'<{tag}\b[^>]*\bname="{re.escape(name)}"[^>]*>', resp.get_data(as_text=True))
     assert m, f"no <{tag} name={name}> in the page"
     return m
-
-
-def input_value(resp, name) -> str:
-    """The value attribute of the <input> called ``name``, as the browser would show it."""
-    v = re.search(r'\bvalue="([^"]*)"', _tag(resp, "input", name).group(0))
-    return html.unescape(v.group(1)) if v else ""
 
 
 def selected_value(resp, name) -> str | None:
@@ -49,11 +38,6 @@ def selected_value(resp, name) -> str | None:
     assert m, f"no <select name={name}> in the page"
     opt = re.search(r'<option\b(?=[^>]*\bselected\b)[^>]*\bvalue="([^"]*)"', m.group(1))
     return html.unescape(opt.group(1)) if opt else None
-
-
-def forbidden(resp):
-    assert resp.status_code == 403, page_text(resp)[:3000]
-    assert "Your roles do not allow this." in page_text(resp)
 
 
 def refused(resp, status, *sentences) -> str:

@@ -6,7 +6,6 @@ values are still in the form, and that nothing was stored.
 """
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, Deviation, QcResult
 from tests.conftest import audit_rows, page_text
+from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 from tests.manufacturing import flow
 from tests.manufacturing.flow import LOT, QC_PASS, ok
 
@@ -23,37 +23,6 @@ COUNT = "Bacterial count per 10 mL"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def error_of(resp) -> str:
-    m = re.search(r'<div class="flash flash-error" role="alert">(.*?)</div>', page_text(resp), re.S)
-    assert m, "no error box in the page:\n" + page_text(resp)[:3000]
-    return " ".join(m.group(1).split())
-
-
-def forbidden(resp):
-    assert resp.status_code == 403, page_text(resp)[:3000]
-    assert "Your roles do not allow this." in page_text(resp)
-
-
-def refused(resp, status, *sentences) -> str:
-    assert resp.status_code == status, page_text(resp)[:3000]
-    err = error_of(resp)
-    for s in sentences:
-        assert s in err, (s, err)
-    return err
-
-
-def input_value(resp, name) -> str:
-    m = re.search(rf'<input\b[^>]*\bname="{re.escape(name)}"[^>]*>', resp.get_data(as_text=True))
-    assert m, f"no <input name={name}> in the page"
-    v = re.search(r'\bvalue="([^"]*)"', m.group(0))
-    return html.unescape(v.group(1)) if v else ""
-
-
-def textarea_value(resp, name) -> str:
-    m = re.search(rf'<textarea\b[^>]*\bname="{re.escape(name)}"[^>]*>(.*?)</textarea>', resp.get_data(as_text=True), re.S)
-    assert m, f"no <textarea name={name}> in the page"
-    return html.unescape(m.group(1)).strip()
 
 
 def qc_row(page: str, code: str) -> str:

@@ -13,6 +13,7 @@ from datetime import date
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, BatchDisposition, BatchStep, Deviation, DoseUnit
 from tests.conftest import page_text
+from tests.manufacturing.pages import error_of
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import pass_screening
 from tests.manufacturing.flow import LOT, ok
@@ -29,12 +30,6 @@ APPEARANCE = "Appearance (homogeneous brown suspension, no visible particles)"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def error_of(resp) -> str:
-    """The refusal shown in the page's error box."""
-    m = re.search(r'<div class="flash flash-error" role="alert">(.*?)</div>', page_text(resp), re.S)
-    assert m, "no error box in the page"
-    return " ".join(m.group(1).split())
 
 
 def blockers_on_page(browser, lot=LOT) -> list[str] | None:

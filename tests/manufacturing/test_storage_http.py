@@ -9,6 +9,7 @@ from datetime import date, timedelta, timezone
 from lims.db import Actor, transaction
 from lims.manufacturing.models import Batch, DoseUnit, StorageLocation
 from tests.conftest import audit_rows, page_text
+from tests.manufacturing.pages import error_of
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import lab, local
 from tests.manufacturing.flow import LOT, ok
@@ -21,11 +22,6 @@ RELEASE_DAY = date(2026, 11, 25)  # flow.clear_donor moves the clock here (10:00
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def error_of(resp) -> str:
-    m = re.search(r'<div class="flash flash-error" role="alert">(.*?)</div>', page_text(resp), re.S)
-    assert m, "no error box in the page"
-    return " ".join(m.group(1).split())
 
 
 def refused(resp, sentence, status=422):
