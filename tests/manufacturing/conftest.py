@@ -82,6 +82,15 @@ STORAGE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Argon2id with minimal cost: these tests sign dozens of times and are about manufacturing rules;
+    the production parameters are proven by the foundation's tests."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("lims.auth.passwords._hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @dataclass
 class Lab:
     tech: Browser
