@@ -61,12 +61,13 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from .donors.screening_views import bp as screening_bp
     from .donors.views import bp as donors_bp
     from .equipment.views import bp as equipment_bp
+    from .labels.views import bp as labels_bp
     from .manufacturing.batch_views import bp as batches_bp
     from .manufacturing.donation_views import bp as donations_bp
     from .manufacturing.storage_views import bp as storage_bp
 
     for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp, donors_bp, screening_bp, protocols_bp,
-               donations_bp, batches_bp, storage_bp):
+               donations_bp, batches_bp, storage_bp, labels_bp):
         app.register_blueprint(bp)
     public(app.view_functions["static"])
 
@@ -103,5 +104,7 @@ def _template_helpers(app: Flask) -> None:
 
         from .audit.signatures import MEANINGS
 
-        return {"meanings": MEANINGS, "user": g.get("user"), "has_role": require_role, "lab_name": app.config["LAB_NAME"],
+        from .labels.layouts import all_layouts
+
+        return {"label_layouts": all_layouts, "meanings": MEANINGS, "user": g.get("user"), "has_role": require_role, "lab_name": app.config["LAB_NAME"],
                 "lab_tz": app.config["TIMEZONE"], "locale": str(get_locale())}

@@ -10,6 +10,7 @@ ACTION_LABELS = {
     "sign": _l("e-signature"), "signature_failed": _l("failed signature password"),
     "signature_refused": _l("signature refused (four-eyes)"),
     "password_change_failed": _l("failed password change"), "restore": _l("database restored"),
+    "print": _l("label printed"),
 }
 
 # Each domain adds its record types here when it is imported.

@@ -31,6 +31,7 @@ def _find(session, ident):
 
 
 register(Resolver("DN", "donation", _find, lambda s: s.strip().upper().startswith("DN-")))
+register(Resolver("RS", "retained sample", _find, lambda s: False))  # the retained sample's label opens its donation
 
 
 def _device_choices(session):

@@ -44,8 +44,8 @@ def audit_rows(session, batch: Batch, limit: int = 1000) -> list[AuditEntry]:
 
 def _last_row_id(session, batch: Batch, exclude_review=False) -> int:
     clause = _batch_rows_clause(session, batch)
-    if exclude_review:
-        clause = clause & AuditEntry.entity.not_in(REVIEW_ENTITIES)
+    if exclude_review:  # the review's own rows and label prints change nothing a reviewer judged
+        clause = clause & AuditEntry.entity.not_in(REVIEW_ENTITIES) & (AuditEntry.action != "print")
     return session.exec(select(func.max(AuditEntry.id)).where(clause)).one() or 0
 
 

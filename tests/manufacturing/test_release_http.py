@@ -37,3 +37,21 @@ def test_scanned_payloads_open_donation_batch_unit_and_box(app, mfg):
         assert r.status_code == 302 and r.headers["Location"].endswith(target), payload
     r = mfg.tech.get("/scan?code=LIMS:LOT:FMT-20990101-01")
     assert r.status_code == 302 and not r.headers["Location"].startswith("/batches/FMT-2099")
+
+
+def test_fresh_fill_is_used_the_same_day_and_kept_in_the_fridge(app, mfg):
+    """Fresh product: use-by fill + 12 h (21:58 lab time here), never past the production day; 4 C storage only."""
+    from datetime import datetime, timezone
+
+    ok(flow.receive(mfg))
+    ok(flow.start(mfg))
+    flow.record_steps(mfg, upto=6)
+    ok(flow.record_step(mfg, 7, fields={"dose_count": "3", "unit_volume_ml": "120", "storage": "fresh"}))
+    units = flow.rows(DoseUnit, lot=LOT)
+    assert [u.storage for u in units] == ["fresh"] * 3
+    assert units[0].expiry_date.isoformat() == "2026-11-23"
+    assert units[0].expires_at == datetime(2026, 11, 23, 13, 58, tzinfo=timezone.utc)
+    r = flow.place(mfg.tech, units[0].code, "BOX-F1", "A1")
+    assert r.status_code == 422 and "cannot be stored in BOX-F1" in page_text(r)
+    ok(flow.place(mfg.tech, units[0].code, "BOX-C1", "A1"))
+    assert flow.row(DoseUnit, code=units[0].code).position == "A1"

@@ -1,0 +1,123 @@
+"""What a label says, per record kind: texts by field name and the QR payload.
+
+Labels carry the donor code, never the donor's identity (domain.md section 5).
+Status is printed large: QUARANTINE until the batch is released.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from ..donors.models import Donor
+from ..errors import NotFound, RuleViolation
+from ..timefmt import format_dt
+from ..manufacturing.models import Batch, Donation, DoseUnit, StorageLocation
+
+PRODUCT = {"frozen": ("Washed microbiota, frozen", "洗涤菌群悬液（冷冻）"),
+           "fresh": ("Washed microbiota, fresh", "洗涤菌群悬液（新鲜）")}
+STORE_AT = {"frozen": "Store at -80 °C / -80 °C保存", "fresh": "Store at 2-8 °C / 2-8 °C保存"}
+STATUS_TEXT = {"quarantine": "QUARANTINE 待放行", "available": "RELEASED 已放行", "reserved": "RELEASED 已放行",
+               "issued": "RELEASED 已放行", "administered": "ADMINISTERED 已给药", "released": "RELEASED 已放行",
+               "in_process": "IN PROCESS 生产中", "awaiting_qc": "QUARANTINE 待放行", "rejected": "REJECTED 拒绝放行",
+               "expired": "EXPIRED 已过期", "recalled": "RECALLED 已召回", "discarded": "DISCARDED 已销毁"}
+KINDS = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "retained_sample", "LOC": "storage_location"}
+
+
+@dataclass(frozen=True)
+class LabelContent:
+    kind: str  # payload type code: DU, LOT, DN, RS, LOC
+    record_id: str  # the human ID the payload carries
+    texts: dict = field(default_factory=dict)
+
+    @property
+    def payload(self) -> str:
+        return f"LIMS:{self.kind}:{self.record_id}"
+
+
+def _statement() -> str:
+    return current_app.config["LABEL_STATEMENT"]
+
+
+def _donor_code(session, donor_id) -> str:
+    return session.get(Donor, donor_id).code
+
+
+def dose_unit(session, u: DoseUnit) -> LabelContent:
+    batch = session.get(Batch, u.batch_id)
+    donation = session.get(Donation, batch.donation_id)
+    en, zh = PRODUCT[u.storage]
+    return LabelContent("DU", u.code, {
+        "product": en, "product_zh": zh, "id": u.code, "donor": f"Donor {_donor_code(session, batch.donor_id)}",
+        "dates": f"Don. {donation.collection_day} · Prod. {batch.production_day}",
+        "expiry": f"EXP {format_dt(u.expires_at - timedelta(minutes=1))}", "volume_storage": f"{u.volume_ml.normalize():f} mL · {STORE_AT[u.storage]}",
+        "status": STATUS_TEXT[u.status], "statement": _statement()})
+
+
+def batch(session, b: Batch) -> LabelContent:
+    donation = session.get(Donation, b.donation_id)
+    en, zh = PRODUCT.get(b.storage or "frozen")
+    return LabelContent("LOT", b.lot, {
+        "product": en if b.storage else "Washed microbiota batch", "product_zh": zh if b.storage else "洗涤菌群批次",
+        "id": b.lot, "donor": f"Donor {_donor_code(session, b.donor_id)}",
+        "dates": f"Don. {donation.collection_day} · Prod. {b.production_day}",
+        "expiry": f"EXP {b.expiry_date}" if b.expiry_date else "", "volume_storage": STORE_AT.get(b.storage, ""),
+        "status": STATUS_TEXT[b.status], "statement": _statement()})
+
+
+def donation(session, d: Donation) -> LabelContent:
+    return LabelContent("DN", d.code, {
+        "product": "Stool donation", "product_zh": "供体粪便", "id": d.code,
+        "donor": f"Donor {_donor_code(session, d.donor_id)}", "dates": f"Coll. {format_dt(d.collected_at)}",
+        "date": str(d.collection_day), "volume_storage": f"{d.mass_g.normalize():f} g · 2-8 °C",
+        "status": "QUARANTINE 待放行", "statement": _statement()})
+
+
+def retained_sample(session, d: Donation) -> LabelContent:
+    return LabelContent("RS", d.code, {
+        "product": "Retained sample 留样", "id": d.code, "donor": _donor_code(session, d.donor_id),
+        "date": str(d.collection_day), "keep_until": f"RS {d.retained_until}", "statement": _statement()})
+
+
+def box(session, loc: StorageLocation) -> LabelContent:
+    from ..manufacturing.storage import path_of
+
+    return LabelContent("LOC", loc.code, {
+        "product": loc.name, "id": loc.code, "location": " > ".join(p.code for p in path_of(session, loc)),
+        "dates": " > ".join(p.code for p in path_of(session, loc)[:-1]),
+        "volume_storage": f"{loc.rows} x {loc.cols} positions" if loc.kind == "box" else ""})
+
+
+def for_record(session, kind: str, code: str) -> list[LabelContent]:
+    """The labels to print for a scanned/typed record; a lot prints one label per dose unit."""
+    code = (code or "").strip().upper()
+    if kind == "DU":
+        u = session.exec(select(DoseUnit).where(DoseUnit.code == code)).first()
+        return [dose_unit(session, u)] if u else _missing()
+    if kind == "LOT_UNITS":
+        b = session.exec(select(Batch).where(Batch.lot == code)).first()
+        if b is None:
+            return _missing()
+        units = session.exec(select(DoseUnit).where(DoseUnit.batch_id == b.id).order_by(DoseUnit.seq)).all()
+        if not units:
+            raise RuleViolation(_("Batch %(lot)s has no dose units yet.", lot=b.lot))
+        return [dose_unit(session, u) for u in units]
+    if kind == "LOT":
+        b = session.exec(select(Batch).where(Batch.lot == code)).first()
+        return [batch(session, b)] if b else _missing()
+    if kind in ("DN", "RS"):
+        d = session.exec(select(Donation).where(Donation.code == code)).first()
+        if d is None:
+            return _missing()
+        return [donation(session, d) if kind == "DN" else retained_sample(session, d)]
+    if kind == "LOC":
+        loc = session.exec(select(StorageLocation).where(StorageLocation.code == code)).first()
+        return [box(session, loc)] if loc else _missing()
+    raise NotFound(_("Unknown label kind."))
+
+
+def _missing():
+    raise NotFound(_("No such record."))

@@ -1,0 +1,49 @@
+"""Printing labels: the documents, the release-label rule and the audit of every print and reprint."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from ..audit.models import AuditEntry
+from ..audit.trail import audit_event
+from ..errors import RuleViolation
+from . import content, pdf, zpl
+from .layouts import Layout
+
+ENTITY = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "donation", "LOC": "storage_location"}
+RELEASED_UNIT = ("available", "reserved", "issued", "administered")
+
+
+def previously_printed(session, labels) -> bool:
+    ids = [lab.record_id for lab in labels]
+    entities = {ENTITY[lab.kind] for lab in labels}
+    return session.exec(select(AuditEntry.id).where(AuditEntry.action == "print", AuditEntry.entity.in_(entities),
+                                                    AuditEntry.record_id.in_(ids)).limit(1)).first() is not None
+
+
+def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason: str | None, config) -> tuple[bytes | str, int]:
+    """(document, number of labels). A reprint needs a reason; a release label needs released units."""
+    labels = content.for_record(session, kind, code)
+    if layout.release_only:
+        blocked = [lab.record_id for lab in labels if lab.kind != "DU" or lab.texts.get("status", "").split(" ")[0] != "RELEASED"]
+        if blocked:
+            raise RuleViolation(_("The %(layout)s is printed only for released dose units: %(ids)s. Print the quarantine label on the tube stock.",
+                                  layout=layout.name, ids=", ".join(blocked)))
+    reprint = previously_printed(session, labels)
+    if reprint and not (reason or "").strip():
+        raise RuleViolation(_("These labels were printed before: give a reason for the reprint."))
+    if fmt == "zpl":
+        document = zpl.render(layout, labels, config["ZPL_DOTS_PER_MM"], config["ZPL_FONT"])
+    elif fmt == "pdf":
+        try:
+            document = pdf.render(layout, labels, title=code)
+        except pdf.DoesNotFit as err:
+            raise RuleViolation(_("%(text)s does not fit on the %(layout)s; choose a larger label stock.",
+                                  text=err.text, layout=err.layout))
+    else:
+        raise RuleViolation(_("Choose PDF or ZPL."))
+    what = f"{'reprint' if reprint else 'print'} {layout.code} {fmt}" + (" (retained sample)" if kind == "RS" else "")
+    for lab in labels:
+        audit_event(session, "print", ENTITY[lab.kind], lab.record_id, field="label", new=f"{what}, 1 of {len(labels)}",
+                    reason=(reason or "").strip() or None)
+    return document, len(labels)
