@@ -49,12 +49,14 @@ class Config:
     LABEL_STATEMENT = "For clinical research use only / 仅供临床研究使用"
     ZPL_DOTS_PER_MM = 8             # 8 = 203 dpi, 12 = 300 dpi
     ZPL_FONT = "0"                  # printer font letter; a CJK font (e.g. a downloaded TrueType) for Chinese text
+    ZPL_PRINTER = ""                # host:port of a Zebra printer's raw port (9100) for direct printing; empty: download only
 
     ENV_SETTINGS = (
         "DATABASE_URL", "SECRET_KEY", "TIMEZONE", "DEFAULT_LANGUAGE", "LAB_NAME",
         "PASSWORD_MIN_LENGTH", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES",
         "LOGIN_RATE_LIMIT", "LOGIN_RATE_WINDOW_SECONDS", "COOKIE_SECURE",
         "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
+        "ZPL_PRINTER",
     )
     TESTING = False
 

@@ -41,6 +41,20 @@ def parse(code: str) -> tuple[str | None, str | None, str]:
     return None, code, ""
 
 
+def expect(code: str, type_code: str) -> tuple[str | None, str, str | None]:
+    """A scan into a field that wants one kind of record: (id, problem, found type code).
+
+    A payload of another type is refused ("wrong_type") rather than looked up;
+    a bare typed ID is taken as is.
+    """
+    found, ident, problem = parse(code)
+    if problem:
+        return None, problem, None
+    if found is not None and found != type_code:
+        return None, "wrong_type", found
+    return ident.strip().upper(), "", found
+
+
 def resolve(session, code: str):
     """(url, problem): problem is 'empty', 'malformed', 'unknown_type' or 'not_found'."""
     type_code, ident, problem = parse(code)

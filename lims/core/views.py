@@ -34,6 +34,24 @@ SCAN_MESSAGES = {
 }
 
 
+@bp.route("/scan/resolve")
+@authenticated
+def scan_resolve():
+    """JSON for integrations (e.g. a ward system): what a payload or typed ID points to."""
+    from flask import jsonify
+
+    from .scan import RESOLVERS, parse
+
+    code = (request.args.get("code") or "").strip()[:200]
+    url, problem = resolve(db_session(), code)
+    type_code, ident, _p = parse(code)
+    body = {"code": code, "found": bool(url), "url": url, "problem": problem or None,
+            "type": type_code, "id": ident,
+            "label": RESOLVERS[type_code].label if type_code in RESOLVERS else None,
+            "message": SCAN_MESSAGES[problem](code) if problem else None}
+    return jsonify(body), (200 if url else (404 if problem == "not_found" else 400))
+
+
 @bp.route("/scan")
 @authenticated
 def scan():

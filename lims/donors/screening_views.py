@@ -1,6 +1,7 @@
 """Screening pages: result entry from the keyboard, verification, the decision."""
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from functools import partial
 
@@ -12,6 +13,7 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.permissions import authenticated, require_role, roles
+from ..core.scan import Resolver, register
 from ..clock import utcnow
 from ..db import db_session
 from ..errors import LimsError
@@ -22,6 +24,7 @@ from . import operations as donor_ops
 from . import screening as ops
 from .explain import outcome_label, reason_text
 from .models import ScreeningProtocol
+from .screening_models import Screening
 from .protocols import display_name, item_names, items_of
 
 bp = Blueprint("screening", __name__)
@@ -58,6 +61,16 @@ def normal_range(item) -> str:
     else:
         text = f"≥ {_num(low)}"
     return f"{text} {item.unit}".strip()
+
+
+def _find_specimen(session, ident):
+    """A specimen tube label (SC12-SERUM) opens its screening."""
+    m = re.match(r"^SC(\d+)-[A-Z]+$", ident.strip().upper())
+    sc = session.get(Screening, int(m.group(1))) if m else None
+    return url_for("screening.detail", screening_id=sc.id) if sc else None
+
+
+register(Resolver("SP", "screening specimen", _find_specimen, lambda s: bool(re.match(r"^SC\d+-[A-Z]+$", s.strip().upper()))))
 
 
 def _today():

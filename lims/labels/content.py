@@ -91,6 +91,23 @@ def box(session, loc: StorageLocation) -> LabelContent:
         "volume_storage": f"{loc.rows} x {loc.cols} positions" if loc.kind == "box" else ""})
 
 
+SPECIMEN_ZH = {"serum": "血清", "blood": "全血", "stool": "粪便"}
+
+
+def screening_specimens(session, sc) -> list[LabelContent]:
+    """One tube label per specimen type the screening's protocol needs (e.g. serum, blood, stool)."""
+    from ..donors.models import ProtocolItem
+
+    specimens = sorted({s for s in session.exec(select(ProtocolItem.specimen).where(
+        ProtocolItem.protocol_id == sc.protocol_id, ProtocolItem.specimen != "")).all()})
+    donor = _donor_code(session, sc.donor_id)
+    return [LabelContent("SP", f"SC{sc.id}-{sp.upper()}", {
+        "product": f"Screening specimen: {sp}", "product_zh": f"筛查标本：{SPECIMEN_ZH.get(sp, sp)}",
+        "id": f"SC{sc.id}-{sp.upper()}", "donor": f"Donor {donor}", "date": str(sc.started_on),
+        "dates": f"Screening #{sc.id} · {sc.started_on}", "keep_until": sp, "statement": _statement()})
+        for sp in specimens]
+
+
 def for_record(session, kind: str, code: str) -> list[LabelContent]:
     """The labels to print for a scanned/typed record; a lot prints one label per dose unit."""
     code = (code or "").strip().upper()
@@ -113,6 +130,11 @@ def for_record(session, kind: str, code: str) -> list[LabelContent]:
         if d is None:
             return _missing()
         return [donation(session, d) if kind == "DN" else retained_sample(session, d)]
+    if kind == "SP":
+        from ..donors.screening_models import Screening
+
+        sc = session.get(Screening, int(code)) if code.isdigit() else None
+        return screening_specimens(session, sc) if sc else _missing()
     if kind == "LOC":
         loc = session.exec(select(StorageLocation).where(StorageLocation.code == code)).first()
         return [box(session, loc)] if loc else _missing()

@@ -10,7 +10,8 @@ from ..errors import RuleViolation
 from . import content, pdf, zpl
 from .layouts import Layout
 
-ENTITY = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "donation", "LOC": "storage_location"}
+ENTITY = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "donation", "LOC": "storage_location",
+          "SP": "screening"}
 RELEASED_UNIT = ("available", "reserved", "issued", "administered")
 
 
@@ -32,7 +33,7 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
     reprint = previously_printed(session, labels)
     if reprint and not (reason or "").strip():
         raise RuleViolation(_("These labels were printed before: give a reason for the reprint."))
-    if fmt == "zpl":
+    if fmt in ("zpl", "zpl_send"):
         document = zpl.render(layout, labels, config["ZPL_DOTS_PER_MM"], config["ZPL_FONT"])
     elif fmt == "pdf":
         try:
@@ -43,7 +44,17 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
     else:
         raise RuleViolation(_("Choose PDF or ZPL."))
     what = f"{'reprint' if reprint else 'print'} {layout.code} {fmt}" + (" (retained sample)" if kind == "RS" else "")
-    for lab in labels:
+    if fmt == "zpl_send":
+        printer = config.get("ZPL_PRINTER") or ""
+        if not printer:
+            raise RuleViolation(_("No Zebra printer is configured (LIMS_ZPL_PRINTER)."))
+        try:
+            zpl.send(document, printer)
+        except (OSError, ValueError) as err:
+            raise RuleViolation(_("The printer at %(printer)s did not take the job (%(error)s); nothing was printed.",
+                                  printer=printer, error=err))
+        what += f" to {printer}"
+    for lab in labels:  # written in the request's transaction: a refused print leaves no row
         audit_event(session, "print", ENTITY[lab.kind], lab.record_id, field="label", new=f"{what}, 1 of {len(labels)}",
                     reason=(reason or "").strip() or None)
     return document, len(labels)

@@ -13,7 +13,7 @@ from .layouts import LayoutError, all_layouts
 from .printing import print_labels
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
-KINDS = ("DU", "LOT", "LOT_UNITS", "DN", "RS", "LOC")
+KINDS = ("DU", "LOT", "LOT_UNITS", "DN", "RS", "LOC", "SP")
 
 
 @bp.route("/print", methods=["POST"])
@@ -38,6 +38,10 @@ def print_():
         document, count = print_labels(db_session(), kind, code, layout, fmt, request.form.get("reason"), current_app.config)
     except LimsError as err:
         flash(err.message, "error")
+        return redirect(back)
+    if fmt == "zpl_send":
+        flash(_("%(n)s label(s) sent to the printer at %(printer)s.", n=count, printer=current_app.config["ZPL_PRINTER"]),
+              "success")
         return redirect(back)
     resp = make_response(document)
     name = f"{code}-{layout.code}.{fmt}"

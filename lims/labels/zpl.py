@@ -23,6 +23,15 @@ def _escape(text: str) -> str:
     return "".join(out)
 
 
+def send(job: str, address: str, timeout: float = 5.0) -> None:
+    """Send a job to a Zebra printer's raw port (host:9100). Raises OSError when the printer does not take it."""
+    import socket
+
+    host, _sep, port = address.rpartition(":")
+    with socket.create_connection((host or address, int(port or 9100)), timeout=timeout) as conn:
+        conn.sendall(job.encode("utf-8"))
+
+
 def render(layout: Layout, contents: list, dots_per_mm: int = 8, font: str = "0") -> str:
     labels = []
     for content in contents:

@@ -118,6 +118,13 @@ class PlaceForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 
+class StoreHereForm(FlaskForm):
+    """On a box's page: scan the unit's label, then type or scan the position."""
+
+    unit = StringField(_l("Dose unit (scan its label)"), validators=[DataRequired(message=_l("Scan the dose unit's label.")), Length(max=80)])
+    position = StringField(_l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)])
+
+
 class ThawForm(FlaskForm):
     thawed_at = LabTime(_l("Thawed at (37 °C water bath)"))
 

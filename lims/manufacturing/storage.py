@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from ..audit.trail import change_reason
+from ..timefmt import format_dt
 from ..errors import NotFound, RuleViolation
 from . import explain
 from .models import Batch, DoseUnit, StorageLocation
@@ -99,8 +100,13 @@ def units_of(session, batch: Batch) -> list[DoseUnit]:
     return list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all())
 
 
-def place(session, u: DoseUnit, box_code: str, position: str, note: str | None = None) -> None:
-    """Put a unit into a box position, or move it; one unit per position, the right temperature, audited."""
+def place(session, u: DoseUnit, box_code: str, position: str, note: str | None = None, now: datetime | None = None) -> None:
+    """Put a unit into a box position, or move it; one unit per position, the right temperature, audited.
+
+    An expired unit (by its time, even before ``lims expire-due`` marked it) is refused: it goes to discard."""
+    if now is not None and now >= u.expires_at:
+        raise RuleViolation(_("Unit %(code)s expired at %(t)s: discard it instead of storing it.", code=u.code,
+                              t=format_dt(u.expires_at)))
     if u.status not in PLACEABLE:
         raise RuleViolation(_("Unit %(code)s is %(status)s and cannot be stored.", code=u.code,
                               status=explain.UNIT_STATUS_LABELS[u.status]))

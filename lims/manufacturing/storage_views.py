@@ -14,7 +14,8 @@ from ..timefmt import to_lab
 from ..web import form_action
 from . import explain, storage
 from .batches import limits_for
-from .forms import DiscardForm, LocationForm, PlaceForm, ThawForm, as_local, as_utc
+from ..errors import LimsError, RuleViolation
+from .forms import DiscardForm, LocationForm, PlaceForm, StoreHereForm, ThawForm, as_local, as_utc
 from .models import Batch, DoseUnit
 from .rules import ProcessLimits, box_positions, thaw_use_by
 from .spec import active_spec, limits_of
@@ -97,8 +98,46 @@ def _flash_to(url, message, category="success"):
 @bp.route("/storage/<code>")
 @authenticated
 def location(code):
+    return _render_location(storage.location(db_session(), code))
+
+
+@bp.route("/storage/<code>/store", methods=["POST"])
+@roles(*HANDLERS)
+def store_here(code):
+    """A context scan: the field wants a dose unit; any other label is refused before anything is looked up."""
+    from ..core.scan import expect
+
     s = db_session()
     loc = storage.location(s, code)
+    form = StoreHereForm(prefix="here")
+    if not form.validate_on_submit():
+        return _render_location(loc, form, _("Correct the marked fields."), 400)
+    ident, problem, found = expect(form.unit.data, "DU")
+    if problem:
+        return _render_location(loc, form, scan_problem_text(problem, form.unit.data, found), 422)
+    try:
+        u = storage.unit(s, ident)
+    except LimsError as err:
+        return _render_location(loc, form, err.message, 404)
+    return form_action(
+        lambda: storage.place(s, u, loc.code, form.position.data, "stored by scan", now=utcnow()),
+        lambda **kw: _render_location(loc, form, kw.get("error"), kw.get("status", 422)),
+        lambda _r: _flash_to(url_for("storage.location", code=loc.code),
+                             _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position))))
+
+
+def scan_problem_text(problem, code, found=None):
+    from ..core.scan import RESOLVERS
+    from ..core.views import SCAN_MESSAGES
+
+    if problem == "wrong_type":
+        label = RESOLVERS[found].label if found in RESOLVERS else found
+        return _("%(code)s is a %(label)s label; scan the dose unit's label.", code=code, label=label)
+    return SCAN_MESSAGES[problem](code)
+
+
+def _render_location(loc, form=None, error=None, status=200):
+    s = db_session()
     grid = None
     if loc.kind == "box":
         occ = storage.occupied(s, loc.id)
@@ -107,7 +146,8 @@ def location(code):
     return render_template("manufacturing/location.html", loc=loc, path=storage.path_of(s, loc), grid=grid,
                            children=storage.children(s, loc.id), kinds=explain.LOCATION_KINDS,
                            container=storage.container_of(s, loc), unit_statuses=explain.UNIT_STATUS_LABELS,
-                           today=to_lab(utcnow()).date())
+                           today=to_lab(utcnow()).date(), form=form or StoreHereForm(prefix="here"), error=error,
+                           can_handle=require_role(*HANDLERS)), status
 
 
 def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None):
@@ -146,10 +186,20 @@ def place(code):
     if not form.validate_on_submit():
         return _render_unit(u, error=_("Correct the marked fields."), status=400, place_form=form)
     return form_action(
-        lambda: storage.place(s, u, form.box.data, form.position.data, form.note.data),
+        lambda: storage.place(s, u, _box_code(form.box.data), form.position.data, form.note.data, now=utcnow()),
         lambda **kw: _render_unit(u, place_form=form, error=kw.get("error"), status=kw.get("status", 422)),
         lambda _r: _flash_to(back if back and back.startswith("/batches/") else url_for("storage.unit", code=u.code),
                              _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position))))
+
+
+def _box_code(scanned: str) -> str:
+    """The box field takes a typed code or a scanned location label (LIMS:LOC:...)."""
+    from ..core.scan import expect
+
+    ident, problem, found = expect(scanned, "LOC")
+    if problem == "wrong_type":
+        raise RuleViolation(_("%(code)s is not a storage location label; scan the box's label.", code=scanned))
+    return ident or scanned
 
 
 @bp.route("/units/<code>/thaw", methods=["POST"])

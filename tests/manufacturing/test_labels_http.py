@@ -1,11 +1,13 @@
 """Printing labels from the record pages: documents, the release-label rule, and the audit of prints and reprints."""
 import io
+from datetime import date
 
 from pypdf import PdfReader
 
 from tests.conftest import audit_rows, page_text
 from tests.labels.test_render import decoded
 from tests.manufacturing import flow
+from tests.manufacturing.conftest import lab
 from tests.manufacturing.flow import LOT, ok
 
 UNIT = f"{LOT}-01"
@@ -78,3 +80,111 @@ def test_clinician_cannot_print(app, mfg):
     r = mfg.nurse.post("/labels/print", {"kind": "DU", "code": UNIT, "layout": "tube_50x30", "format": "pdf"},
                        token_from=f"/units/{UNIT}")
     assert r.status_code == 403 and prints(UNIT) == []
+
+
+def test_json_resolve_for_integrations(app, mfg):
+    flow.to_quarantine(mfg)
+    r = mfg.nurse.get(f"/scan/resolve?code=LIMS:DU:{UNIT}")
+    assert r.status_code == 200 and r.json["found"] and r.json["url"] == f"/units/{UNIT}"
+    assert r.json["type"] == "DU" and r.json["id"] == UNIT and r.json["label"] == "dose unit"
+    r = mfg.nurse.get("/scan/resolve?code=LIMS:DU:FMT-20990101-01-01")
+    assert r.status_code == 404 and r.json["problem"] == "not_found" and "No record has this ID" in r.json["message"]
+    r = mfg.nurse.get("/scan/resolve?code=LIMS:DU:FMT@@")
+    assert r.status_code == 400 and r.json["problem"] == "malformed"
+    r = mfg.nurse.get("/scan/resolve?code=LIMS:ZZ:1")
+    assert r.status_code == 400 and r.json["problem"] == "unknown_type"
+    assert app.test_client().get(f"/scan/resolve?code=LIMS:DU:{UNIT}").status_code in (302, 401)  # signed out: no answer
+
+
+def store_here(browser, box, unit_scan, position):
+    return browser.post(f"/storage/{box}/store", {"here-unit": unit_scan, "here-position": position},
+                        token_from=f"/storage/{box}")
+
+
+def test_context_scan_on_the_box_page_stores_only_dose_units(app, mfg, clock):
+    from lims.manufacturing.models import DoseUnit
+
+    flow.to_quarantine(mfg)
+    r = store_here(mfg.tech, "BOX-F1", f"LIMS:LOT:{LOT}", "A1")  # a batch label scanned where a unit is expected
+    assert r.status_code == 422 and "is a batch label; scan the dose unit's label" in page_text(r)
+    assert f"LIMS:LOT:{LOT}" in page_text(r)  # the scan stays in the field
+    r = store_here(mfg.tech, "BOX-F1", "LIMS:DU:FMT@@", "A1")
+    assert r.status_code == 422 and "is not a valid LIMS code" in page_text(r)
+    r = store_here(mfg.tech, "BOX-F1", "LIMS:DU:FMT-20990101-01-01", "A1")
+    assert r.status_code == 404 and "No such dose unit" in page_text(r)
+    assert flow.row(DoseUnit, code=UNIT).box_id is None
+    ok(store_here(mfg.tech, "BOX-F1", f"LIMS:DU:{UNIT}", "A1"))
+    r = store_here(mfg.tech, "BOX-F1", f"LIMS:DU:{LOT}-02", "a1")
+    assert r.status_code == 422 and "already occupied" in page_text(r)
+    # the unit page's box field takes a scanned location label, and refuses another kind of label
+    ok(flow.place(mfg.tech, f"{LOT}-02", "LIMS:LOC:BOX-F1", "B1"))
+    r = flow.place(mfg.tech, f"{LOT}-03", f"LIMS:DU:{UNIT}", "B2")
+    assert r.status_code == 422 and "is not a storage location label" in page_text(r)
+    # an expired unit (by its time) is refused even before expire-due marked it
+    clock.set(lab(date(2027, 5, 24), 0, 0))
+    flow.relogin(mfg)
+    r = store_here(mfg.tech, "BOX-F1", f"LIMS:DU:{LOT}-04", "C1")
+    assert r.status_code == 422 and "expired at" in page_text(r)
+
+
+class FakePrinter:
+    """A Zebra raw port on 127.0.0.1: collects what the LIMS sends."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.port = self.server.getsockname()[1]
+        self.received = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _addr = self.server.accept()
+        with conn:
+            while chunk := conn.recv(65536):
+                self.received += chunk
+
+    def close(self):
+        self.thread.join(timeout=5)
+        self.server.close()
+
+
+def test_zpl_sent_to_a_printer_socket_and_a_dead_printer_prints_nothing(app, mfg):
+    import socket
+
+    flow.to_quarantine(mfg)
+    printer = FakePrinter()
+    app.config["ZPL_PRINTER"] = f"127.0.0.1:{printer.port}"
+    r = print_labels(mfg.tech, "LOT_UNITS", LOT, fmt="zpl_send", page=f"/batches/{LOT}")
+    printer.close()
+    assert r.status_code == 302
+    job = printer.received.decode()
+    assert job.count("^XA") == 6 and f"^FDQA,LIMS:DU:{LOT}-01^FS" in job
+    assert "6 label(s) sent to the printer" in page_text(mfg.tech.get(r.headers["Location"]))
+    assert all("to 127.0.0.1:" in row.new_value for row in audit_rows(None, action="print"))
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    app.config["ZPL_PRINTER"] = f"127.0.0.1:{dead}"
+    before = len(audit_rows(None, action="print"))
+    r = print_labels(mfg.tech, "DU", UNIT, fmt="zpl_send", reason="second copy")
+    assert r.status_code == 302 and len(audit_rows(None, action="print")) == before
+    assert "did not take the job" in page_text(mfg.tech.get(r.headers["Location"]))
+
+
+def test_screening_specimen_tube_labels(app, mfg):
+    """One cryovial label per specimen the protocol needs; each QR opens the screening."""
+    from lims.donors.screening_models import Screening
+
+    sc = flow.row(Screening, donor_id=1)
+    r = print_labels(mfg.tech, "SP", str(sc.id), layout="cryovial_25x13", page=f"/screenings/{sc.id}")
+    assert r.status_code == 200 and r.headers["X-Label-Count"] == "3"
+    payloads = [decoded(r.data, i)[0] for i in range(3)]
+    assert payloads == [f"LIMS:SP:SC{sc.id}-BLOOD", f"LIMS:SP:SC{sc.id}-SERUM", f"LIMS:SP:SC{sc.id}-STOOL"]
+    assert "D-0001" in PdfReader(io.BytesIO(r.data)).pages[0].extract_text()
+    r = mfg.tech.get(f"/scan?code={payloads[2]}")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/screenings/{sc.id}")
