@@ -8,7 +8,8 @@ Chinese text needs a CJK font on the printer (LIMS_ZPL_FONT).
 from __future__ import annotations
 
 from .layouts import Layout
-from .qr import QUIET_ZONE, matrix
+from .qr import QUIET_ZONE
+from .qr import modules as qr_modules
 
 PT_MM = 0.3528
 
@@ -35,7 +36,7 @@ def send(job: str, address: str, timeout: float = 5.0) -> None:
 def render(layout: Layout, contents: list, dots_per_mm: int = 8, font: str = "0") -> str:
     labels = []
     for content in contents:
-        modules = len(matrix(content.payload)) - 2 * QUIET_ZONE
+        modules = qr_modules(content.payload)
         size_dots = layout.qr_size_mm * dots_per_mm
         magnification = max(1, min(10, int(size_dots // (modules + 2 * QUIET_ZONE))))
         quiet = QUIET_ZONE * magnification
