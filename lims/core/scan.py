@@ -34,7 +34,8 @@ def parse(code: str) -> tuple[str | None, str | None, str]:
     if not code:
         return None, None, "empty"
     if code.upper().startswith("LIMS:"):
-        m = PAYLOAD_RE.match(code[:5].upper() + code[5:])
+        parts = code.split(":", 2)  # prefix and type in any case (a scanner in caps-lock, a hand-typed code)
+        m = PAYLOAD_RE.match(":".join([parts[0].upper(), *([parts[1].upper()] if len(parts) > 1 else []), *parts[2:]]))
         if not m:
             return None, None, "malformed"
         return m.group(1), m.group(2), ""

@@ -1,6 +1,8 @@
 """Storage locations, box view, dose units and the inventory."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -162,6 +164,7 @@ def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, dis
     limits = limits_for(s, batch)
     return render_template(
         "manufacturing/unit.html", u=u, batch=batch, where=storage.path_text(s, u.box_id, u.position),
+        usable_until=u.expires_at - timedelta(minutes=1),
         problem=storage.use_problem(s, u, now), thaw_until=thaw_use_by(u.thawed_at, limits) if u.thawed_at else None,
         place_form=place_form or PlaceForm(prefix="place"), thaw_form=thaw_form,
         discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,

@@ -16,6 +16,7 @@ SCAN_CODE = "EQ-CEN-11"
 
 def _scan(page: Page, code: str) -> None:
     """What a keyboard-wedge scanner does: type into the focused box, then Enter."""
+    expect(page.locator("#scan-code")).to_be_focused()  # auto-waits for the deferred lims.js
     assert active_id(page) == "scan-code", f"scan box not focused on {page.url}"
     page.keyboard.type(code)
     page.keyboard.press("Enter")
@@ -26,8 +27,8 @@ def test_scan_box_focus_unknown_and_known_codes(page: Page, live_server):
     detail = re.compile(rf"/equipment/{eq_id}$")
 
     login_as(page, ACCOUNTS["tech"])
+    expect(page.locator("#scan-code")).to_be_focused()  # auto-waits: lims.js is deferred
     assert active_id(page) == "scan-code"
-    expect(page.locator("#scan-code")).to_be_focused()
 
     # Unknown code on the home page: stay there, say why.
     _scan(page, "EQ-NOPE-99")
