@@ -29,9 +29,10 @@ KINDS = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "retained_sa
 
 @dataclass(frozen=True)
 class LabelContent:
-    kind: str  # payload type code: DU, LOT, DN, RS, LOC
+    kind: str  # payload type code: DU, LOT, DN, RS, LOC, SP
     record_id: str  # the human ID the payload carries
     texts: dict = field(default_factory=dict)
+    state: str = ""  # the record's status code (a dose unit's decides whether a release label may print)
 
     @property
     def payload(self) -> str:
@@ -54,7 +55,7 @@ def dose_unit(session, u: DoseUnit) -> LabelContent:
         "product": en, "product_zh": zh, "id": u.code, "donor": f"Donor {_donor_code(session, batch.donor_id)}",
         "dates": f"Don. {donation.collection_day} · Prod. {batch.production_day}",
         "expiry": f"EXP {format_dt(u.expires_at - timedelta(minutes=1))}", "volume_storage": f"{u.volume_ml.normalize():f} mL · {STORE_AT[u.storage]}",
-        "status": STATUS_TEXT[u.status], "statement": _statement()})
+        "status": STATUS_TEXT[u.status], "statement": _statement()}, u.status)
 
 
 def batch(session, b: Batch) -> LabelContent:

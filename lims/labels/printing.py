@@ -26,7 +26,7 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
     """(document, number of labels). A reprint needs a reason; a release label needs released units."""
     labels = content.for_record(session, kind, code)
     if layout.release_only:
-        blocked = [lab.record_id for lab in labels if lab.kind != "DU" or lab.texts.get("status", "").split(" ")[0] != "RELEASED"]
+        blocked = [lab.record_id for lab in labels if lab.kind != "DU" or lab.state not in RELEASED_UNIT]
         if blocked:
             raise RuleViolation(_("The %(layout)s is printed only for released dose units: %(ids)s. Print the quarantine label on the tube stock.",
                                   layout=layout.name, ids=", ".join(blocked)))
