@@ -27,17 +27,18 @@ from lims.migrate import upgrade
 SCHEMA = "lims_bench"
 
 
-def _prepare(url: str | None) -> str:
+def _prepare(url: str | None, schema: str = SCHEMA) -> str:
+    """A migrated empty database: a temp SQLite file, or a fresh scratch ``schema`` in the given PostgreSQL database."""
     if url is None:
         path = Path(tempfile.mkdtemp()) / "bench.sqlite"
         url = f"sqlite:///{path}"
     else:
         eng = create_engine(url)
         with eng.begin() as c:
-            c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            c.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+            c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            c.execute(text(f"CREATE SCHEMA {schema}"))
         eng.dispose()
-        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{SCHEMA}"
+        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
     db = Database(url)
     upgrade(db)
     db.dispose()
@@ -116,13 +117,13 @@ def main() -> None:
     drop_schema(args.database_url)
 
 
-def drop_schema(url: str | None) -> None:
+def drop_schema(url: str | None, schema: str = SCHEMA) -> None:
     """Remove the bench's scratch schema from a PostgreSQL database (no-op for the temp SQLite file)."""
     if not url:
         return
     eng = create_engine(url)
     with eng.begin() as c:
-        c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     eng.dispose()
 
 

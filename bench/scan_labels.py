@@ -28,18 +28,19 @@ import random
 import re
 import shutil
 import statistics
-import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 
+from bench.audit_trail import _prepare
+from bench.audit_trail import drop_schema as _drop_schema
 from config import TestConfig
 from lims import create_app
 from lims.auth.operations import create_user
-from lims.db import Actor, Database, transaction
+from lims.db import Actor, transaction
 from lims.donors.models import Donor, DonorIdentity
 from lims.equipment import operations as eq_ops
 from lims.labels import content as label_content
@@ -49,7 +50,6 @@ from lims.labels.layouts import all_layouts
 from lims.manufacturing.models import Batch, Donation, DoseUnit
 from lims.manufacturing.rules import add_months, donation_code, lot_number, unit_code
 from lims.manufacturing.spec import limits_of, seed_default_spec
-from lims.migrate import upgrade
 from lims.timefmt import lab_day_bounds_utc, to_lab
 
 SCHEMA = "lims_bench_scan"  # its own scratch schema: never clobbers another bench's lims_bench
@@ -64,29 +64,11 @@ UNIT_STATUS = {"awaiting_qc": "quarantine", "quarantine": "quarantine", "rejecte
 # --- database --------------------------------------------------------------------------
 
 def prepare(url: str | None) -> str:
-    """A migrated empty database: a temp SQLite file, or a fresh scratch schema in the given PostgreSQL database."""
-    if url is None:
-        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite'}"
-    else:
-        eng = create_engine(url)
-        with eng.begin() as c:
-            c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            c.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        eng.dispose()
-        url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{SCHEMA}"
-    db = Database(url)
-    upgrade(db)
-    db.dispose()
-    return url
+    return _prepare(url, SCHEMA)
 
 
 def drop_schema(url: str | None) -> None:
-    if not url:
-        return
-    eng = create_engine(url)
-    with eng.begin() as c:
-        c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    eng.dispose()
+    _drop_schema(url, SCHEMA)
 
 
 # --- data ------------------------------------------------------------------------------
