@@ -69,6 +69,7 @@ def load_demo(session) -> int:
         with change_reason(session, "Moved to room 3 after the suite A renovation"):
             cen.location = "GMP suite A, room 3"
     created += _demo_donors(session, users)
+    created += _demo_recipients(session, users)
     return created
 
 
@@ -296,3 +297,37 @@ def _batches_of(donor):
     from .manufacturing.models import Batch
 
     return select(Batch).where(Batch.donor_id == donor.id).order_by(Batch.id)
+
+
+# --- recipients --------------------------------------------------------------------------------------
+# The reference cohort (domain.md section 1): all stage IV after multi-line treatment failure, FMT day 1
+# in 2019. Ages are at FMT day 1; consent a week before it. Names and hospital numbers are invented.
+COHORT = [
+    ("F", 47, "Right lung adenocarcinoma", "brain, bone", 7, 3, date(2019, 12, 27), "Chen Xiu", "H2019-0451"),
+    ("M", 62, "Renal clear cell carcinoma", "intestine, abdominal", 2, 2, date(2019, 6, 5), "Huang Gang", "H2019-0188"),
+    ("M", 55, "Rectal adenocarcinoma", "bladder, lungs, pelvic cavity", 5, 2, date(2019, 3, 16), "Lin Qiang", "H2019-0093"),
+    ("M", 75, "Sigmoid colon adenocarcinoma", "liver", 7, 3, date(2019, 4, 15), "Xu Ming", "H2019-0122"),
+    ("F", 50, "Right lung adenocarcinoma", "lung, abdominal cavity, bone, liver", 9, 4, date(2019, 2, 28), "Ma Li", "H2019-0067"),
+]
+
+
+def _demo_recipients(session, users) -> int:
+    from sqlmodel import select
+
+    from .clinical import recipients
+    from .clinical.models import RecipientIdentity
+
+    _as(session, users["clinician"])
+    today = to_lab(utcnow()).date()
+    created = 0
+    for sex, age, diagnosis, metastases, lines, ecog, day1, name, hospital_number in COHORT:
+        if session.exec(select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number)).first():
+            continue
+        recipients.register(session, {
+            "study": "WMT-TORI (FMT + toripalimab, exploratory)", "sex": "female" if sex == "F" else "male",
+            "date_of_birth": date(day1.year - age, 1, 1), "diagnosis": diagnosis, "stage": "IV", "tnm": "",
+            "metastasis_sites": metastases, "ecog": ecog, "prior_lines": lines, "consent_date": day1 - timedelta(days=7),
+            "notes": f"Reference cohort; FMT day 1 on {day1}"},
+            {"full_name": name, "hospital_number": hospital_number, "phone": ""}, today)
+        created += 1
+    return created

@@ -7,3 +7,4 @@ from .core.models import Counter  # noqa: F401
 from .donors.screening_models import DonationDayCheck, EligibilityDecision, Screening, ScreeningResult  # noqa: F401
 from .manufacturing.models import (Batch, BatchDisposition, BatchReview, BatchStep, Deviation, Donation,  # noqa: F401
                                    DoseUnit, ManufacturingSpec, QcResult, QcSpecItem, StorageLocation)
+from .clinical.models import Recipient, RecipientIdentity  # noqa: F401

@@ -24,6 +24,7 @@ ENTITY_LABELS = {
     "donation": _l("Donation"), "batch": _l("Batch"), "batch_step": _l("Batch step"), "qc_result": _l("QC result"),
     "deviation": _l("Deviation"), "batch_review": _l("Audit-trail review"), "batch_disposition": _l("Batch disposition"),
     "storage_location": _l("Storage location"), "dose_unit": _l("Dose unit"),
+    "recipient": _l("Recipient"), "recipient_identity": _l("Recipient identity"),
 }
 
 

@@ -97,7 +97,7 @@ def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path
 
 def test_init_is_idempotent(app):
     r = app.test_cli_runner().invoke(args=["lims", "init"])
-    assert r.exit_code == 0 and "at revision 0003" in r.output
+    assert r.exit_code == 0 and "at revision 0004" in r.output
 
 
 def test_demo_lab_has_donors_in_every_stage_of_screening(app):
@@ -127,6 +127,10 @@ def test_demo_lab_is_in_the_middle_of_manufacturing(app, clock):
         assert units == {"released": ["available"], "quarantine": ["quarantine"]}
         assert [d.status for d in donations].count("rejected") == 1
         assert [d.status for d in s.exec(select(Deviation)).all()] == ["closed"]
+        from lims.clinical.models import Recipient
+
+        cohort = [(r.code, r.ecog, r.prior_lines) for r in s.exec(select(Recipient).order_by(Recipient.id)).all()]
+        assert cohort == [("P-0001", 3, 7), ("P-0002", 2, 2), ("P-0003", 2, 5), ("P-0004", 3, 7), ("P-0005", 4, 9)]
     assert runner_ok(app)
     # Expiry: nothing is due now; 7 months later every unit has expired and the released batch with them.
     r = app.test_cli_runner().invoke(args=["lims", "expire-due"])

@@ -1,0 +1,94 @@
+"""Recipient registry pages."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from ..audit.models import AuditEntry
+from ..auth.permissions import authenticated, require_role, roles
+from ..clock import utcnow
+from ..core.scan import Resolver, register
+from ..db import db_session
+from ..forms import field_labels
+from ..timefmt import to_lab
+from ..web import form_action
+from . import recipients as ops
+from .forms import SEX_CHOICES, EditRecipientForm, RegisterRecipientForm
+from .rules import age_on
+
+bp = Blueprint("recipients", __name__, url_prefix="/recipients")
+REGISTRARS = ("clinician", "qa", "admin")
+
+
+def _find(session, ident):
+    r = ops.by_code(session, ident)
+    return url_for("recipients.detail", code=r.code) if r else None
+
+
+register(Resolver("PT", "recipient", _find, lambda s: bool(ops.CODE_RE.match(s.strip().upper()))))
+
+
+def _today():
+    return to_lab(utcnow()).date()
+
+
+@bp.route("/")
+@authenticated
+def index():
+    rows = ops.listing(db_session(), request.args.get("after", type=int))
+    more = len(rows) > 50
+    rows = rows[:50]
+    return render_template("clinical/recipients.html", rows=rows, next_after=rows[-1].id if more else None,
+                           sexes=dict(SEX_CHOICES), age_on=age_on, today=_today(),
+                           can_register=require_role(*REGISTRARS))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(*REGISTRARS)
+def create():
+    form = RegisterRecipientForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("clinical/recipient_new.html", form=form,
+                               error=_("Correct the marked fields.") if status == 400 else None), status
+    return form_action(
+        lambda: ops.register(db_session(), form.facts(), form.identity(), _today()),
+        lambda **kw: (render_template("clinical/recipient_new.html", form=form, error=kw.get("error")), kw.get("status", 422)),
+        lambda r: _saved(_("Recipient %(code)s registered.", code=r.code), r))
+
+
+def _render_detail(r, form=None, error=None, conflict=None, status=200):
+    s = db_session()
+    identity = ops.identity_of(s, r) if require_role(*REGISTRARS) else None
+    own = (AuditEntry.entity == "recipient") & (AuditEntry.record_id == r.code)
+    history = s.exec(select(AuditEntry).where(own).order_by(AuditEntry.id.desc()).limit(200)).all()
+    form = form or EditRecipientForm(prefix="facts", obj=r, version=r.version)
+    return render_template("clinical/recipient.html", r=r, identity=identity, history=history, form=form, error=error,
+                           conflict=conflict, sexes=dict(SEX_CHOICES), age=age_on(r.date_of_birth, _today()),
+                           can_edit=require_role(*REGISTRARS)), status
+
+
+@bp.route("/<code>")
+@authenticated
+def detail(code):
+    return _render_detail(ops.get(db_session(), code))
+
+
+@bp.route("/<code>/facts", methods=["POST"])
+@roles(*REGISTRARS)
+def edit_facts(code):
+    s = db_session()
+    r = ops.get(s, code)
+    form = EditRecipientForm(prefix="facts")
+    if not form.validate_on_submit():
+        return _render_detail(r, form, _("Correct the marked fields."), status=400)
+    return form_action(
+        lambda: ops.update_facts(s, r, form.version.data, form.facts(), form.reason.data, _today(), labels=field_labels(form)),
+        lambda **kw: _render_detail(r, form, **kw),
+        lambda _r: _saved(_("Recipient %(code)s saved.", code=r.code), r))
+
+
+def _saved(message, r):
+    flash(message, "success")
+    return redirect(url_for("recipients.detail", code=r.code))
