@@ -33,6 +33,7 @@ from lims.auth.operations import create_user
 from lims.db import Actor, transaction
 from lims.donors.models import Donor, DonorIdentity
 from lims.equipment import operations as eq_ops
+from lims.manufacturing.batches import unit_expiry
 from lims.manufacturing.models import Batch, Donation, DoseUnit
 from lims.manufacturing.rules import add_months, donation_code, lot_number, unit_code
 from lims.manufacturing.spec import limits_of, seed_default_spec
@@ -110,12 +111,7 @@ def generate(app, n_batches: int, n_donors: int, unit_batches: int) -> dict:
                 storage = expiry = expires_at = None
                 if status != "in_process":
                     storage = "fresh" if rnd.random() < 0.15 else "frozen"
-                    if storage == "frozen":
-                        expiry = add_months(day, limits.frozen_expiry_months)
-                        expires_at = lab_day_bounds_utc(expiry)[1]
-                    else:
-                        expires_at = min(started + timedelta(hours=3 + limits.fresh_use_hours), day_end)
-                        expiry = to_lab(expires_at - timedelta(seconds=1)).date()
+                    expiry, expires_at = unit_expiry(storage, day, started + timedelta(hours=3), limits)
                     if status in ("released", "quarantine") and expires_at <= now:
                         status = "expired"
                 lot = lot_number(day, n)

@@ -47,6 +47,7 @@ from lims.labels import content as label_content
 from lims.labels import pdf as label_pdf
 from lims.labels import zpl as label_zpl
 from lims.labels.layouts import all_layouts
+from lims.manufacturing.batches import unit_expiry
 from lims.manufacturing.models import Batch, Donation, DoseUnit
 from lims.manufacturing.rules import add_months, donation_code, lot_number, unit_code
 from lims.manufacturing.spec import limits_of, seed_default_spec
@@ -141,12 +142,7 @@ def generate(app, n_units: int, n_donors: int) -> dict:
                     started = min(started, now - timedelta(hours=5))
                 status = _batch_status(rnd, age)
                 storage = "fresh" if rnd.random() < 0.15 else "frozen"
-                if storage == "frozen":
-                    expiry = add_months(day, limits.frozen_expiry_months)
-                    expires_at = lab_day_bounds_utc(expiry)[1]
-                else:
-                    expires_at = min(started + timedelta(hours=3 + limits.fresh_use_hours), day_end)
-                    expiry = to_lab(expires_at - timedelta(seconds=1)).date()
+                expiry, expires_at = unit_expiry(storage, day, started + timedelta(hours=3), limits)
                 if status in ("released", "quarantine") and expires_at <= now:
                     status = "expired"
                 lot = lot_number(day, n)

@@ -14,7 +14,7 @@ from .auth.operations import create_user, find_user
 from .clock import utcnow
 from .db import Actor
 from .equipment import operations as eq_ops
-from .timefmt import to_lab
+from .timefmt import lab_today, to_lab
 
 DEMO_PASSWORD = "Demo-Password-2026"
 DEMO_USERS = [
@@ -49,7 +49,7 @@ def load_demo(session) -> int:
             user = create_user(session, username, name, roles, DEMO_PASSWORD, lang, must_change=False)
             created += 1
         users[username] = user
-    today = to_lab(utcnow()).date()
+    today = lab_today()
     tech, qa = users["tech"], users["qa"]
     for code, name, kind, location, serial, due_days, approve in EQUIPMENT:
         if eq_ops.by_code(session, code) is not None:
@@ -96,7 +96,7 @@ def _demo_donors(session, users) -> int:
 
     seed_default_protocol(session)
     _as(session, users["clinician"])
-    today = to_lab(utcnow()).date()
+    today = lab_today()
     created = 0
     for facts, identity in DONORS:
         if session.exec(select(DonorIdentity).where(DonorIdentity.national_id == identity["national_id"])).first():
@@ -237,7 +237,7 @@ def _demo_qc_and_storage(session, users, batch, tested_on, box, first_row):
     _as(session, users["tech2"])
     batches.verify_steps(session, batch, users["tech2"], DEMO_PASSWORD, "witnessed at the GenFMTer", "demo")
     _as(session, users["tech"])
-    qc.record(session, batch, QC_PASS, tested_on, "microbiology QC laboratory", None, to_lab(utcnow()).date())
+    qc.record(session, batch, QC_PASS, tested_on, "microbiology QC laboratory", None, lab_today())
     _as(session, users["tech2"])
     qc.verify(session, batch, users["tech2"], DEMO_PASSWORD, "checked against the QC reports", "demo")
     _as(session, users["tech"])
@@ -318,7 +318,7 @@ def _demo_recipients(session, users) -> int:
     from .clinical.models import RecipientIdentity
 
     _as(session, users["clinician"])
-    today = to_lab(utcnow()).date()
+    today = lab_today()
     created = 0
     for sex, age, diagnosis, metastases, lines, ecog, day1, name, hospital_number in COHORT:
         if session.exec(select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number)).first():

@@ -20,6 +20,13 @@ def to_lab(dt: datetime | None) -> datetime | None:
     return dt.astimezone(lab_zone())
 
 
+def lab_today():
+    """Today's date in the lab's zone (the clock's now): the day rules and forms count in."""
+    from .clock import utcnow
+
+    return to_lab(utcnow()).date()
+
+
 def format_dt(dt: datetime | None, seconds: bool = False) -> str:
     """e.g. '2026-11-23 14:05 CST' - unambiguous in screens, PDFs and messages."""
     local = to_lab(dt)

@@ -7,11 +7,10 @@ from sqlmodel import select
 
 from ..audit.models import AuditEntry
 from ..auth.permissions import authenticated, require_role, roles
-from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..forms import field_labels
-from ..timefmt import to_lab
+from ..timefmt import lab_today
 from ..web import form_action
 from . import recipients as ops
 from .forms import SEX_CHOICES, EditRecipientForm, RegisterRecipientForm
@@ -29,9 +28,6 @@ def _find(session, ident):
 register(Resolver("PT", "recipient", _find, lambda s: bool(ops.CODE_RE.match(s.strip().upper()))))
 
 
-def _today():
-    return to_lab(utcnow()).date()
-
 
 @bp.route("/")
 @authenticated
@@ -40,7 +36,7 @@ def index():
     more = len(rows) > 50
     rows = rows[:50]
     return render_template("clinical/recipients.html", rows=rows, next_after=rows[-1].id if more else None,
-                           sexes=dict(SEX_CHOICES), age_on=age_on, today=_today(),
+                           sexes=dict(SEX_CHOICES), age_on=age_on, today=lab_today(),
                            can_register=require_role(*REGISTRARS))
 
 
@@ -53,7 +49,7 @@ def create():
         return render_template("clinical/recipient_new.html", form=form,
                                error=_("Correct the marked fields.") if status == 400 else None), status
     return form_action(
-        lambda: ops.register(db_session(), form.facts(), form.identity(), _today()),
+        lambda: ops.register(db_session(), form.facts(), form.identity(), lab_today()),
         lambda **kw: (render_template("clinical/recipient_new.html", form=form, error=kw.get("error")), kw.get("status", 422)),
         lambda r: _saved(_("Recipient %(code)s registered.", code=r.code), r))
 
@@ -65,7 +61,7 @@ def _render_detail(r, form=None, error=None, conflict=None, status=200):
     history = s.exec(select(AuditEntry).where(own).order_by(AuditEntry.id.desc()).limit(200)).all()
     form = form or EditRecipientForm(prefix="facts", obj=r, version=r.version)
     return render_template("clinical/recipient.html", r=r, identity=identity, history=history, form=form, error=error,
-                           conflict=conflict, sexes=dict(SEX_CHOICES), age=age_on(r.date_of_birth, _today()),
+                           conflict=conflict, sexes=dict(SEX_CHOICES), age=age_on(r.date_of_birth, lab_today()),
                            can_edit=require_role(*REGISTRARS)), status
 
 
@@ -84,7 +80,7 @@ def edit_facts(code):
     if not form.validate_on_submit():
         return _render_detail(r, form, _("Correct the marked fields."), status=400)
     return form_action(
-        lambda: ops.update_facts(s, r, form.version.data, form.facts(), form.reason.data, _today(), labels=field_labels(form)),
+        lambda: ops.update_facts(s, r, form.version.data, form.facts(), form.reason.data, lab_today(), labels=field_labels(form)),
         lambda **kw: _render_detail(r, form, **kw),
         lambda _r: _saved(_("Recipient %(code)s saved.", code=r.code), r))
 

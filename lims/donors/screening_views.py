@@ -14,12 +14,11 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
-from ..clock import utcnow
 from ..db import db_session
 from ..errors import LimsError
 from ..web import form_action
 from ..forms import SignatureForm
-from ..timefmt import to_lab
+from ..timefmt import lab_today
 from . import operations as donor_ops
 from . import screening as ops
 from .explain import outcome_label, reason_text
@@ -73,9 +72,6 @@ def _find_specimen(session, ident):
 register(Resolver("SP", "screening specimen", _find_specimen, lambda s: bool(re.match(r"^SC\d+-[A-Z]+$", s.strip().upper()))))
 
 
-def _today():
-    return to_lab(utcnow()).date()
-
 
 @bp.route("/donors/<code>/screenings", methods=["POST"])
 @roles(*ENTERERS)
@@ -87,7 +83,7 @@ def start(code):
         flash(_("The form had expired; nothing was saved."), "error")
         return redirect(url_for("donors.detail", code=code))
     try:
-        sc = ops.start(s, donor, _today())
+        sc = ops.start(s, donor, lab_today())
     except LimsError as err:
         flash(err.message, "error")
         return redirect(url_for("donors.detail", code=code)), 303
@@ -106,11 +102,11 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
     groups = OrderedDict((k, []) for k in KIND_LABELS)
     for item in items:
         groups.setdefault(item.kind, []).append(item)
-    decision = ops.evaluate(s, sc, _today())
+    decision = ops.evaluate(s, sc, lab_today())
     return render_template(
         "donors/screening.html", sc=sc, donor=donor, protocol=protocol, groups=groups, kinds=KIND_LABELS,
         by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
-        panel=panel or PanelForm(prefix="panel", sample_date=_today()), typed=typed or {},
+        panel=panel or PanelForm(prefix="panel", sample_date=lab_today()), typed=typed or {},
         verify_form=verify_form or SignatureForm(prefix="verify"), decide_form=decide_form or SignatureForm(prefix="decide"),
         decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range,
         reason_text=partial(reason_text, names=item_names(s)), display_name=display_name, outcome_label=outcome_label, allowed=ops.allowed_values,
@@ -137,7 +133,7 @@ def record(screening_id):
         return _render(sc, panel=panel, typed=typed, error=_("Correct the marked fields."), status=400)
     entries = {code: (value, comments.get(code, "")) for code, value in typed.items()}
     return form_action(
-        lambda: ops.record_results(s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, _today()),
+        lambda: ops.record_results(s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, lab_today()),
         lambda **kw: _render(sc, panel=panel, typed=typed, **kw),
         lambda n: _saved(_("%(n)s results saved; a second person must verify them.", n=n),
                          url_for("screening.detail", screening_id=sc.id)))
@@ -168,7 +164,7 @@ def decide(screening_id):
         return _render(sc, decide_form=form, error=_("Enter your password to sign."), status=400)
     donor = s.get(donor_ops.Donor, sc.donor_id)
     return form_action(
-        lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, _today(), request.remote_addr),
+        lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, lab_today(), request.remote_addr),
         lambda **kw: _render(sc, decide_form=form, **kw),
         lambda row: _saved(_("Decision approved: %(code)s is %(outcome)s.", code=donor.code,
                              outcome=outcome_label(row.outcome)), url_for("donors.detail", code=donor.code)))

@@ -11,12 +11,11 @@ from sqlmodel import or_, select
 
 from ..audit.models import AuditEntry
 from ..auth.permissions import authenticated, require_role, roles
-from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..errors import LimsError
 from ..web import form_action
-from ..timefmt import to_lab
+from ..timefmt import lab_today
 from . import operations as ops
 from . import donation_day, screening
 from ..audit.signatures import current_signature
@@ -40,9 +39,6 @@ def _find(session, ident):
 register(Resolver("DO", "donor", _find, lambda s: bool(ops.CODE_RE.match(s.strip().upper()))))
 
 
-def _today():
-    return to_lab(utcnow()).date()
-
 
 @bp.route("/")
 @authenticated
@@ -55,7 +51,7 @@ def index():
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template("donors/index.html", form=form, rows=rows, more=more, args=args,
                            next_after=rows[-1].id if more else None, statuses=STATUS_LABELS,
-                           today=_today(), age_on=age_on, bmi=bmi)
+                           today=lab_today(), age_on=age_on, bmi=bmi)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -64,7 +60,7 @@ def create():
     form = RegisterDonorForm()
     if form.validate_on_submit():
         try:
-            donor = ops.register(db_session(), form.facts(), form.identity(), _today())
+            donor = ops.register(db_session(), form.facts(), form.identity(), lab_today())
         except ops.DuplicateDonor as err:
             link = Markup('<a href="{}">{}</a>').format(url_for("donors.detail", code=err.existing_code), err.existing_code)
             return render_template("donors/new.html", form=form, error=err.message, duplicate=link), err.status_code
@@ -83,7 +79,7 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
         own = or_(own, (AuditEntry.entity == "donor_identity") & (AuditEntry.record_id == str(donor.id)))
     q = select(AuditEntry).where(own)
     history = s.exec(q.order_by(AuditEntry.id.desc()).limit(200)).all()
-    today = _today()
+    today = lab_today()
     protocol = active_protocol(s)
     open_sc = screening.open_screening(s, donor)
     check = None
@@ -129,7 +125,7 @@ def edit_facts(code):
     if not form.validate_on_submit():
         return _render_detail(donor, facts_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
-        lambda: ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, _today(),
+        lambda: ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, lab_today(),
                                  labels=field_labels(form)),
         lambda **kw: _render_detail(donor, facts_form=form, **kw),
         lambda _r: _saved(_("Donor %(code)s saved.", code=donor.code), donor))
@@ -161,7 +157,7 @@ def donation_day_check(code):
     if not FlaskForm().validate_on_submit():
         return _render_detail(donor, error=_("The form had expired; nothing was saved."), status=400, dd_answers=answers)
     try:
-        check = donation_day.record(s, donor, answers, _today())
+        check = donation_day.record(s, donor, answers, lab_today())
     except LimsError as err:
         return _render_detail(donor, error=err.message, status=err.status_code, dd_answers=answers)
     if check.passed:

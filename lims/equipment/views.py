@@ -8,13 +8,12 @@ from sqlmodel import select
 from ..audit.models import AuditEntry
 from ..audit.signatures import current_signature, signatures_for
 from ..auth.permissions import authenticated, require_role, roles
-from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..errors import LimsError
 from ..web import form_action
 from ..forms import SignatureForm, field_labels
-from ..timefmt import to_lab
+from ..timefmt import lab_today
 from . import operations as ops
 from .forms import KIND_LABELS, STATUS_LABELS, CreateEquipmentForm, EditEquipmentForm
 from .models import Equipment
@@ -33,9 +32,6 @@ def _find_by_code(session, ident):
 register(Resolver("EQ", "equipment", _find_by_code, lambda s: normalise_code(s).startswith("EQ-")))
 
 
-def _today():
-    return to_lab(utcnow()).date()
-
 
 @bp.route("/")
 @authenticated
@@ -44,7 +40,7 @@ def index():
     s = db_session()
     approvals = {e.id: current_signature(s, e, "approved") for e in rows}
     return render_template("equipment/index.html", rows=rows, approvals=approvals, kinds=KIND_LABELS,
-                           statuses=STATUS_LABELS, today=_today(), overdue=calibration_overdue)
+                           statuses=STATUS_LABELS, today=lab_today(), overdue=calibration_overdue)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -69,7 +65,7 @@ def _render_detail(eq, edit_form=None, sign_form=None, error=None, conflict=None
                      .order_by(AuditEntry.id.desc()).limit(200)).all()
     edit_form = edit_form or EditEquipmentForm(prefix="edit", obj=eq, version=eq.version)
     sign_form = sign_form or SignatureForm(prefix="sign", version=eq.version)
-    today = _today()
+    today = lab_today()
     return render_template(
         "equipment/detail.html", eq=eq, sigs=sigs, approval=approval, history=history,
         edit_form=edit_form, sign_form=sign_form, error=error, conflict=conflict,

@@ -16,7 +16,7 @@ from ..donors import operations as donor_ops
 from ..donors.models import Donor
 from ..equipment.models import Equipment
 from ..forms import SignatureForm
-from ..timefmt import to_lab
+from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import batches, explain, qc, release, storage
 from .forms import BatchFilterForm, DeviationForm, InvestigationForm, PlaceForm, ReasonSignatureForm, StepForm, as_local, as_utc
@@ -229,7 +229,7 @@ def record_qc(lot):
     except ValueError:
         tested_on = None
     return form_action(
-        lambda: qc.record(s, batch, values, tested_on, meta["method"], meta["reason"], to_lab(utcnow()).date()),
+        lambda: qc.record(s, batch, values, tested_on, meta["method"], meta["reason"], lab_today()),
         lambda **kw: _render(batch, qc_values=values, qc_form=meta, **kw),
         lambda n: _done(batch, _("%(n)s QC result(s) saved.", n=n)))
 

@@ -234,16 +234,21 @@ def _after_step(session, batch: Batch, steps: list[BatchStep], reason: str | Non
                 minutes=minutes, limit=limits.enrichment_limit_minutes))
 
 
+def unit_expiry(storage: str, donation_day, filled_at: datetime, limits) -> tuple:
+    """(expiry date, first instant expired) of units filled at ``filled_at``, in the lab's days:
+    frozen units through donation + N months, fresh ones fill + N hours within the production day."""
+    if storage == "frozen":
+        expiry = frozen_expiry(donation_day, limits)
+        return expiry, lab_day_bounds_utc(expiry)[1]
+    expires_at = fresh_use_by(filled_at, lab_day_bounds_utc(to_lab(filled_at).date())[1], limits)
+    return to_lab(expires_at - timedelta(seconds=1)).date(), expires_at
+
+
 def _fill(session, batch: Batch, params: dict, filled_at: datetime) -> None:
     limits = limits_for(session, batch)
     donation = session.get(Donation, batch.donation_id)
     storage = params["storage"]
-    if storage == "frozen":
-        expiry = frozen_expiry(donation.collection_day, limits)
-        expires_at = lab_day_bounds_utc(expiry)[1]
-    else:
-        expires_at = fresh_use_by(filled_at, lab_day_bounds_utc(to_lab(filled_at).date())[1], limits)
-        expiry = to_lab(expires_at - timedelta(seconds=1)).date()
+    expiry, expires_at = unit_expiry(storage, donation.collection_day, filled_at, limits)
     with change_reason(session, "fill recorded"):
         batch.storage, batch.expiry_date = storage, expiry
     for n in range(1, params["dose_count"] + 1):

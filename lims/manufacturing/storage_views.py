@@ -12,7 +12,7 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
-from ..timefmt import to_lab
+from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import explain, storage
 from .batches import limits_for
@@ -148,7 +148,7 @@ def _render_location(loc, form=None, error=None, status=200):
     return render_template("manufacturing/location.html", loc=loc, path=storage.path_of(s, loc), grid=grid,
                            children=storage.children(s, loc.id), kinds=explain.LOCATION_KINDS,
                            container=storage.container_of(s, loc), unit_statuses=explain.UNIT_STATUS_LABELS,
-                           today=to_lab(utcnow()).date(), form=form or StoreHereForm(prefix="here"), error=error,
+                           today=lab_today(), form=form or StoreHereForm(prefix="here"), error=error,
                            can_handle=require_role(*HANDLERS)), status
 
 
