@@ -50,13 +50,18 @@ class Config:
     ZPL_DOTS_PER_MM = 8             # 8 = 203 dpi, 12 = 300 dpi
     ZPL_FONT = "0"                  # printer font letter; a CJK font (e.g. a downloaded TrueType) for Chinese text
     ZPL_PRINTER = ""                # host:port of a Zebra printer's raw port (9100) for direct printing; empty: download only
+    # Courses and adverse events.
+    SAME_DONOR_PREFERENCE = True    # a course's later doses come from the donor of its first (refused while one is usable)
+    SAE_ETHICS_HOURS = 24           # SAE report to the ethics committee, from the moment the site became aware
+    SAE_FATAL_DAYS = 7              # expedited regulatory report: fatal or life-threatening SUSAR
+    SAE_OTHER_DAYS = 15             # expedited regulatory report: other SUSAR
 
     ENV_SETTINGS = (
         "DATABASE_URL", "SECRET_KEY", "TIMEZONE", "DEFAULT_LANGUAGE", "LAB_NAME",
         "PASSWORD_MIN_LENGTH", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES",
         "LOGIN_RATE_LIMIT", "LOGIN_RATE_WINDOW_SECONDS", "COOKIE_SECURE",
         "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
-        "ZPL_PRINTER",
+        "ZPL_PRINTER", "SAME_DONOR_PREFERENCE", "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
     )
     TESTING = False
 

@@ -61,6 +61,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from .donors.screening_views import bp as screening_bp
     from .donors.views import bp as donors_bp
     from .equipment.views import bp as equipment_bp
+    from .clinical.ae_views import bp as aes_bp
+    from .clinical.course_views import bp as courses_bp
     from .clinical.views import bp as recipients_bp
     from .labels.views import bp as labels_bp
     from .manufacturing.batch_views import bp as batches_bp
@@ -68,7 +70,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from .manufacturing.storage_views import bp as storage_bp
 
     for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp, donors_bp, screening_bp, protocols_bp,
-               donations_bp, batches_bp, storage_bp, labels_bp, recipients_bp):
+               donations_bp, batches_bp, storage_bp, labels_bp, recipients_bp,
+               courses_bp, aes_bp):
         app.register_blueprint(bp)
     public(app.view_functions["static"])
 

@@ -36,16 +36,20 @@ def init_cmd():
         Path(db.url.database).parent.mkdir(parents=True, exist_ok=True)
     upgrade(db)
     from .donors.protocols import seed_default_protocol
+    from .clinical.courses import seed_default_template
     from .manufacturing.spec import seed_default_spec
 
     with transaction(_cli_actor()) as s:
         seeded = seed_default_protocol(s)
         spec = seed_default_spec(s)
+        template = seed_default_template(s)
     click.echo(f"database at revision {current_revision(db)} ({db.url.render_as_string(hide_password=True)})")
     if seeded is not None:
         click.echo(f"seeded the default screening protocol {seeded.code} v{seeded.protocol_version}")
     if spec is not None:
         click.echo(f"seeded the default manufacturing specification {spec.code} v{spec.spec_version}")
+    if template is not None:
+        click.echo(f"seeded the default course template {template.code} v{template.template_version}")
 
 
 @lims_cli.command("expire-due")

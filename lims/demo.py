@@ -70,6 +70,7 @@ def load_demo(session) -> int:
             cen.location = "GMP suite A, room 3"
     created += _demo_donors(session, users)
     created += _demo_recipients(session, users)
+    created += _demo_courses(session, users)
     return created
 
 
@@ -331,3 +332,71 @@ def _demo_recipients(session, users) -> int:
             {"full_name": name, "hospital_number": hospital_number, "phone": ""}, today)
         created += 1
     return created
+
+
+# --- courses --------------------------------------------------------------------------------------
+# P4 of the reference study had fever up to 38.4 C (grade 1) around FMT days 2-3, treated with an
+# indometacin suppository. In the demo lab his course runs now, with units of the released batch: day 1
+# three days ago, day 2 postponed a day for fever and given yesterday (38.4 C two hours later: the AE),
+# day 3 today with its unit reserved for the lab to issue. P1's course is planned for next week.
+
+def _demo_courses(session, users) -> int:
+    from sqlmodel import select
+
+    from .clinical import administrations, adverse_events, courses, dispensing, recipients
+    from .manufacturing.models import Batch, DoseUnit
+
+    courses.seed_default_template(session)
+    p4, p1 = recipients.by_code(session, "P-0004"), recipients.by_code(session, "P-0001")
+    if p4 is None or courses.courses_of(session, p4):
+        return 0
+    released = session.exec(select(Batch).where(Batch.status == "released").order_by(Batch.id)).first()
+    if released is None:
+        return 0
+    units = list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == released.id, DoseUnit.status == "available")
+                              .order_by(DoseUnit.seq)).all())
+    template = courses.active_templates(session)[0]
+    today = lab_today()
+    day1 = today - timedelta(days=3)
+    nurse, tech = users["clinician"], users["tech"]
+    _as(session, nurse)
+    course = courses.plan(session, p4, template.id, day1, True, day1)
+    d1, d2, d3 = courses.administrations(session, course)
+
+    def give(dose, day, hh, temps):
+        _as(session, nurse)
+        dispensing.reserve(session, dose, units.pop(0).code, _at(day, 7, 0))
+        _as(session, tech)
+        dispensing.issue(session, session.get(DoseUnit, dose.unit_id).code, tech, _at(day, 8, 40), day)
+        _as(session, nurse)
+        given_at = _at(day, hh, 0)
+        administrations.administer(session, dose, dose.version, {
+            "patient": p4.code, "identity_confirmed": True, "tube_confirmed": True, "tube_date": day1,
+            "tube_method": "placed under gastroscopy; position confirmed by X-ray", "fasting": True,
+            "unit": session.get(DoseUnit, dose.unit_id).code, "given_at": given_at, "volume_ml": Decimal("120"),
+            "instructions": ("position", "no_food"), "note": None}, nurse, given_at + timedelta(minutes=5), day)
+        for minutes, temp in temps:
+            administrations.record_observation(session, dose, {
+                "minutes_after": minutes, "observed_at": given_at + timedelta(minutes=minutes),
+                "temperature_c": Decimal(temp), "diarrhoea": False, "abdominal_pain": False, "nausea_vomiting": False,
+                "note": None}, given_at + timedelta(minutes=minutes + 5))
+        return given_at
+
+    give(d1, day1, 9, [(30, "36.8"), (120, "37.2"), (240, "37.6")])
+    _as(session, users["clinician"])
+    courses.postpone(session, d2, d2.version, day1 + timedelta(days=2), "fever",
+                     "38.2 C in the evening of day 1; day 2 moved by one day (protocol: interval if fever)", day1 + timedelta(days=1))
+    day2 = day1 + timedelta(days=2)
+    given2 = give(d2, day2, 9, [(30, "37.0"), (120, "38.4"), (240, "37.9")])
+    adverse_events.record(session, p4, {
+        "term_code": "10016558", "grade": 1, "description": "38.4 C two hours after the day-2 infusion; indometacin "
+        "suppository; afebrile the next morning.", "onset_date": day2, "resolved_date": day2 + timedelta(days=1),
+        "seriousness": (), "expected": None, "attribution_fmt": "possible", "attribution_cotherapy": "unrelated",
+        "action_taken": "medication", "outcome": "recovered", "administration_id": d2.id,
+        "aware_at": given2 + timedelta(minutes=125)}, given2 + timedelta(days=1), today)
+    _as(session, nurse)
+    d3 = courses.administration(session, d3.code)
+    dispensing.reserve(session, d3, units.pop(0).code, utcnow())
+    if p1 is not None:
+        courses.plan(session, p1, template.id, today + timedelta(days=7), True, today)
+    return 2

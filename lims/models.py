@@ -8,3 +8,5 @@ from .donors.screening_models import DonationDayCheck, EligibilityDecision, Scre
 from .manufacturing.models import (Batch, BatchDisposition, BatchReview, BatchStep, Deviation, Donation,  # noqa: F401
                                    DoseUnit, ManufacturingSpec, QcResult, QcSpecItem, StorageLocation)
 from .clinical.models import Recipient, RecipientIdentity  # noqa: F401
+from .clinical.course_models import Administration, CoTherapy, Course, CourseTemplate, Observation, Postponement  # noqa: F401
+from .clinical.ae_models import AdverseEvent  # noqa: F401

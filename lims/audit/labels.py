@@ -10,7 +10,7 @@ ACTION_LABELS = {
     "sign": _l("e-signature"), "signature_failed": _l("failed signature password"),
     "signature_refused": _l("signature refused (four-eyes)"),
     "password_change_failed": _l("failed password change"), "restore": _l("database restored"),
-    "print": _l("label printed"),
+    "print": _l("label printed"), "administration_refused": _l("administration refused (bedside check)"),
 }
 
 # Each domain adds its record types here when it is imported.
@@ -25,6 +25,9 @@ ENTITY_LABELS = {
     "deviation": _l("Deviation"), "batch_review": _l("Audit-trail review"), "batch_disposition": _l("Batch disposition"),
     "storage_location": _l("Storage location"), "dose_unit": _l("Dose unit"),
     "recipient": _l("Recipient"), "recipient_identity": _l("Recipient identity"),
+    "course_template": _l("Course template"), "course": _l("FMT course"), "administration": _l("Dose (administration)"),
+    "postponement": _l("Postponement"), "observation": _l("Post-infusion observation"), "co_therapy": _l("Co-therapy"),
+    "adverse_event": _l("Adverse event"),
 }
 
 

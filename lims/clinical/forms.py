@@ -43,3 +43,12 @@ class RegisterRecipientForm(RecipientFields):
 
 class EditRecipientForm(RecipientFields, VersionedForm, ReasonMixin):
     pass
+
+
+class EditIdentityForm(VersionedForm, ReasonMixin):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    hospital_number = StringField(_l("Hospital number"), validators=[DataRequired(), Length(max=40)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+
+    def identity(self) -> dict:
+        return {"full_name": self.full_name.data, "hospital_number": self.hospital_number.data, "phone": self.phone.data}

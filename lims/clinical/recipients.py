@@ -91,13 +91,44 @@ def register(session, facts: dict, identity: dict, today: date) -> Recipient:
 def update_facts(session, r: Recipient, expected_version, facts: dict, reason: str, today: date, labels=None) -> None:
     facts = normalise(facts)
     check_version(session, r, expected_version, facts, labels)
-    problems = recipient_problems(facts, today)
+    from .course_models import Course
+
+    first = session.exec(select(Course.day1).where(Course.recipient_id == r.id).order_by(Course.day1)).first()
+    problems = recipient_problems(facts, today, first_fmt=first)
     if problems:
         raise RuleViolation(problems_text(problems))
     with change_reason(session, reason):
         for k in FACT_FIELDS:
             if getattr(r, k) != facts[k]:
                 setattr(r, k, facts[k])
+
+
+def update_identity(session, r: Recipient, expected_version, identity: dict, reason: str, labels=None) -> None:
+    """Correct the name, hospital number or phone; the same refusals as at registration, a reason, audited."""
+    ident = identity_of(session, r)
+    hospital_number = re.sub(r"\s", "", identity.get("hospital_number") or "").upper()
+    values = {"full_name": (identity.get("full_name") or "").strip(), "hospital_number": hospital_number,
+              "phone": (identity.get("phone") or "").strip()}
+    check_version(session, ident, expected_version, values, labels)
+    messages = []
+    if not values["full_name"]:
+        messages.append(_("Enter the full name."))
+    if not hospital_number:
+        messages.append(_("Enter the hospital number."))
+    else:
+        other = session.exec(select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number,
+                                                             RecipientIdentity.id != ident.id)).first()
+        if other is not None:
+            messages.append(_("Hospital number %(n)s is already registered as recipient %(code)s.", n=hospital_number,
+                              code=session.get(Recipient, other.recipient_id).code))
+    if messages:
+        raise RuleViolation(" ".join(messages))
+    if all(getattr(ident, k) == v for k, v in values.items()):
+        raise RuleViolation(_("Nothing was changed."))
+    with change_reason(session, reason):
+        for k, v in values.items():
+            if getattr(ident, k) != v:
+                setattr(ident, k, v)
 
 
 def listing(session, after_id: int | None = None, limit: int = 50) -> list[Recipient]:

@@ -1,7 +1,7 @@
 """Recipient registry pages."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
@@ -13,7 +13,7 @@ from ..forms import field_labels
 from ..timefmt import lab_today
 from ..web import form_action
 from . import recipients as ops
-from .forms import SEX_CHOICES, EditRecipientForm, RegisterRecipientForm
+from .forms import SEX_CHOICES, EditIdentityForm, EditRecipientForm, RegisterRecipientForm
 from .rules import age_on
 
 bp = Blueprint("recipients", __name__, url_prefix="/recipients")
@@ -54,21 +54,38 @@ def create():
         lambda r: _saved(_("Recipient %(code)s registered.", code=r.code), r))
 
 
-def _render_detail(r, form=None, error=None, conflict=None, status=200):
+def render_detail(r, form=None, error=None, conflict=None, status=200, plan_form=None, co_form=None,
+                  identity_form=None):
+    """The recipient page: facts, identity (restricted), courses with their timeline, co-therapy, adverse events."""
+    from . import adverse_events as ae_ops
+    from . import courses as course_ops
+    from .course_forms import CoTherapyForm, PlanCourseForm
+    from .course_views import default_co_therapy, template_choices, timeline
+
     s = db_session()
     identity = ops.identity_of(s, r) if require_role(*REGISTRARS) else None
     own = (AuditEntry.entity == "recipient") & (AuditEntry.record_id == r.code)
     history = s.exec(select(AuditEntry).where(own).order_by(AuditEntry.id.desc()).limit(200)).all()
     form = form or EditRecipientForm(prefix="facts", obj=r, version=r.version)
+    if identity is not None and identity_form is None:
+        identity_form = EditIdentityForm(prefix="identity", obj=identity, version=identity.version)
+    if plan_form is None:
+        plan_form = PlanCourseForm(prefix="plan", same_donor=current_app.config.get("SAME_DONOR_PREFERENCE", True))
+    plan_form.template.choices = template_choices(s)
+    co_form = co_form or CoTherapyForm(prefix="co", data=default_co_therapy(s, r))
+    courses = [(c, timeline(s, c)) for c in course_ops.courses_of(s, r)]
     return render_template("clinical/recipient.html", r=r, identity=identity, history=history, form=form, error=error,
                            conflict=conflict, sexes=dict(SEX_CHOICES), age=age_on(r.date_of_birth, lab_today()),
-                           can_edit=require_role(*REGISTRARS)), status
+                           can_edit=require_role(*REGISTRARS), identity_form=identity_form, plan_form=plan_form, co_form=co_form, courses=courses,
+                           co=course_ops.co_therapies(s, r), aes=ae_ops.listing(s, recipient=r),
+                           can_plan=require_role(*REGISTRARS) and not any(c.status in course_ops.OPEN_STATUSES
+                                                                          for c, _rows in courses)), status
 
 
 @bp.route("/<code>")
 @authenticated
 def detail(code):
-    return _render_detail(ops.get(db_session(), code))
+    return render_detail(ops.get(db_session(), code))
 
 
 @bp.route("/<code>/facts", methods=["POST"])
@@ -78,13 +95,27 @@ def edit_facts(code):
     r = ops.get(s, code)
     form = EditRecipientForm(prefix="facts")
     if not form.validate_on_submit():
-        return _render_detail(r, form, _("Correct the marked fields."), status=400)
+        return render_detail(r, form, _("Correct the marked fields."), status=400)
     return form_action(
         lambda: ops.update_facts(s, r, form.version.data, form.facts(), form.reason.data, lab_today(), labels=field_labels(form)),
-        lambda **kw: _render_detail(r, form, **kw),
+        lambda **kw: render_detail(r, form, **kw),
         lambda _r: _saved(_("Recipient %(code)s saved.", code=r.code), r))
 
 
 def _saved(message, r):
     flash(message, "success")
     return redirect(url_for("recipients.detail", code=r.code))
+
+
+@bp.route("/<code>/identity", methods=["POST"])
+@roles(*REGISTRARS)
+def edit_identity(code):
+    s = db_session()
+    r = ops.get(s, code)
+    form = EditIdentityForm(prefix="identity")
+    if not form.validate_on_submit():
+        return render_detail(r, error=_("Correct the marked fields."), status=400, identity_form=form)
+    return form_action(
+        lambda: ops.update_identity(s, r, form.version.data, form.identity(), form.reason.data, labels=field_labels(form)),
+        lambda **kw: render_detail(r, identity_form=form, **kw),
+        lambda _r: _saved(_("Identity of %(code)s corrected.", code=r.code), r))

@@ -23,7 +23,10 @@ def home():
     recent = db_session().exec(
         select(AuditEntry).where(AuditEntry.user_id == g.user.id).order_by(AuditEntry.id.desc()).limit(10)
     ).all()
-    return render_template("core/home.html", recent=recent)
+    from ..clinical.adverse_events import open_reports
+    from ..clock import utcnow
+
+    return render_template("core/home.html", recent=recent, sae_reports=open_reports(db_session()), now=utcnow())
 
 
 SCAN_MESSAGES = {

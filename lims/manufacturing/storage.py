@@ -158,7 +158,7 @@ def thaw(session, u: DoseUnit, thawed_at: datetime, user, now: datetime) -> None
 def discard(session, u: DoseUnit, reason: str) -> None:
     if not (reason or "").strip():
         raise RuleViolation(_("A reason is required to discard a unit."))
-    if u.status in ("issued", "administered", "discarded"):
+    if u.status in ("reserved", "issued", "administered", "discarded"):  # reserved/issued: from the dose page
         raise RuleViolation(_("Unit %(code)s is %(status)s and cannot be discarded.", code=u.code,
                               status=explain.UNIT_STATUS_LABELS[u.status]))
     with change_reason(session, reason):

@@ -24,10 +24,8 @@ scan_error.png (a refused scan).
 from __future__ import annotations
 
 import re
-import uuid
 from urllib.parse import parse_qs
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -36,12 +34,12 @@ from sqlmodel import select
 from lims.clock import utcnow
 from lims.timefmt import to_lab
 from tests.labels.test_render import decoded
-from tests.manufacturing import flow
-from tests.manufacturing.conftest import act, lab
+from tests.manufacturing.conftest import act
 
 from .conftest import ACCOUNTS
 from .helpers import active_id, login_as, shot
-from .test_manufacturing import DEVICE, _day_check, _ensure_staff_spec_device_storage, _pass_screening, _years_before
+from .lots import filled_lot
+from .test_manufacturing import _ensure_staff_spec_device_storage
 
 pytestmark = pytest.mark.browser
 
@@ -62,37 +60,13 @@ def unit_lot(live_server) -> UnitLot:
     The donor gets a national ID of its own (the register refuses a duplicate), so this module runs
     before or after test_manufacturing.py on the same live server.
     """
-    from lims.donors import operations as donor_ops
-    from lims.manufacturing import batches, donations
     from lims.manufacturing.models import DoseUnit
 
     with live_server.app.app_context():
         today = to_lab(utcnow()).date()
-        day = today - timedelta(days=2)
         _ensure_staff_spec_device_storage(today)
-        registered = today - timedelta(days=20)
-        donor = act("clin", lambda s, u: donor_ops.register(s, {
-            "sex": "female", "date_of_birth": _years_before(today, 30) - timedelta(days=11), "height_cm": "163.0",
-            "weight_kg": "55.0", "measured_on": registered, "notes": None},
-            {"full_name": "Sun Hui", "national_id": "SCAN" + uuid.uuid4().hex[:14].upper(), "phone": ""},
-            registered).code)
-        _pass_screening(donor, today - timedelta(days=16), today - timedelta(days=14))
-        _day_check(donor, day)
-
-        def receive(s, u):
-            return donations.receive(s, donor_ops.get(s, donor), {
-                "collected_at": lab(day, 8, 0), "received_at": lab(day, 8, 25), "receipt_temp_c": "4.0",
-                "mass_g": "150.0", "bristol": 4, "appearance": "brown, formed",
-                "retained_location": "FRG-T retained-sample rack"}, u, utcnow()).code
-
-        donation = act("tech", receive)
-        lot = act("tech", lambda s, u: batches.start(s, donations.get(s, donation), DEVICE, "GFM-RUN-SCAN",
-                                                     lab(day, 9, 0), u, utcnow()).lot)
-        started = (9, 0)
-        for position, (ended, fields) in enumerate(flow.STEPS, start=1):
-            act("tech", lambda s, u, p=position, f=fields, a=started, b=ended: batches.record_step(
-                s, batches.get(s, lot), p, f, lab(day, *a), lab(day, *b), u, utcnow()))
-            started = ended
+        _donor, lot = filled_lot(today, sex="female", years=30, name="Sun Hui", id_prefix="SCAN", run="GFM-RUN-SCAN",
+                                 mass_g="150.0")
         units = act("tech", lambda s, u: tuple(x.code for x in s.exec(
             select(DoseUnit).where(DoseUnit.lot == lot).order_by(DoseUnit.seq)).all()))
     assert units == tuple(f"{lot}-{n:02d}" for n in range(1, 7))

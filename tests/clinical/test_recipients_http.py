@@ -78,3 +78,35 @@ def test_correction_needs_a_reason_and_refuses_stale_forms(app, staff):
     r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "7", "facts-version": "2",
                                                          "facts-reason": "x"}, token_from="/recipients/P-0001")
     assert r.status_code == 422 and "(was 7)" in page_text(r)
+
+
+def _identity_form(browser, code):
+    html = browser.get(f"/recipients/{code}").get_data(as_text=True)
+    import re
+
+    version = re.search(r'name="identity-version" type="hidden" value="(\d+)"', html) or \
+        re.search(r'id="identity-version" name="identity-version" type="hidden" value="(\d+)"', html)
+    return version.group(1)
+
+
+def test_identity_correction_needs_a_reason_refuses_a_duplicate_and_is_audited(app, staff):
+    assert staff["nurse"].post("/recipients/new", FORM).status_code == 302
+    assert staff["nurse"].post("/recipients/new", {**FORM, "hospital_number": "H2019-0999", "full_name": "Ma Li"}).status_code == 302
+    version = _identity_form(staff["nurse"], "P-0001")
+    base = {"identity-version": version, "identity-full_name": "Xu Ming", "identity-hospital_number": "H2019-0999",
+            "identity-phone": "", "identity-reason": "typo at registration"}
+    r = staff["nurse"].post("/recipients/P-0001/identity", base)
+    assert r.status_code == 422 and "already registered as recipient P-0002" in page_text(r)
+    r = staff["nurse"].post("/recipients/P-0001/identity", {**base, "identity-hospital_number": "H2019-0123",
+                                                            "identity-reason": ""})
+    assert r.status_code == 400
+    with transaction(Actor(None, "t"), write=False) as s:
+        assert s.exec(select(RecipientIdentity.hospital_number).where(RecipientIdentity.recipient_id == 1)).one() == "H2019-0122"
+    r = staff["nurse"].post("/recipients/P-0001/identity", {**base, "identity-hospital_number": "h2019-0123"})
+    assert r.status_code == 302
+    rows = [row for row in audit_rows(app, action="update") if row.entity == "recipient_identity"]
+    assert [(row.field, row.old_value, row.new_value, row.reason) for row in rows] == [
+        ("hospital_number", "H2019-0122", "H2019-0123", "typo at registration")]
+    r = staff["nurse"].post("/recipients/P-0001/identity", {**base, "identity-hospital_number": "H2019-0777"})
+    assert r.status_code == 409  # the form still carries the old version
+    assert staff["tech"].post("/recipients/P-0001/identity", base, token_from="/recipients/").status_code == 403

@@ -97,7 +97,7 @@ def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path
 
 def test_init_is_idempotent(app):
     r = app.test_cli_runner().invoke(args=["lims", "init"])
-    assert r.exit_code == 0 and "at revision 0004" in r.output
+    assert r.exit_code == 0 and "at revision 0005" in r.output
 
 
 def test_demo_lab_has_donors_in_every_stage_of_screening(app):
@@ -124,20 +124,33 @@ def test_demo_lab_is_in_the_middle_of_manufacturing(app, clock):
         assert set(batches) == {"released", "quarantine", "in_process"}
         units = {b: sorted({u.status for u in s.exec(select(DoseUnit).where(DoseUnit.batch_id == batches[b].id)).all()})
                  for b in ("released", "quarantine")}
-        assert units == {"released": ["available"], "quarantine": ["quarantine"]}
+        # P-0004's course used two units of the released batch and holds a third for today.
+        assert units == {"released": ["administered", "available", "reserved"], "quarantine": ["quarantine"]}
         assert [d.status for d in donations].count("rejected") == 1
         assert [d.status for d in s.exec(select(Deviation)).all()] == ["closed"]
         from lims.clinical.models import Recipient
 
         cohort = [(r.code, r.ecog, r.prior_lines) for r in s.exec(select(Recipient).order_by(Recipient.id)).all()]
         assert cohort == [("P-0001", 3, 7), ("P-0002", 2, 2), ("P-0003", 2, 5), ("P-0004", 3, 7), ("P-0005", 4, 9)]
+        from lims.clinical.ae_models import AdverseEvent
+        from lims.clinical.course_models import Administration, Course, Postponement
+
+        courses = {c.code: c.status for c in s.exec(select(Course)).all()}
+        assert courses == {"P-0004-C1": "in_progress", "P-0001-C1": "planned"}
+        doses = [(a.code, a.status, (a.scheduled_date - a.planned_date).days, a.unit_id is not None)
+                 for a in s.exec(select(Administration).order_by(Administration.code)).all()]
+        assert doses[3:] == [("P-0004-C1-D1", "given", 0, True), ("P-0004-C1-D2", "given", 1, True),
+                             ("P-0004-C1-D3", "planned", 1, True)]
+        assert [p.reason_code for p in s.exec(select(Postponement)).all()] == ["fever"]
+        ae = s.exec(select(AdverseEvent)).one()
+        assert (ae.term, ae.grade, ae.attribution_fmt, ae.serious) == ("Fever", 1, "possible", False)
     assert runner_ok(app)
     # Expiry: nothing is due now; 7 months later every unit has expired and the released batch with them.
     r = app.test_cli_runner().invoke(args=["lims", "expire-due"])
     assert r.exit_code == 0 and "0 unit(s) and 0 batch(es)" in r.output
     clock.advance(days=213)
     r = app.test_cli_runner().invoke(args=["lims", "expire-due"])
-    assert "18 unit(s) and 1 batch(es)" in r.output, r.output
+    assert "16 unit(s) and 1 batch(es)" in r.output, r.output  # the two administered units stay administered
 
 
 def runner_ok(app):

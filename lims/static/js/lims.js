@@ -17,6 +17,18 @@
         if (box) { ev.preventDefault(); box.focus(); box.select(); }
       }
     });
+    // Bedside form: a scanner types the wristband or unit code and presses Enter; Enter moves on to the
+    // next field instead of submitting half a record. The record is saved with the button only.
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target;
+      if (ev.key !== "Enter" || t.tagName !== "INPUT" || !t.form || !t.form.classList.contains("bedside-form")) { return; }
+      ev.preventDefault();
+      var fields = Array.prototype.filter.call(t.form.elements, function (el) {
+        return !el.disabled && el.type !== "hidden" && el.tagName !== "FIELDSET";
+      });
+      var next = fields[fields.indexOf(t) + 1];
+      if (next) { next.focus(); }
+    });
     // Results forms (form.entry): Enter in a list saves, as in a text field; Chromium would open the
     // list instead. A list opened on purpose (click, Space, Alt+Down, F4) keeps Enter to choose an option.
     var opened = null;
