@@ -122,6 +122,11 @@ def defer_write(session: Session, fn: Callable[[Session], None]) -> None:
     session.info.setdefault("deferred", []).append(fn)
 
 
+def after_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Call ``fn`` once the request's transaction has committed (never after a rollback)."""
+    session.info.setdefault("after_commit", []).append(fn)
+
+
 def _run_deferred(actor: Actor, deferred: list) -> None:
     for fn in deferred:
         with transaction(actor) as s:
@@ -161,9 +166,11 @@ def init_app(app) -> None:
     def _end_request(response):
         s = g.pop("_lims_session", None)
         if s is not None:
+            committed = False
             try:
                 if response.status_code < 400 and not g.get("lims_rollback"):
                     s.commit()
+                    committed = True
                 else:
                     s.rollback()
             finally:
@@ -171,6 +178,9 @@ def init_app(app) -> None:
                 s.close()
                 _reset_intent()
                 _run_deferred(s.info["actor"], deferred)
+            if committed:
+                for fn in s.info.get("after_commit", []):  # e.g. start a background job for the committed row
+                    fn()
         return response
 
     @app.teardown_request

@@ -37,3 +37,23 @@ if [ ! -f "$STAMP" ]; then
 fi
 .venv/bin/python -m lims.i18n_build compile >/dev/null
 mkdir -p instance
+
+# The PDF reports embed a TrueType font with Chinese glyphs (WenQuanYi Micro Hei, Apache-2.0): taken
+# from Debian's package into instance/fonts, so no font is assumed on the machine and no root is needed.
+FONT=instance/fonts/wqy-microhei.ttc
+SYSTEM_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+if [ ! -s "$FONT" ]; then
+  mkdir -p instance/fonts
+  if [ ! -s "$SYSTEM_FONT" ]; then
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && apt-get download fonts-wqy-microhei >/dev/null 2>&1) \
+        && dpkg-deb -x "$tmp"/fonts-wqy-microhei_*.deb "$tmp/x"; then
+      SYSTEM_FONT="$tmp/x$SYSTEM_FONT"
+    else
+      apt_install fonts-wqy-microhei
+    fi
+  fi
+  cp "$SYSTEM_FONT" "$FONT"
+  echo "setup: report font installed at $FONT"
+  rm -rf "${tmp:-/nonexistent}"
+fi

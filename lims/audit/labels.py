@@ -11,6 +11,7 @@ ACTION_LABELS = {
     "signature_refused": _l("signature refused (four-eyes)"),
     "password_change_failed": _l("failed password change"), "restore": _l("database restored"),
     "print": _l("label printed"), "administration_refused": _l("administration refused (bedside check)"),
+    "report": _l("report printed"),
 }
 
 # Each domain adds its record types here when it is imported.

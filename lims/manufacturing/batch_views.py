@@ -133,7 +133,7 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
         "manufacturing/batch.html", batch=batch, donation=donation, donor=s.get(Donor, batch.donor_id),
         device=s.get(Equipment, batch.device_id), plan=plan, steps=steps, verified=verified, nxt=nxt,
         step_form=_current_step_form(step_form, batch, steps, plan, nxt), correct=correct, fix_forms=fix_forms, params_of=batches.params_of,
-        step_label=explain.step_label, results={r.item_code: r for r in results}, qc_verified=qc_verified,
+        step_label=explain.step_label, params_text=explain.params_text, results={r.item_code: r for r in results}, qc_verified=qc_verified,
         items=items, qc_name=qc_name, criterion=explain.criterion, qc_value=explain.qc_value, qc_values=qc_values or {}, qc_form=qc_form or {}, allowed=qc.allowed_text,
         deviations=deviations, dev_form=dev_form or DeviationForm(prefix="dev"), inv_forms=inv_forms,
         dev_sigs={d.code: current_signature(s, d, "approved") for d in deviations},

@@ -53,6 +53,22 @@ def criterion(item) -> str:
     return f"≤ {format_quantity(item.max_value)}{unit}"
 
 
+def params_text(kind: str, p: dict) -> str:
+    """A recorded step's parameters in one line, as the batch page and the batch report print them."""
+    if kind == "homogenisation":
+        return f"{_('Diluent')}: {p['diluent']}; {p['volume_ml']} mL"
+    if kind == "microfiltration":
+        return f"{_('Stages')}: {' → '.join(str(m) for m in p['mesh_um'])} µm ({len(p['mesh_um'])})"
+    if kind == "wash":
+        return f"{p['g_force']} × g, {p['minutes']} min, {p['temperature_c']} °C"
+    if kind == "resuspension":
+        extra = f", {p['cryoprotectant']} {p['cryoprotectant_pct']} %" if p.get("cryoprotectant") else ""
+        return f"{p['volume_ml']} mL {p['diluent']}{extra}"
+    if kind == "fill":
+        return f"{_('%(n)s units × %(ml)s mL', n=p['dose_count'], ml=p['unit_volume_ml'])}, {STORAGE_LABELS[p['storage']]}"
+    return ""
+
+
 def step_label(kind: str, seq: int = 1) -> str:
     label = str(STEP_LABELS.get(kind, kind))
     return f"{label} {seq}" if kind == "wash" else label

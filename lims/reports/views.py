@@ -1,0 +1,144 @@
+"""PDF reports: batch record, donor screening, recipient course; the bulk export of batch reports.
+
+A report is rendered during a GET, whose transaction only reads; the audit row
+saying who printed which document version is written after it, in its own
+short transaction.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlmodel import select
+from wtforms import DateField
+from wtforms.validators import DataRequired
+
+from ..audit.trail import audit_event
+from ..auth.permissions import roles
+from ..clock import utcnow
+from ..db import after_commit, db_session, defer_write
+from ..errors import NotFound
+from ..manufacturing import batches
+from ..timefmt import lab_today
+from ..web import form_action
+from . import batch_report, export
+from .models import ReportExport
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+BATCH_READERS = ("qa", "admin", "technician", "clinician")
+CLINICAL = ("clinician", "qa", "admin")
+EXPORTERS = ("qa", "admin")
+
+
+def pdf_response(pdf: bytes, file_name: str, entity: str, record_id: str, version: str, what: str) -> Response:
+    """The PDF inline, and the print in the audit trail (after the read transaction)."""
+    defer_write(db_session(), lambda s: audit_event(s, "report", entity, record_id, new=version, reason=what))
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="{file_name}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/batches/<lot>.pdf")
+@roles(*BATCH_READERS)
+def batch(lot):
+    s = db_session()
+    b = batches.get(s, lot)
+    data = batch_report.collect(s, b)
+    version = batch_report.doc_version(data)
+    pdf = batch_report.build(data, g.user.full_name, utcnow())
+    return pdf_response(pdf, f"batch-report-{b.lot}.pdf", "batch", b.lot, version, "batch report")
+
+
+@bp.route("/screenings/<int:screening_id>.pdf")
+@roles(*CLINICAL)
+def screening(screening_id):
+    from ..donors import screening as screening_ops
+    from ..donors.models import Donor
+    from . import donor_report
+
+    s = db_session()
+    sc = screening_ops.get(s, screening_id)
+    data = donor_report.collect(s, sc)
+    version = donor_report.doc_version(data)
+    pdf = donor_report.build(data, g.user.full_name, utcnow())
+    donor = s.get(Donor, sc.donor_id)
+    return pdf_response(pdf, f"screening-report-{donor.code}-{sc.id}.pdf", "screening", str(sc.id), version,
+                        "donor screening report")
+
+
+@bp.route("/courses/<code>.pdf")
+@roles(*CLINICAL)
+def course(code):
+    from ..clinical import courses
+    from . import course_report
+
+    s = db_session()
+    c = courses.course(s, code)
+    data = course_report.collect(s, c)
+    version = course_report.doc_version(data)
+    pdf = course_report.build(data, g.user.full_name, utcnow())
+    return pdf_response(pdf, f"course-report-{c.code}.pdf", "course", c.code, version, "recipient course report")
+
+
+# --- bulk export -----------------------------------------------------------------------------------
+
+class ExportForm(FlaskForm):
+    from flask_babel import lazy_gettext as _l
+
+    from_day = DateField(_l("Produced from"), validators=[DataRequired(message=_l("Enter both dates."))])
+    to_day = DateField(_l("Produced through"), validators=[DataRequired(message=_l("Enter both dates."))])
+
+
+def _render_exports(form, error=None, status=200):
+    rows = db_session().exec(select(ReportExport).order_by(ReportExport.id.desc()).limit(20)).all()
+    return render_template("reports/exports.html", form=form, rows=rows, error=error), status
+
+
+@bp.route("/exports")
+@roles(*EXPORTERS)
+def exports():
+    today = lab_today()
+    return _render_exports(ExportForm(from_day=today.replace(day=1), to_day=today))
+
+
+@bp.route("/exports", methods=["POST"])
+@roles(*EXPORTERS)
+def request_export():
+    form = ExportForm()
+    if not form.validate_on_submit():
+        return _render_exports(form, _("Enter both dates."), 400)
+    app = current_app._get_current_object()
+
+    def run():
+        job = export.request_export(db_session(), g.user, form.from_day.data, form.to_day.data, str(get_locale()))
+        job_id = job.id
+        # The thread starts once this request's transaction has committed the job row.
+        after_commit(db_session(), lambda: export.start(app, job_id))
+        return job
+
+    return form_action(run, lambda **kw: _render_exports(form, kw.get("error"), kw.get("status", 422)),
+                       lambda job: redirect(url_for("reports.export_status", export_id=job.id)))
+
+
+@bp.route("/exports/<int:export_id>")
+@roles(*EXPORTERS)
+def export_status(export_id):
+    job = db_session().get(ReportExport, export_id)
+    if job is None:
+        raise NotFound(_("No such export."))
+    return render_template("reports/export.html", job=job)
+
+
+@bp.route("/exports/<int:export_id>/download")
+@roles(*EXPORTERS)
+def export_download(export_id):
+    job = db_session().get(ReportExport, export_id)
+    if job is None or job.status != "done":
+        raise NotFound(_("No such export."))
+    path = export.export_dir() / job.file_name
+    if not path.is_file():
+        flash(_("The export file is no longer on the server."), "error")
+        return redirect(url_for("reports.exports"))
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=job.file_name)
