@@ -52,6 +52,45 @@ def init_cmd():
         click.echo(f"seeded the default course template {template.code} v{template.template_version}")
 
 
+@lims_cli.command("scheduler")
+def scheduler_cmd():
+    """Run the scheduled jobs (APScheduler, lab time zone) until stopped; one process per installation."""
+    from flask import current_app
+
+    from .jobs.runner import build_scheduler
+    from .jobs.tasks import JOBS
+
+    sched = build_scheduler(current_app._get_current_object())
+    for job in sched.get_jobs():
+        click.echo(f"scheduled {job.id}: {job.trigger}")
+    click.echo(f"scheduler running ({len(JOBS)} jobs); Ctrl+C stops it")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@lims_cli.command("run-jobs")
+@click.option("--job", "name", default=None, help="run only this job")
+def run_jobs_cmd(name):
+    """Run the jobs once for the current slot (cron, or by hand); a slot already run is skipped."""
+    from .jobs.runner import run, run_all
+    from .jobs.tasks import JOBS
+
+    if name is not None and name not in JOBS:
+        raise click.UsageError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
+    results = [(name, run(name))] if name else run_all()
+    failed = False
+    for job, row in results:
+        if row is None:
+            click.echo(f"{job}: already run for this slot")
+        else:
+            click.echo(f"{job}: {row.outcome} {row.counts or ''} {row.error or ''}".rstrip())
+            failed = failed or row.outcome != "ok"
+    if failed:
+        raise SystemExit(1)
+
+
 @lims_cli.command("expire-due")
 def expire_due_cmd():
     """Mark dose units past their expiry as expired (and released batches whose units all expired)."""
@@ -107,8 +146,11 @@ def demo_data_cmd():
     """Load the demo lab (idempotent) and print the demo accounts."""
     from .demo import DEMO_PASSWORD, load_demo
 
+    from .jobs.runner import run_all
+
     with transaction(_cli_actor()) as s:
         created = load_demo(s)
+    run_all()  # the scheduler's first pass, so the due-work lists and the jobs page start filled
     click.echo(f"demo data ready ({created} new records). Demo accounts (password for all: {DEMO_PASSWORD}):")
     from .demo import DEMO_USERS
 

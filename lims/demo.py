@@ -399,4 +399,11 @@ def _demo_courses(session, users) -> int:
     dispensing.reserve(session, d3, units.pop(0).code, utcnow())
     if p1 is not None:
         courses.plan(session, p1, template.id, today + timedelta(days=7), True, today)
+    # A unit thawed this morning for a dose that was then moved: past its 6 h window, the scheduler expires
+    # it and the technicians' due-work list asks for it to be discarded.
+    from .manufacturing import storage
+
+    _as(session, tech)
+    spare = units.pop(0)
+    storage.thaw(session, spare, utcnow() - timedelta(hours=7), tech, utcnow())
     return 2

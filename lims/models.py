@@ -11,3 +11,4 @@ from .clinical.models import Recipient, RecipientIdentity  # noqa: F401
 from .clinical.course_models import Administration, CoTherapy, Course, CourseTemplate, Observation, Postponement  # noqa: F401
 from .clinical.ae_models import AdverseEvent  # noqa: F401
 from .reports.models import ReportExport  # noqa: F401
+from .jobs.models import JobRun, RetainedDisposal  # noqa: F401

@@ -7,5 +7,9 @@ export FLASK_APP=wsgi
 .venv/bin/flask --app wsgi lims init
 .venv/bin/flask --app wsgi lims demo-data
 PORT=${LIMS_PORT:-5000}
-echo "LIMS running at http://127.0.0.1:${PORT} (Ctrl+C stops it)"
-exec .venv/bin/gunicorn --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --access-logfile - wsgi:app
+# The scheduler is its own process (never inside the web workers, so no job runs twice).
+.venv/bin/flask --app wsgi lims scheduler &
+SCHEDULER=$!
+trap 'kill "$SCHEDULER" 2>/dev/null' EXIT INT TERM
+echo "LIMS running at http://127.0.0.1:${PORT} with the scheduler (Ctrl+C stops both)"
+.venv/bin/gunicorn --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --access-logfile - wsgi:app

@@ -11,7 +11,7 @@ ACTION_LABELS = {
     "signature_refused": _l("signature refused (four-eyes)"),
     "password_change_failed": _l("failed password change"), "restore": _l("database restored"),
     "print": _l("label printed"), "administration_refused": _l("administration refused (bedside check)"),
-    "report": _l("report printed"),
+    "report": _l("report printed"), "deadline_missed": _l("SAE report deadline missed"),
 }
 
 # Each domain adds its record types here when it is imported.
@@ -28,7 +28,7 @@ ENTITY_LABELS = {
     "recipient": _l("Recipient"), "recipient_identity": _l("Recipient identity"),
     "course_template": _l("Course template"), "course": _l("FMT course"), "administration": _l("Dose (administration)"),
     "postponement": _l("Postponement"), "observation": _l("Post-infusion observation"), "co_therapy": _l("Co-therapy"),
-    "adverse_event": _l("Adverse event"),
+    "adverse_event": _l("Adverse event"), "retained_disposal": _l("Retained-sample disposal"),
 }
 
 

@@ -23,10 +23,13 @@ def home():
     recent = db_session().exec(
         select(AuditEntry).where(AuditEntry.user_id == g.user.id).order_by(AuditEntry.id.desc()).limit(10)
     ).all()
-    from ..clinical.adverse_events import open_reports
     from ..clock import utcnow
+    from ..jobs.dashboard import due_work
+    from ..timefmt import lab_today
 
-    return render_template("core/home.html", recent=recent, sae_reports=open_reports(db_session()), now=utcnow())
+    now = utcnow()
+    return render_template("core/home.html", recent=recent, now=now, today=lab_today(),
+                           due=due_work(db_session(), g.user.role_set, now, lab_today()))
 
 
 SCAN_MESSAGES = {

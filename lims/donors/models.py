@@ -11,7 +11,7 @@ from sqlmodel import Field
 from ..audit.records import AuditedRecord
 
 SEXES = ("male", "female")
-DONOR_STATUSES = ("candidate", "in_screening", "eligible", "deferred", "excluded", "retired")
+DONOR_STATUSES = ("candidate", "in_screening", "eligible", "deferred", "excluded", "retired", "screening_expired")
 
 
 class Donor(AuditedRecord, table=True):

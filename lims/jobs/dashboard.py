@@ -1,0 +1,33 @@
+"""The home page's due work, by role: what each person should do next, each item linking to its record."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlmodel import select
+
+from . import tasks
+from .models import JobRun
+
+LAB = ("technician", "qa", "admin")
+QA = ("qa", "admin")
+CLINICAL = ("clinician", "qa", "admin")
+
+
+def due_work(session, roles: set[str], now: datetime, today: date) -> dict:
+    out: dict = {}
+    if roles & set(LAB):
+        out["expiring"] = tasks.expiring_units(session, today)
+        out["thawed"] = tasks.thawed_to_discard(session, now)
+        out["retained"] = tasks.retained_due(session, today)
+    if roles & set(QA):
+        out["review"] = tasks.ready_for_review(session)
+        out["deviations"] = tasks.open_deviations(session)
+        # Failed, or still "running" an hour on: the process died after claiming its slot.
+        stuck = (JobRun.outcome == "running") & (JobRun.started_at < now - timedelta(hours=1))
+        out["failed_jobs"] = list(session.exec(select(JobRun).where((JobRun.outcome == "failed") | stuck,
+                                                                    JobRun.started_at >= now - timedelta(days=7))
+                                               .order_by(JobRun.id.desc()).limit(20)).all())
+    if roles & set(CLINICAL):
+        out["rescreen"] = tasks.rescreen_due(session, today)
+        out["sae"] = tasks.sae_reports(session, now)
+    return out

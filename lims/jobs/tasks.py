@@ -1,0 +1,156 @@
+"""The scheduled jobs and the due-work lists they share with the dashboard.
+
+A job changes state only through the domain's own operations (so each change
+is audited, with the scheduler as the actor); lists of work that a person must
+do (review a batch, dispose of a sample) are computed, never guessed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from flask_babel import lazy_gettext as _l
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from ..audit.models import AuditEntry
+from ..audit.trail import audit_event, change_reason
+from ..manufacturing.models import Batch, Deviation, Donation, DoseUnit
+from . import rules
+from .models import RetainedDisposal
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable  # (session, now, today) -> dict of counts
+    every_minutes: int | None  # interval jobs; None: daily at ``at`` lab time
+    at: tuple[int, int] = (0, 5)
+    description: object = ""  # a lazy translated text
+
+
+# --- expiry and thaw window ------------------------------------------------------------------------
+
+def expire(session, now: datetime, today: date) -> dict:
+    from ..manufacturing.release import expire_due
+
+    units, batches = expire_due(session, now)
+    return {"units_expired": units, "batches_expired": batches}
+
+
+def thawed_to_discard(session, now: datetime) -> list[tuple[DoseUnit, str | None]]:
+    """Thawed units past use that still wait to be discarded, with the dose they were issued for.
+
+    Expired units in the lab are discarded from their unit page; a unit already issued to the ward
+    stays "issued" (the job does not take it from its dose) and is discarded from the dose page."""
+    from ..clinical.course_models import Administration
+    from ..manufacturing.batches import limits_for
+
+    expired = session.exec(select(DoseUnit).where(DoseUnit.status == "expired", DoseUnit.thawed_at.is_not(None))).all()
+    out = [(u, None) for u in expired]
+    issued = session.exec(select(DoseUnit, Administration.code).join(Administration, Administration.unit_id == DoseUnit.id)
+                          .where(DoseUnit.status == "issued", DoseUnit.thawed_at.is_not(None))).all()
+    for u, dose in issued:
+        hours = limits_for(session, session.get(Batch, u.batch_id)).thaw_use_hours
+        if now > u.thawed_at + timedelta(hours=hours) or now >= u.expires_at:
+            out.append((u, dose))
+    return sorted(out, key=lambda pair: pair[0].thawed_at)
+
+
+def expiring_units(session, today: date, days: int = 7) -> list[DoseUnit]:
+    return list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(("available", "reserved", "quarantine")),
+                                                    DoseUnit.expiry_date <= today + timedelta(days=days))
+                             .order_by(DoseUnit.expiry_date, DoseUnit.code).limit(200)).all())
+
+
+# --- donors ----------------------------------------------------------------------------------------
+
+def donor_eligibility(session, now: datetime, today: date) -> dict:
+    """Eligible donors past their end date become "screening expired"; those ending within 7 days are counted."""
+    from ..donors.models import Donor
+
+    eligible = session.exec(select(Donor).where(Donor.status == "eligible")).all()
+    expired = [d for d in eligible if rules.eligibility_over(d.status_until, today)]
+    for d in expired:
+        with change_reason(session, f"eligibility ended on {d.status_until}: re-screening needed"):
+            d.status = "screening_expired"
+    due = [d for d in eligible if rules.rescreen_due(d.status_until, today)]
+    return {"screening_expired": len(expired), "rescreen_due": len(due)}
+
+
+def rescreen_due(session, today: date) -> list:
+    from ..donors.models import Donor
+
+    rows = session.exec(select(Donor).where(Donor.status.in_(("eligible", "screening_expired")))
+                        .order_by(Donor.status_until)).all()
+    return [d for d in rows if d.status == "screening_expired" or rules.rescreen_due(d.status_until, today)]
+
+
+# --- quarantine clearance --------------------------------------------------------------------------
+
+def ready_for_review(session) -> list[Batch]:
+    """Quarantined batches whose donor now has a clearing screening: QA reviews and releases them (never automatic)."""
+    from ..manufacturing.release import clearance
+
+    return [b for b in session.exec(select(Batch).where(Batch.status == "quarantine").order_by(Batch.lot)).all()
+            if clearance(session, b) is not None]
+
+
+def quarantine_clearance(session, now: datetime, today: date) -> dict:
+    return {"ready_for_review": len(ready_for_review(session))}
+
+
+def open_deviations(session) -> list[Deviation]:
+    return list(session.exec(select(Deviation).where(Deviation.status == "open").order_by(Deviation.code)).all())
+
+
+# --- retained samples ------------------------------------------------------------------------------
+
+def retained_due(session, today: date) -> list[Donation]:
+    disposed = select(RetainedDisposal.donation_id)
+    return list(session.exec(select(Donation).where(Donation.retained_until < today, Donation.id.not_in(disposed))
+                             .order_by(Donation.retained_until)).all())
+
+
+def retained_samples(session, now: datetime, today: date) -> dict:
+    return {"due_for_disposal": len(retained_due(session, today))}
+
+
+# --- SAE deadlines ---------------------------------------------------------------------------------
+
+def sae_reports(session, now: datetime) -> list[tuple]:
+    """(event, "ethics"|"regulatory", due, "missed"|"soon"|"open") for every unreported SAE report, soonest first.
+
+    Every report is listed until it is sent; "soon" and "missed" say how urgent it is."""
+    from ..clinical.adverse_events import open_reports
+
+    return [(ae, to, due, rules.report_state(due, None, now) or "open") for ae, to, due in open_reports(session)]
+
+
+def sae_deadlines(session, now: datetime, today: date) -> dict:
+    """A missed deadline is written into the event's audit trail once, by the scheduler."""
+    missed = soon = flagged = 0
+    for ae, to, _due, state in sae_reports(session, now):
+        if state != "missed":
+            soon += state == "soon"
+            continue
+        missed += 1
+        already = session.exec(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "deadline_missed", AuditEntry.entity == "adverse_event",
+            AuditEntry.record_id == ae.code, AuditEntry.field == to)).one()
+        if not already:
+            audit_event(session, "deadline_missed", "adverse_event", ae.code, field=to,
+                        new=f"{to} report due {_due.isoformat()}", reason="SAE report deadline passed unreported")
+            flagged += 1
+    return {"missed": missed, "newly_flagged": flagged, "due_within_24h": soon}
+
+
+JOBS: dict[str, Job] = {j.name: j for j in (
+    Job("expire", expire, 15, description=_l("expire dose units past expiry or thaw window, and fully expired batches")),
+    Job("sae_deadlines", sae_deadlines, 15, description=_l("flag SAE reports past their deadline")),
+    Job("quarantine_clearance", quarantine_clearance, 60, description=_l("count quarantined batches ready for QA review")),
+    Job("donor_eligibility", donor_eligibility, None, (0, 5), _l("end eligibility past its date; count re-screenings due")),
+    Job("retained_samples", retained_samples, None, (0, 10), _l("count retained samples due for disposal")),
+)}
