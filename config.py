@@ -55,6 +55,9 @@ class Config:
     SAE_ETHICS_HOURS = 24           # SAE report to the ethics committee, from the moment the site became aware
     SAE_FATAL_DAYS = 7              # expedited regulatory report: fatal or life-threatening SUSAR
     SAE_OTHER_DAYS = 15             # expedited regulatory report: other SUSAR
+    # Lookback.
+    LOOKBACK_WINDOW_DAYS = 28       # a positive finding reaches back this far (unless a later negative screening)
+    LOOKBACK_TARGET_DAYS = 3        # calendar days to complete the record review of a case
     # Reports.
     REPORT_FONT = ""                # TrueType face with Chinese glyphs; empty: instance/fonts/wqy-microhei.ttc (setup installs it)
     EXPORT_DIR = ""                 # where bulk-export ZIPs are written; empty: instance/exports
@@ -65,7 +68,7 @@ class Config:
         "LOGIN_RATE_LIMIT", "LOGIN_RATE_WINDOW_SECONDS", "COOKIE_SECURE",
         "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
         "ZPL_PRINTER", "SAME_DONOR_PREFERENCE", "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
-        "REPORT_FONT", "EXPORT_DIR",
+        "REPORT_FONT", "EXPORT_DIR", "LOOKBACK_WINDOW_DAYS", "LOOKBACK_TARGET_DAYS",
     )
     TESTING = False
 

@@ -66,6 +66,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from .clinical.views import bp as recipients_bp
     from .reports.views import bp as reports_bp
     from .jobs.views import bp as jobs_bp
+    from .lookback.views import bp as lookback_bp
     from .labels.views import bp as labels_bp
     from .manufacturing.batch_views import bp as batches_bp
     from .manufacturing.donation_views import bp as donations_bp
@@ -73,7 +74,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp, donors_bp, screening_bp, protocols_bp,
                donations_bp, batches_bp, storage_bp, labels_bp, recipients_bp,
-               courses_bp, aes_bp, reports_bp, jobs_bp):
+               courses_bp, aes_bp, reports_bp, jobs_bp, lookback_bp):
         app.register_blueprint(bp)
     public(app.view_functions["static"])
 

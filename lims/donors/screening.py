@@ -89,17 +89,24 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
     if corrections and not (reason or "").strip():
         raise RuleViolation(_("%(items)s already have a result: give a reason for the correction.",
                               items=", ".join(display_name(items[c]) for c in corrections)))
+    saved = []
     with change_reason(session, reason):
         for code, (value, comment) in entries.items():
             item = items[code]
             value = value.lower() if item.result_type != "numeric" else value.replace(",", ".")
             row = existing.get(item.id)
             if row is None:
-                session.add(ScreeningResult(screening_id=sc.id, item_id=item.id, value=value,
-                                            sample_date=sample_date, method=(method or "").strip(),
-                                            comment=comment or None))
+                row = ScreeningResult(screening_id=sc.id, item_id=item.id, value=value, sample_date=sample_date,
+                                      method=(method or "").strip(), comment=comment or None)
+                session.add(row)
             else:
                 row.value, row.sample_date, row.method, row.comment = value, sample_date, (method or "").strip(), comment or None
+            saved.append(row)
+    session.flush()
+    # A positive or excluding result of a donor who has donated reaches back to the products (lookback).
+    from ..lookback.cases import trigger_for_results
+
+    trigger_for_results(session, donor, saved)
     return len(entries)
 
 

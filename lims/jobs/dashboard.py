@@ -20,6 +20,9 @@ def due_work(session, roles: set[str], now: datetime, today: date) -> dict:
         out["thawed"] = tasks.thawed_to_discard(session, now)
         out["retained"] = tasks.retained_due(session, today)
     if roles & set(QA):
+        from ..lookback.cases import is_overdue, open_cases
+
+        out["lookback"] = [(c, is_overdue(c, now)) for c in open_cases(session)]
         out["review"] = tasks.ready_for_review(session)
         out["deviations"] = tasks.open_deviations(session)
         # Failed, or still "running" an hour on: the process died after claiming its slot.

@@ -1,0 +1,178 @@
+"""Opening lookback cases (automatically from a positive result, or by QA) and reading what they reach."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from ..clock import utcnow
+from ..core.counters import next_number
+from ..errors import NotFound, RuleViolation
+from ..manufacturing.models import Batch, Donation, DoseUnit
+from . import rules
+from .models import LookbackCase
+
+
+def window_days() -> int:
+    return int(current_app.config.get("LOOKBACK_WINDOW_DAYS", rules.DEFAULT_WINDOW_DAYS))
+
+
+def target_days() -> int:
+    return int(current_app.config.get("LOOKBACK_TARGET_DAYS", rules.DEFAULT_TARGET_DAYS))
+
+
+def get(session, code: str) -> LookbackCase:
+    c = session.exec(select(LookbackCase).where(LookbackCase.code == (code or "").strip().upper())).first()
+    if c is None:
+        raise NotFound(_("No lookback case has the code %(code)s.", code=code))
+    return c
+
+
+def open_cases(session) -> list[LookbackCase]:
+    return list(session.exec(select(LookbackCase).where(LookbackCase.status == "open").order_by(LookbackCase.opened_at)).all())
+
+
+def negative_sample_days(session, donor_id: int) -> list[date]:
+    """The latest sample date of each screening whose signed decision found the donor eligible."""
+    from sqlalchemy import func
+
+    from ..audit.signatures import current_signature
+    from ..donors.screening_models import EligibilityDecision, ScreeningResult
+
+    out = []
+    for d in session.exec(select(EligibilityDecision).where(EligibilityDecision.donor_id == donor_id,
+                                                            EligibilityDecision.outcome == "eligible")).all():
+        sig = current_signature(session, d, "approved")
+        if sig and sig.valid:
+            last = session.exec(select(func.max(ScreeningResult.sample_date))
+                                .where(ScreeningResult.screening_id == d.screening_id)).one()
+            if last is not None:
+                out.append(last)
+    return out
+
+
+def _open(session, donor_id: int, trigger: str, text: str, finding: date, result_id=None, batch_id=None) -> LookbackCase:
+    days = window_days()
+    s = rules.scope(finding, rules.last_negative_before(negative_sample_days(session, donor_id), finding), days)
+    case = LookbackCase(code=f"LB-{finding.year}-{next_number(session, 'lookback'):04d}", donor_id=donor_id,
+                        batch_id=batch_id, trigger=trigger, trigger_text=text, result_id=result_id, finding_date=finding,
+                        window_days=days, scope_start=s.start, scope_basis=s.basis, last_negative=s.last_negative,
+                        opened_at=utcnow())
+    session.add(case)
+    session.flush()
+    return case
+
+
+def trigger_for_results(session, donor, screening_results) -> list[LookbackCase]:
+    """A positive or excluding result for a donor who has donated opens a case (one open case per donor)."""
+    from ..donors.models import ProtocolItem
+    from ..donors.protocols import display_name, item_spec
+    from ..donors.rules import item_fails
+
+    has_donated = session.exec(select(Donation.id).where(Donation.donor_id == donor.id)).first() is not None
+    if not has_donated:
+        return []
+    findings = []
+    for r in screening_results:
+        item = session.get(ProtocolItem, r.item_id)
+        spec = item_spec(item)
+        fails = item_fails(spec, r.value)
+        if fails and (spec.result_type == "qualitative" or spec.on_fail == "exclude"):
+            findings.append((r, item))
+    if not findings:
+        return []
+    existing = session.exec(select(LookbackCase).where(LookbackCase.donor_id == donor.id, LookbackCase.status == "open",
+                                                       LookbackCase.batch_id.is_(None))).first()
+    if existing is not None:
+        return []
+    r, item = min(findings, key=lambda f: f[0].sample_date)
+    text = "; ".join(f"{display_name(i)}: {x.value} (sample {x.sample_date})" for x, i in findings)
+    return [_open(session, donor.id, "result", text, r.sample_date, result_id=r.id)]
+
+
+def open_manual(session, donor_code: str, lot: str, finding: date | None, reason: str, today: date) -> LookbackCase:
+    """QA opens a case by hand (e.g. an infection found in a recipient and traced back), for a donor or a batch."""
+    from ..donors.models import Donor
+
+    problems = []
+    if not (reason or "").strip():
+        problems.append(_("A reason is required to open a lookback case."))
+    if finding is None:
+        problems.append(_("Enter the date of the finding."))
+    elif finding > today:
+        problems.append(_("The date of the finding is in the future."))
+    donor = batch = None
+    if (lot or "").strip():
+        batch = session.exec(select(Batch).where(Batch.lot == lot.strip().upper())).first()
+        if batch is None:
+            problems.append(_("No batch has the lot %(lot)s.", lot=lot.strip()))
+        else:
+            donor = session.get(Donor, batch.donor_id)
+    elif (donor_code or "").strip():
+        donor = session.exec(select(Donor).where(Donor.code == donor_code.strip().upper())).first()
+        if donor is None:
+            problems.append(_("No donor has the code %(code)s.", code=donor_code.strip()))
+    else:
+        problems.append(_("Name the donor or the batch."))
+    if problems:
+        raise RuleViolation(" ".join(problems))
+    return _open(session, donor.id, "manual", reason.strip(), finding, batch_id=batch.id if batch else None)
+
+
+@dataclass
+class UnitLine:
+    unit: DoseUnit
+    location: str
+    administration: object | None
+    recipient: str | None
+
+
+@dataclass
+class DonationLine:
+    donation: Donation
+    batch: Batch | None
+    units: list[UnitLine]
+    disposed: object | None
+
+
+def reach(session, case: LookbackCase) -> list[DonationLine]:
+    """Every donation in scope with its retained sample, batch, units (where and in what state) and recipients."""
+    from ..clinical.course_models import Administration
+    from ..clinical.models import Recipient
+    from ..jobs.disposal import disposal_of
+    from ..manufacturing.storage import path_text
+
+    q = select(Donation).where(Donation.donor_id == case.donor_id)
+    if case.batch_id is not None:
+        q = q.where(Donation.id == session.get(Batch, case.batch_id).donation_id)
+    s = rules.Scope(case.scope_start, case.scope_basis, case.last_negative, case.finding_date)
+    lines = []
+    for dn in session.exec(q.order_by(Donation.collection_day, Donation.code)).all():
+        if case.batch_id is None and not rules.in_scope(s, dn.collection_day):
+            continue
+        batch = session.exec(select(Batch).where(Batch.donation_id == dn.id)).first()
+        units = []
+        if batch is not None:
+            for u in session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all():
+                a = session.exec(select(Administration).where(Administration.unit_id == u.id)).first()
+                units.append(UnitLine(u, path_text(session, u.box_id, u.position) if u.box_id else "", a,
+                                      session.get(Recipient, a.recipient_id).code if a else None))
+        lines.append(DonationLine(dn, batch, units, disposal_of(session, dn)))
+    return lines
+
+
+def recipients_of(lines: list[DonationLine]) -> list[tuple[str, list]]:
+    """Each recipient reached, with the doses (given or planned) from units in scope."""
+    out: dict[str, list] = {}
+    for line in lines:
+        for u in line.units:
+            if u.recipient:
+                out.setdefault(u.recipient, []).append(u)
+    return sorted(out.items())
+
+
+def is_overdue(case: LookbackCase, now: datetime) -> bool:
+    return case.status == "open" and rules.overdue(case.opened_at, now, target_days())
