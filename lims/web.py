@@ -42,3 +42,10 @@ def form_action(run, rerender, done):
     except LimsError as err:
         return rerender(error=err.message, status=err.status_code)
     return done(result)
+
+
+def csv_safe(value):
+    """Neutralise spreadsheet formulas (CSV injection) in free text."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value

@@ -11,6 +11,7 @@ from sqlmodel import select
 from ..auth.models import User
 from ..auth.permissions import roles
 from ..db import db_session
+from ..web import csv_safe
 from ..timefmt import lab_day_bounds_utc, lab_zone
 from .forms import AuditFilterForm
 from .labels import ACTION_LABELS, action_label, entity_label
@@ -88,17 +89,10 @@ def export_csv():
         for r in rows:
             w.writerow([r.id, r.ts.isoformat(sep=" "), r.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), r.user_id, r.user_name,
                         r.action, r.entity, r.record_id, r.record_version, r.field,
-                        _csv_safe(r.old_value), _csv_safe(r.new_value), _csv_safe(r.reason), r.client, r.hash])
+                        csv_safe(r.old_value), csv_safe(r.new_value), csv_safe(r.reason), r.client, r.hash])
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate(0)
 
     return Response(generate(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=audit-trail.csv"})
-
-
-def _csv_safe(value):
-    """Neutralise spreadsheet formulas (CSV injection) in free text."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value

@@ -96,3 +96,48 @@ def detail(code):
                            recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),
                            elapsed_hours=int((now - c.opened_at).total_seconds() // 3600), target_days=ops.target_days(),
                            history=history, scanned=request.args.get("code"))
+
+
+CSV_HEADER = ("case", "donor", "donation", "collection_day", "retained_sample", "batch", "batch_status", "unit",
+              "unit_status", "location", "recipient", "dose", "given_at_lab", "planned_for")
+
+
+@bp.route("/<code>.csv")
+@roles(*READERS)
+def export_csv(code):
+    """The case's reach as one row per unit (a donation without units is one row), audited as a printed report."""
+    import csv
+    import io
+
+    from flask import Response
+
+    from ..audit.trail import audit_event
+    from ..db import defer_write
+    from ..donors.models import Donor
+    from ..timefmt import format_dt
+    from ..web import csv_safe
+
+    s = db_session()
+    c = ops.get(s, code)
+    donor = s.get(Donor, c.donor_id).code
+    buf = io.StringIO()
+    buf.write("\ufeff")  # Excel reads UTF-8 with a BOM
+    w = csv.writer(buf)
+    w.writerow(CSV_HEADER)
+    for line in ops.reach(s, c):
+        dn = line.donation
+        retained = (f"disposed {line.disposed.disposed_on}" if line.disposed
+                    else f"{dn.retained_ml} mL at {dn.retained_location}, keep until {dn.retained_until}")
+        base = [c.code, donor, dn.code, dn.collection_day, csv_safe(retained), line.batch.lot if line.batch else "",
+                line.batch.status if line.batch else ""]
+        if not line.units:
+            w.writerow(base + [""] * 7)
+        for u in line.units:
+            a = u.administration
+            w.writerow(base + [u.unit.code, u.unit.status, csv_safe(u.location), u.recipient or "", a.code if a else "",
+                               format_dt(a.given_at, seconds=True) if a and a.given_at else "",
+                               a.scheduled_date if a and not a.given_at else ""])
+    defer_write(s, lambda x: audit_event(x, "report", "lookback_case", c.code, new="lookback CSV",
+                                         reason="lookback case export"))
+    return Response(buf.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={c.code}.csv"})

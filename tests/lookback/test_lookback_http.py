@@ -75,3 +75,26 @@ def test_qa_opens_a_case_for_a_batch_and_sees_every_unit_and_recipient(app, clin
     assert "P-0001" in recipients and f"{UNITS[0]} · P-0001-C1-D1 · given 2026-11-25 10:00" in recipients
     assert f"{UNITS[1]} · P-0001-C1-D2 · planned for 2026-11-26, not given" in recipients
     assert case.batch_id is not None
+
+
+def test_the_case_exports_its_reach_as_csv_and_the_export_is_audited(app, clinic):
+    import csv
+    import io
+
+    ok(plan(clinic.nurse, "P-0001", TODAY))
+    ok(reserve(clinic.nurse, "P-0001-C1-D1", UNITS[0]))
+    ok(issue(clinic.tech, UNITS[0]))
+    ok(administer(clinic.nurse, "P-0001-C1-D1", UNITS[0], local(TODAY, 10, 0)))
+    clinic.at(TODAY, 12, 0)
+    r = clinic.lab.qa.post("/lookback/new", {"donor": "", "lot": LOT, "finding_date": str(TODAY),
+                                             "reason": "=HYPERLINK(\"x\") traced back"}, token_from="/lookback/")
+    code = r.headers["Location"].rsplit("/", 1)[1]
+    resp = clinic.lab.qa.get(f"/lookback/{code}.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [row["unit"] for row in rows] == UNITS
+    first = rows[0]
+    assert (first["case"], first["donor"], first["batch"], first["recipient"], first["dose"]) == (
+        code, "D-0001", LOT, "P-0001", "P-0001-C1-D1")
+    assert first["given_at_lab"] == "2026-11-25 10:00:00 CST" and rows[1]["recipient"] == ""
+    assert [x.new_value for x in audit_rows(app, action="report", record_id=code)] == ["lookback CSV"]
