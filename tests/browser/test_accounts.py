@@ -134,6 +134,6 @@ def test_admin_creates_technician_who_must_change_password(page: Page):
     page.goto("/equipment/99999")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Not found")
     expect(page.locator("main .message")).to_have_text("No such equipment.")
-    expect(page.get_by_role("link", name="Back")).to_be_visible()
+    expect(page.get_by_role("link", name="Back", exact=True)).to_be_visible()
     expect(page.locator("main").get_by_role("link", name="Home")).to_be_visible()
     shot(page, "09-error-page")
