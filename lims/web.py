@@ -49,3 +49,19 @@ def csv_safe(value):
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value
+
+
+def audited_download(body: bytes | str, mimetype: str, file_name: str, entity: str, record_id: str, version: str,
+                     what: str, inline: bool = True):
+    """A generated document (report, export) and, after the request's read transaction, the audit row
+    saying who took which document version."""
+    from flask import Response
+
+    from .audit.trail import audit_event
+    from .db import db_session, defer_write
+
+    defer_write(db_session(), lambda s: audit_event(s, "report", entity, record_id, new=version, reason=what))
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{file_name}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

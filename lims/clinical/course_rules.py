@@ -13,7 +13,6 @@ from decimal import Decimal
 
 POSTPONE_REASONS = ("fever", "diarrhoea", "other")
 OBSERVATION_EARLY_MINUTES = 10  # an "N-minute" observation may be taken up to 10 min before N
-OBSERVATION_ITEMS = ("temperature_c", "diarrhoea", "abdominal_pain", "nausea_vomiting")
 
 
 @dataclass(frozen=True)

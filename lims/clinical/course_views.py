@@ -11,9 +11,9 @@ from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..manufacturing.forms import as_local
-from ..manufacturing.models import Batch, DoseUnit
+from ..manufacturing.models import DoseUnit
 from ..manufacturing.storage import path_text
-from ..timefmt import lab_today, to_lab
+from ..timefmt import lab_today
 from ..web import form_action
 from . import administrations as bedside
 from . import courses as ops
@@ -44,10 +44,6 @@ def _done(message, endpoint, **kw):
 
 # --- plan ------------------------------------------------------------------------------------------
 
-def template_choices(session):
-    return [(str(t.id), f"{t.title} ({t.code} v{t.template_version})") for t in ops.active_templates(session)]
-
-
 @bp.route("/plan/<recipient>", methods=["POST"])
 @roles(*CLINICAL)
 def plan(recipient):
@@ -56,7 +52,7 @@ def plan(recipient):
     s = db_session()
     r = recipient_ops.get(s, recipient)
     form = PlanCourseForm(prefix="plan")
-    form.template.choices = template_choices(s)
+    form.template.choices = ops.template_choices(s)
     if not form.validate_on_submit():
         return render_detail(r, plan_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
@@ -67,24 +63,6 @@ def plan(recipient):
 
 # --- course and dose pages -------------------------------------------------------------------------
 
-def timeline(session, c):
-    """Each dose: planned day, scheduled day, actual time, unit and its batch/donor, postponements."""
-    from ..donors.models import Donor
-
-    doses = ops.administrations(session, c)
-    pps = ops.postponements(session, [d.id for d in doses])
-    rows = []
-    for d in doses:
-        u = session.get(DoseUnit, d.unit_id) if d.unit_id else None
-        b = session.get(Batch, u.batch_id) if u else None
-        donor = session.get(Donor, b.donor_id).code if b else None
-        given_on = to_lab(d.given_at).date() if d.given_at else None
-        rows.append({"dose": d, "unit": u, "batch": b, "donor": donor, "given_on": given_on,
-                     "late_days": ops.rules.planned_vs_actual(d.planned_date, given_on),
-                     "postponements": [p for p in pps if p.administration_id == d.id]})
-    return rows
-
-
 @bp.route("/<code>")
 @authenticated
 def detail(code):
@@ -92,7 +70,7 @@ def detail(code):
     c = ops.course(s, code)
     r = s.get(ops.Recipient, c.recipient_id)
     t = ops.template_of(s, c)
-    return render_template("clinical/course.html", c=c, r=r, t=t, rows=timeline(s, c), localised=localised,
+    return render_template("clinical/course.html", c=c, r=r, t=t, rows=ops.timeline(s, c), localised=localised,
                            co=ops.co_therapies(s, r), today=lab_today())
 
 
@@ -273,24 +251,6 @@ def co_therapy(recipient):
                        lambda **kw: render_detail(r, co_form=form, **kw),
                        lambda ct: _done(_("%(drug)s %(dose)s on %(date)s recorded.", drug=ct.drug, dose=ct.dose,
                                           date=ct.given_on), "recipients.detail", code=r.code))
-
-
-def default_co_therapy(session, r):
-    """The co-therapy form prefilled from the course template (e.g. toripalimab 200 mg IV on day 3)."""
-    courses = ops.courses_of(session, r)
-    if not courses:
-        return {}
-    c = courses[-1]
-    plan = ops.template_of(session, c).co_therapy
-    if not plan:
-        return {}
-    p = plan[0]
-    doses = {d.day: d for d in ops.administrations(session, c)}
-    on = doses.get(p.on_day)
-    given = ops.co_therapies(session, r)
-    return {"drug": p.drug, "dose": p.dose, "route": p.route, "cycle": len(given) + 1,
-            "given_on": (on.scheduled_date if on and not given else None)}
-
 
 
 @bp.app_context_processor

@@ -163,3 +163,46 @@ def postponements(session, admin_ids) -> list[Postponement]:
         return []
     return list(session.exec(select(Postponement).where(Postponement.administration_id.in_(admin_ids))
                              .order_by(Postponement.id)).all())
+
+
+# --- what the recipient and course pages read ----------------------------------------------------
+
+def template_choices(session):
+    return [(str(t.id), f"{t.title} ({t.code} v{t.template_version})") for t in active_templates(session)]
+
+
+def timeline(session, c):
+    """Each dose: planned day, scheduled day, actual time, unit and its batch/donor, postponements."""
+    from ..donors.models import Donor
+    from ..manufacturing.models import Batch, DoseUnit
+    from ..timefmt import to_lab
+
+    doses = administrations(session, c)
+    pps = postponements(session, [d.id for d in doses])
+    rows = []
+    for d in doses:
+        u = session.get(DoseUnit, d.unit_id) if d.unit_id else None
+        b = session.get(Batch, u.batch_id) if u else None
+        donor = session.get(Donor, b.donor_id).code if b else None
+        given_on = to_lab(d.given_at).date() if d.given_at else None
+        rows.append({"dose": d, "unit": u, "batch": b, "donor": donor, "given_on": given_on,
+                     "late_days": rules.planned_vs_actual(d.planned_date, given_on),
+                     "postponements": [p for p in pps if p.administration_id == d.id]})
+    return rows
+
+
+def default_co_therapy(session, r):
+    """The co-therapy form prefilled from the course template (e.g. toripalimab 200 mg IV on day 3)."""
+    courses = courses_of(session, r)
+    if not courses:
+        return {}
+    c = courses[-1]
+    plan = template_of(session, c).co_therapy
+    if not plan:
+        return {}
+    p = plan[0]
+    doses = {d.day: d for d in administrations(session, c)}
+    on = doses.get(p.on_day)
+    given = co_therapies(session, r)
+    return {"drug": p.drug, "dose": p.dose, "route": p.route, "cycle": len(given) + 1,
+            "given_on": (on.scheduled_date if on and not given else None)}

@@ -181,10 +181,3 @@ def _scanned_unit(session, scanned: str) -> DoseUnit:
     if u is None:
         raise RuleViolation(text("unit_unknown", {"code": ident}))
     return u
-
-
-def due_for_issue(session, day) -> list[Administration]:
-    """Planned doses of a day with their reservation state: the issue desk's work list."""
-    return list(session.exec(select(Administration).where(Administration.scheduled_date == day,
-                                                          Administration.status == "planned")
-                             .order_by(Administration.code)).all())

@@ -28,8 +28,6 @@ OUTCOME_LABELS = {"recovered": _l("recovered/resolved"), "recovering": _l("recov
                   "not_recovered": _l("not recovered/not resolved"),
                   "recovered_sequelae": _l("recovered/resolved with sequelae"), "fatal": _l("fatal"),
                   "unknown": _l("unknown")}
-OBSERVATION_LABELS = {"temperature_c": _l("Temperature (°C)"), "diarrhoea": _l("Diarrhoea"),
-                      "abdominal_pain": _l("Abdominal pain"), "nausea_vomiting": _l("Nausea/vomiting")}
 GRADE_MEANING = {1: _l("mild"), 2: _l("moderate"), 3: _l("severe"), 4: _l("life-threatening"), 5: _l("death")}
 
 

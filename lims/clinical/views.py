@@ -60,7 +60,6 @@ def render_detail(r, form=None, error=None, conflict=None, status=200, plan_form
     from . import adverse_events as ae_ops
     from . import courses as course_ops
     from .course_forms import CoTherapyForm, PlanCourseForm
-    from .course_views import default_co_therapy, template_choices, timeline
 
     s = db_session()
     identity = ops.identity_of(s, r) if require_role(*REGISTRARS) else None
@@ -71,9 +70,9 @@ def render_detail(r, form=None, error=None, conflict=None, status=200, plan_form
         identity_form = EditIdentityForm(prefix="identity", obj=identity, version=identity.version)
     if plan_form is None:
         plan_form = PlanCourseForm(prefix="plan", same_donor=current_app.config.get("SAME_DONOR_PREFERENCE", True))
-    plan_form.template.choices = template_choices(s)
-    co_form = co_form or CoTherapyForm(prefix="co", data=default_co_therapy(s, r))
-    courses = [(c, timeline(s, c)) for c in course_ops.courses_of(s, r)]
+    plan_form.template.choices = course_ops.template_choices(s)
+    co_form = co_form or CoTherapyForm(prefix="co", data=course_ops.default_co_therapy(s, r))
+    courses = [(c, course_ops.timeline(s, c)) for c in course_ops.courses_of(s, r)]
     return render_template("clinical/recipient.html", r=r, identity=identity, history=history, form=form, error=error,
                            conflict=conflict, sexes=dict(SEX_CHOICES), age=age_on(r.date_of_birth, lab_today()),
                            can_edit=require_role(*REGISTRARS), identity_form=identity_form, plan_form=plan_form, co_form=co_form, courses=courses,

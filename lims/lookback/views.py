@@ -52,7 +52,7 @@ def index():
     donors = {d.id: d.code for d in s.exec(select(Donor).where(Donor.id.in_({c.donor_id for c in rows}))).all()} if rows else {}
     now = utcnow()
     return render_template("lookback/cases.html", rows=rows, donors=donors, overdue={c.id: ops.is_overdue(c, now) for c in rows},
-                           form=OpenCaseForm(finding_date=lab_today()), can_open=True)
+                           form=OpenCaseForm(finding_date=lab_today()))
 
 
 @bp.route("/new", methods=["POST"])
@@ -109,13 +109,9 @@ def export_csv(code):
     import csv
     import io
 
-    from flask import Response
-
-    from ..audit.trail import audit_event
-    from ..db import defer_write
     from ..donors.models import Donor
     from ..timefmt import format_dt
-    from ..web import csv_safe
+    from ..web import audited_download, csv_safe
 
     s = db_session()
     c = ops.get(s, code)
@@ -137,7 +133,5 @@ def export_csv(code):
             w.writerow(base + [u.unit.code, u.unit.status, csv_safe(u.location), u.recipient or "", a.code if a else "",
                                format_dt(a.given_at, seconds=True) if a and a.given_at else "",
                                a.scheduled_date if a and not a.given_at else ""])
-    defer_write(s, lambda x: audit_event(x, "report", "lookback_case", c.code, new="lookback CSV",
-                                         reason="lookback case export"))
-    return Response(buf.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={c.code}.csv"})
+    return audited_download(buf.getvalue(), "text/csv; charset=utf-8", f"{c.code}.csv", "lookback_case", c.code,
+                            "lookback CSV", "lookback case export", inline=False)

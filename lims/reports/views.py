@@ -2,11 +2,11 @@
 
 A report is rendered during a GET, whose transaction only reads; the audit row
 saying who printed which document version is written after it, in its own
-short transaction.
+short transaction (``lims.web.audited_download``).
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -14,14 +14,13 @@ from sqlmodel import select
 from wtforms import DateField
 from wtforms.validators import DataRequired
 
-from ..audit.trail import audit_event
 from ..auth.permissions import roles
 from ..clock import utcnow
-from ..db import after_commit, db_session, defer_write
+from ..db import after_commit, db_session
 from ..errors import NotFound
 from ..manufacturing import batches
 from ..timefmt import lab_today
-from ..web import form_action
+from ..web import audited_download, form_action
 from . import batch_report, export
 from .models import ReportExport
 
@@ -31,24 +30,19 @@ CLINICAL = ("clinician", "qa", "admin")
 EXPORTERS = ("qa", "admin")
 
 
-def pdf_response(pdf: bytes, file_name: str, entity: str, record_id: str, version: str, what: str) -> Response:
-    """The PDF inline, and the print in the audit trail (after the read transaction)."""
-    defer_write(db_session(), lambda s: audit_event(s, "report", entity, record_id, new=version, reason=what))
-    resp = Response(pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'inline; filename="{file_name}"'
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+def _report(module, record, file_name: str, entity: str, record_id: str, what: str):
+    """Collect, render and hand out one report; the print is audited with the document version."""
+    s = db_session()
+    data = module.collect(s, record)
+    pdf = module.build(data, g.user.full_name, utcnow())
+    return audited_download(pdf, "application/pdf", file_name, entity, record_id, module.doc_version(data), what)
 
 
 @bp.route("/batches/<lot>.pdf")
 @roles(*BATCH_READERS)
 def batch(lot):
-    s = db_session()
-    b = batches.get(s, lot)
-    data = batch_report.collect(s, b)
-    version = batch_report.doc_version(data)
-    pdf = batch_report.build(data, g.user.full_name, utcnow())
-    return pdf_response(pdf, f"batch-report-{b.lot}.pdf", "batch", b.lot, version, "batch report")
+    b = batches.get(db_session(), lot)
+    return _report(batch_report, b, f"batch-report-{b.lot}.pdf", "batch", b.lot, "batch report")
 
 
 @bp.route("/screenings/<int:screening_id>.pdf")
@@ -60,12 +54,9 @@ def screening(screening_id):
 
     s = db_session()
     sc = screening_ops.get(s, screening_id)
-    data = donor_report.collect(s, sc)
-    version = donor_report.doc_version(data)
-    pdf = donor_report.build(data, g.user.full_name, utcnow())
     donor = s.get(Donor, sc.donor_id)
-    return pdf_response(pdf, f"screening-report-{donor.code}-{sc.id}.pdf", "screening", str(sc.id), version,
-                        "donor screening report")
+    return _report(donor_report, sc, f"screening-report-{donor.code}-{sc.id}.pdf", "screening", str(sc.id),
+                   "donor screening report")
 
 
 @bp.route("/courses/<code>.pdf")
@@ -74,12 +65,8 @@ def course(code):
     from ..clinical import courses
     from . import course_report
 
-    s = db_session()
-    c = courses.course(s, code)
-    data = course_report.collect(s, c)
-    version = course_report.doc_version(data)
-    pdf = course_report.build(data, g.user.full_name, utcnow())
-    return pdf_response(pdf, f"course-report-{c.code}.pdf", "course", c.code, version, "recipient course report")
+    c = courses.course(db_session(), code)
+    return _report(course_report, c, f"course-report-{c.code}.pdf", "course", c.code, "recipient course report")
 
 
 # --- bulk export -----------------------------------------------------------------------------------
