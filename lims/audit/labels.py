@@ -29,7 +29,8 @@ ENTITY_LABELS = {
     "course_template": _l("Course template"), "course": _l("FMT course"), "administration": _l("Dose (administration)"),
     "postponement": _l("Postponement"), "observation": _l("Post-infusion observation"), "co_therapy": _l("Co-therapy"),
     "adverse_event": _l("Adverse event"), "retained_disposal": _l("Retained-sample disposal"),
-    "lookback_case": _l("Lookback case"),
+    "lookback_case": _l("Lookback case"), "lookback_action": _l("Lookback action"), "lookback_hold": _l("Lookback hold"),
+    "lookback_notification": _l("Lookback notification"), "lookback_retest": _l("Lookback re-test"),
 }
 
 

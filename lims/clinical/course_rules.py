@@ -177,7 +177,7 @@ def reservation_problems(u: UnitFacts, for_date: date, now: datetime, thaw_hours
     The unit must still be usable at the start of that day: a unit expiring
     during the day is allowed, the bedside check refuses it if the dose is late."""
     out: list[tuple[str, dict]] = []
-    if u.batch_status == "recalled" or u.status == "recalled":
+    if u.batch_status in ("recalled", "on_hold") or u.status == "recalled":
         return [("recalled", {"code": u.code})]
     if u.status == "quarantine" or u.batch_status in ("quarantine", "awaiting_qc", "in_process"):
         return [("quarantine", {"code": u.code})]
@@ -276,7 +276,7 @@ def unit_problems(u: UnitFacts | None, scanned: str, admin_code: str, recipient_
     reason given (a recalled unit is not also reported as "not issued")."""
     if u is None:
         return [("unit_unknown", {"code": (scanned or "").strip() or "-"})]
-    if u.batch_status == "recalled" or u.status == "recalled":
+    if u.batch_status in ("recalled", "on_hold") or u.status == "recalled":
         return [("recalled", {"code": u.code})]
     if u.status == "quarantine" or u.batch_status in ("quarantine", "awaiting_qc", "in_process", "rejected"):
         return [("quarantine", {"code": u.code})]

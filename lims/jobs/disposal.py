@@ -28,6 +28,12 @@ def dispose(session, donation: Donation, disposed_on: date | None, method: str, 
             today: date) -> RetainedDisposal:
     if disposal_of(session, donation) is not None:
         raise RuleViolation(_("The retained sample of %(code)s was already disposed of.", code=donation.code))
+    from ..lookback.actions import covering_open_cases
+
+    needed = covering_open_cases(session, donation)
+    if needed:
+        raise RuleViolation(_("The retained sample of %(code)s is needed for re-testing by open lookback case %(cases)s.",
+                              code=donation.code, cases=", ".join(needed)))
     problem = rules.disposal_problem(donation.retained_until, disposed_on, today, method)
     if problem:
         raise RuleViolation(_TEXTS[problem](donation))

@@ -23,7 +23,7 @@ STORE_AT = {"frozen": "Store at -80 °C / -80 °C保存", "fresh": "Store at 2-8
 STATUS_TEXT = {"quarantine": "QUARANTINE 待放行", "available": "RELEASED 已放行", "reserved": "RELEASED 已放行",
                "issued": "RELEASED 已放行", "administered": "ADMINISTERED 已给药", "released": "RELEASED 已放行",
                "in_process": "IN PROCESS 生产中", "awaiting_qc": "QUARANTINE 待放行", "rejected": "REJECTED 拒绝放行",
-               "expired": "EXPIRED 已过期", "recalled": "RECALLED 已召回", "discarded": "DISCARDED 已销毁"}
+               "expired": "EXPIRED 已过期", "recalled": "RECALLED 已召回", "on_hold": "ON HOLD 暂停使用", "discarded": "DISCARDED 已销毁"}
 KINDS = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "retained_sample", "LOC": "storage_location"}
 
 

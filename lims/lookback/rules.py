@@ -45,3 +45,48 @@ def last_negative_before(negative_sample_days: list[date], finding: date) -> dat
 def overdue(opened_at: datetime, now: datetime, target_days: int = DEFAULT_TARGET_DAYS) -> bool:
     """Past the target for completing the record review (calendar days from the trigger)."""
     return now > opened_at + timedelta(days=target_days)
+
+
+# --- acting on a case ------------------------------------------------------------------------------
+
+HOLDABLE_BATCH = ("in_process", "awaiting_qc", "quarantine")  # held in place: cannot be released while held
+RECALLABLE_UNIT = ("available", "reserved", "issued")         # taken out of use: status recalled
+OUTCOMES = ("confirmed", "unfounded")
+RETEST_RESULTS = ("negative", "positive", "inconclusive")
+NOTIFY_METHODS = ("in_person", "phone", "letter", "email", "other")
+
+
+def unit_after_unfounded(prior_status: str, now: datetime, expires_at: datetime, thawed_at: datetime | None,
+                         thaw_hours: int) -> str:
+    """What a unit recalled by a case becomes when the case closes unfounded.
+
+    A unit that had been issued left the lab's control (on the ward, possibly
+    thawed): it stays recalled, to be returned and discarded. Any other goes
+    back to stock, unless it expired or its thaw window closed meanwhile
+    (expiry at the stored instant: a unit expiring exactly now is expired)."""
+    if prior_status == "issued":
+        return "recalled"
+    if now >= expires_at:
+        return "expired"
+    if thawed_at is not None and now > thawed_at + timedelta(hours=thaw_hours):
+        return "expired"
+    return "available"
+
+
+def close_problems(outcome: str | None, conclusion: str | None, uninformed: list[str],
+                   live_not_held: int) -> list[tuple[str, dict]]:
+    """Why the case cannot close yet; every reason at once.
+
+    Every recipient who received a unit in scope must have been reached; a
+    confirmed case must first have held everything in scope that could still
+    be used (an unfounded one releases what is held, so nothing need be held)."""
+    out = []
+    if outcome not in OUTCOMES:
+        out.append(("outcome", {}))
+    if not (conclusion or "").strip():
+        out.append(("conclusion", {}))
+    if uninformed:
+        out.append(("uninformed", {"items": ", ".join(uninformed)}))
+    if outcome == "confirmed" and live_not_held:
+        out.append(("not_held", {"n": live_not_held}))
+    return out

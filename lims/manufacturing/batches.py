@@ -62,6 +62,12 @@ def start(session, donation: Donation, device_code: str, run_number: str, starte
         raise RuleViolation(_("Donation %(code)s was rejected: %(reason)s", code=donation.code, reason=donation.rejection_reason))
     if donation.status != "received":
         raise RuleViolation(_("Donation %(code)s is already processed: one batch per donation, never pooled.", code=donation.code))
+    from .release import holding_cases
+
+    held = holding_cases(session, "donation", donation.id)
+    if held:
+        raise RuleViolation(_("Donation %(code)s is held by lookback case %(cases)s and cannot be processed.",
+                              code=donation.code, cases=", ".join(held)))
     if started_at > now:
         raise RuleViolation(_("The processing start time is in the future."))
     device = eq_ops.by_code(session, device_code or "")

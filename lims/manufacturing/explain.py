@@ -12,7 +12,8 @@ STEP_LABELS = {
 }
 BATCH_STATUS_LABELS = {
     "in_process": _l("in process"), "awaiting_qc": _l("awaiting QC"), "quarantine": _l("quarantine"),
-    "released": _l("released"), "rejected": _l("rejected"), "expired": _l("expired"), "recalled": _l("recalled"),
+    "released": _l("released"), "on_hold": _l("on hold (lookback)"), "rejected": _l("rejected"), "expired": _l("expired"),
+    "recalled": _l("recalled"),
 }
 UNIT_STATUS_LABELS = {
     "quarantine": _l("quarantine"), "available": _l("available"), "reserved": _l("reserved"), "issued": _l("issued"),
@@ -117,6 +118,7 @@ _TEXTS = {
     "qc_unverified": lambda p: _("QC results not verified by a second person: %(items)s.", **p),
     "qc_out_of_spec": lambda p: _("QC results out of specification: %(items)s.", **p),
     "open_deviations": lambda p: _("Open deviations: %(items)s.", **p),
+    "lookback_hold": lambda p: _("Held by lookback case %(items)s.", **p),
     "donor_not_cleared": lambda p: _("Donor %(donor)s is not yet cleared: no passed screening with every sample taken after the donation of %(day)s.", **p),
     "no_review": lambda p: _("You have not recorded your review of this batch's audit trail."),
     "review_stale": lambda p: _("The batch changed after your audit-trail review; review the new entries again."),

@@ -120,6 +120,14 @@ def performers(session, batch: Batch) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+def holding_cases(session, kind: str, ref_id: int) -> list[str]:
+    """The lookback cases holding a donation or batch (a read of the lookback's table, not a call into it)."""
+    from ..lookback.models import LookbackHold
+
+    return sorted(set(session.exec(select(LookbackHold.case_code).where(
+        LookbackHold.kind == kind, LookbackHold.ref_id == ref_id, LookbackHold.active.is_(True))).all()))
+
+
 def release_facts(session, batch: Batch, user) -> ReleaseFacts:
     steps = steps_of(session, batch)
     recorded = {s.position for s in steps}
@@ -141,6 +149,7 @@ def release_facts(session, batch: Batch, user) -> ReleaseFacts:
         qc_unverified=tuple(names[r.item_code] for r in results if r.audit_record_id not in qc_verified),
         qc_out_of_spec=tuple(names[r.item_code] for r in results if not r.in_spec),
         open_deviations=tuple(deviations),
+        lookback_holds=tuple(holding_cases(session, "batch", batch.id)),
         donor_cleared=clearance(session, batch) is not None,
         donor_code=donor.code, donation_day=donation.collection_day,
         review_by_user=review is not None,

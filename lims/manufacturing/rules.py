@@ -302,12 +302,14 @@ def judge_qc(spec: QcItemSpec, text: str) -> QcJudgement | None:
 
 # --- status machine --------------------------------------------------------------------------
 
-BATCH_STATUSES = ("in_process", "awaiting_qc", "quarantine", "released", "rejected", "expired", "recalled")
+BATCH_STATUSES = ("in_process", "awaiting_qc", "quarantine", "released", "on_hold", "rejected", "expired", "recalled")
 BATCH_TRANSITIONS = {
     "in_process": ("awaiting_qc", "rejected"),
     "awaiting_qc": ("quarantine", "rejected"),
     "quarantine": ("released", "rejected"),
-    "released": ("expired", "recalled"),
+    "released": ("expired", "recalled", "on_hold"),
+    # a lookback case holds a released batch; it closes confirmed (recalled) or unfounded (released again)
+    "on_hold": ("released", "recalled"),
 }
 
 
@@ -347,6 +349,7 @@ class ReleaseFacts:
     qc_unverified: tuple[str, ...] = ()
     qc_out_of_spec: tuple[str, ...] = ()
     open_deviations: tuple[str, ...] = ()
+    lookback_holds: tuple[str, ...] = ()  # the lookback cases holding the batch
     donor_cleared: bool = False
     donor_code: str = ""
     donation_day: date | None = None
@@ -372,6 +375,8 @@ def release_blockers(f: ReleaseFacts) -> list[Blocker]:
         out.append(Blocker("qc_out_of_spec", {"items": ", ".join(f.qc_out_of_spec)}))
     if f.open_deviations:
         out.append(Blocker("open_deviations", {"items": ", ".join(f.open_deviations)}))
+    if f.lookback_holds:
+        out.append(Blocker("lookback_hold", {"items": ", ".join(f.lookback_holds)}))
     if not f.donor_cleared:
         out.append(Blocker("donor_not_cleared", {"donor": f.donor_code, "day": f.donation_day}))
     if not f.review_by_user:

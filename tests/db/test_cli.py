@@ -97,7 +97,7 @@ def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path
 
 def test_init_is_idempotent(app):
     r = app.test_cli_runner().invoke(args=["lims", "init"])
-    assert r.exit_code == 0 and "at revision 0008" in r.output
+    assert r.exit_code == 0 and "at revision 0009" in r.output
 
 
 def test_demo_lab_has_donors_in_every_stage_of_screening(app):

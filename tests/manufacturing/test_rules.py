@@ -739,7 +739,8 @@ def test_transitions_table():
         ("in_process", "awaiting_qc"), ("in_process", "rejected"),
         ("awaiting_qc", "quarantine"), ("awaiting_qc", "rejected"),
         ("quarantine", "released"), ("quarantine", "rejected"),
-        ("released", "expired"), ("released", "recalled"),
+        ("released", "expired"), ("released", "recalled"), ("released", "on_hold"),
+        ("on_hold", "released"), ("on_hold", "recalled"),
     }
     for cur, tgt in ALLOWED:
         assert cur in BATCH_STATUSES and tgt in BATCH_STATUSES
@@ -765,6 +766,9 @@ def test_transition_refused(current, target):
     ("rejected", "released"),
     ("recalled", "released"),
     ("expired", "released"),
+    ("quarantine", "on_hold"),  # a lookback holds a batch not yet released without changing its status
+    ("on_hold", "expired"),
+    ("recalled", "on_hold"),
     ("unknown", "rejected"),
     ("in_process", "unknown"),
     ("in_process", "in_process"),
@@ -834,6 +838,7 @@ def test_release_all_good():
     ({"qc_unverified": ("count", "cdiff")}, Blocker("qc_unverified", {"items": "count, cdiff"})),
     ({"qc_out_of_spec": ("count",)}, Blocker("qc_out_of_spec", {"items": "count"})),
     ({"open_deviations": ("DEV-2026-001",)}, Blocker("open_deviations", {"items": "DEV-2026-001"})),
+    ({"lookback_holds": ("LB-2026-0001",)}, Blocker("lookback_hold", {"items": "LB-2026-0001"})),
     ({"donor_cleared": False}, Blocker("donor_not_cleared", {"donor": "DNR-0007", "day": DONATION_DAY})),
     ({"review_by_user": False}, Blocker("no_review", {})),
     ({"review_by_user": False, "review_current": False}, Blocker("no_review", {})),
@@ -852,10 +857,10 @@ def test_release_default_facts_block_on_everything_unproven():
 def test_release_every_blocker_in_order():
     facts = ReleaseFacts(status="in_process", steps_missing=("a",), steps_unverified=("b",), qc_missing=("c",),
                          qc_unverified=("d",), qc_out_of_spec=("e",), open_deviations=("f",),
-                         donor_cleared=False, review_by_user=True, review_current=False, user_is_performer=True)
+                         lookback_holds=("g",), donor_cleared=False, review_by_user=True, review_current=False, user_is_performer=True)
     assert [b.code for b in r.release_blockers(facts)] == [
         "status", "steps_missing", "steps_unverified", "qc_missing", "qc_unverified", "qc_out_of_spec",
-        "open_deviations", "donor_not_cleared", "review_stale", "performer"]
+        "open_deviations", "lookback_hold", "donor_not_cleared", "review_stale", "performer"]
 
 
 # --- unit use / expiry ------------------------------------------------------------------------------
