@@ -1,13 +1,11 @@
-"""Lookback case pages: the list, opening a case by hand, and the case with everything it reaches."""
+"""Lookback case pages: the list, opening a case by hand, the case with everything it reaches, and its actions."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import json
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlmodel import select
-from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
 from ..audit.models import AuditEntry
 from ..auth.permissions import roles
@@ -16,12 +14,16 @@ from ..core.scan import Resolver, register
 from ..db import db_session
 from ..timefmt import lab_today
 from ..web import form_action
+from . import actions
 from . import cases as ops
+from .forms import CloseForm, HoldForm, NotifyForm, OpenCaseForm, RetestForm
 from .models import LookbackCase
 
 bp = Blueprint("lookback", __name__, url_prefix="/lookback")
 READERS = ("qa", "admin", "clinician")
 OPENERS = ("qa", "admin")
+SIGNERS = ("qa",)  # holds, re-tests and the close are QA's
+NOTIFIERS = ("qa", "clinician")
 
 
 def _find(session, ident):
@@ -30,16 +32,6 @@ def _find(session, ident):
 
 
 register(Resolver("LB", "lookback case", _find, lambda s: s.strip().upper().startswith("LB-")))
-
-
-class OpenCaseForm(FlaskForm):
-    donor = StringField(_l("Donor code"), validators=[Optional(), Length(max=40)])
-    lot = StringField(_l("or batch (lot)"), validators=[Optional(), Length(max=40)])
-    finding_date = DateField(_l("Date of the finding (sample or report)"),
-                             validators=[DataRequired(message=_l("Enter the date of the finding."))])
-    reason = TextAreaField(_l("Reason (what was found, by whom)"),
-                           validators=[DataRequired(message=_l("A reason is required to open a lookback case.")),
-                                       Length(max=2000)])
 
 
 @bp.route("/")
@@ -79,23 +71,104 @@ def _render_new(form, error, status):
 @bp.route("/<code>")
 @roles(*READERS)
 def detail(code):
-    from ..donors.models import Donor
+    return _render(ops.get(db_session(), code))
 
-    s = db_session()
-    c = ops.get(s, code)
-    lines = ops.reach(s, c)
-    history = s.exec(select(AuditEntry).where(AuditEntry.entity == "lookback_case", AuditEntry.record_id == c.code)
-                     .order_by(AuditEntry.id.desc()).limit(200)).all()
-    now = utcnow()
+
+def _render(c, error=None, conflict=None, status=200, **forms):
+    """The case page; a refused action re-renders it with the typed input and the message."""
     from datetime import timedelta
 
-    from ..manufacturing.explain import BATCH_STATUS_LABELS
+    from ..audit.signatures import MEANINGS, signatures_for
+    from ..donors.models import Donor
+    from ..manufacturing.explain import BATCH_STATUS_LABELS, UNIT_STATUS_LABELS
+    from ..manufacturing.forms import as_local
 
-    return render_template("lookback/case.html", c=c, window_start=c.finding_date - timedelta(days=c.window_days),
-                           batch_statuses=BATCH_STATUS_LABELS, donor=s.get(Donor, c.donor_id), lines=lines,
-                           recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),
-                           elapsed_hours=int((now - c.opened_at).total_seconds() // 3600), target_days=ops.target_days(),
-                           history=history, scanned=request.args.get("code"))
+    s = db_session()
+    lines = ops.reach(s, c)
+    history = s.exec(select(AuditEntry).where(AuditEntry.entity.startswith("lookback_"),
+                                              (AuditEntry.record_id == c.code)
+                                              | AuditEntry.record_id.startswith(f"{c.code}-", autoescape=True)
+                                              | AuditEntry.record_id.startswith(f"{c.code}:", autoescape=True))
+                     .order_by(AuditEntry.id.desc()).limit(300)).all()
+    now = utcnow()
+    to_inform = actions.recipients_to_inform(s, c, lines)
+    reached = actions.recipients_reached(s, c, lines)
+    done = actions.informed(s, c)
+    notify = forms.get("notify") or NotifyForm(formdata=None, informed_at=as_local(now))
+    notify.recipient.choices = [("", "")] + [(r, r) for r in reached]
+    retest = forms.get("retest") or RetestForm(formdata=None, tested_on=lab_today())
+    retest.donation.choices = [("", "")] + [(ln.donation.code, ln.donation.code) for ln in lines if not ln.disposed]
+    hold = forms.get("hold") or HoldForm(prefix="hold", formdata=None, version=c.version)
+    close = forms.get("close") or CloseForm(prefix="close", formdata=None, version=c.version)
+    acts = actions.actions_of(s, c)
+    return render_template(
+        "lookback/case.html", c=c, window_start=c.finding_date - timedelta(days=c.window_days),
+        batch_statuses=BATCH_STATUS_LABELS, unit_statuses=UNIT_STATUS_LABELS, donor=s.get(Donor, c.donor_id),
+        lines=lines, recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),
+        elapsed_hours=int(actions.elapsed(c, now).total_seconds() // 3600), target_days=ops.target_days(),
+        history=history, plan=actions.hold_plan(s, c, lines) if c.status == "open" else None,
+        to_inform=to_inform, reached=reached, informed=done, notifications=actions.notifications_of(s, c),
+        retests=actions.retests_of(s, c), actions=[(a, json.loads(a.summary), signatures_for(s, a)) for a in acts],
+        held={(h.kind, h.ref_id) for h in actions.holds_of(s, c) if h.active}, timeline=actions.timeline(s, c), meanings=MEANINGS,
+        outcome_label=actions.outcome_label, retest_label=actions.retest_label, method_label=actions.method_label,
+        can_sign=g.user.has_role(*SIGNERS), can_notify=g.user.has_role(*NOTIFIERS),
+        notify_form=notify, retest_form=retest, hold_form=hold, close_form=close,
+        error=error, conflict=conflict, scanned=request.args.get("code")), status
+
+
+def _act(code, form, key, run, message):
+    s = db_session()
+    c = ops.get(s, code)
+    if not form.validate_on_submit():
+        return _render(c, error=_("Correct the marked fields."), status=400, **{key: form})
+    return form_action(lambda: run(s, c), lambda **kw: _render(c, **{key: form}, **kw),
+                       lambda result: _done(c, message(result)))
+
+
+def _done(c, message):
+    flash(message, "success")
+    return redirect(url_for("lookback.detail", code=c.code))
+
+
+@bp.route("/<code>/hold", methods=["POST"])
+@roles(*SIGNERS)
+def hold(code):
+    f = HoldForm(prefix="hold")
+    return _act(code, f, "hold", lambda s, c: actions.hold(s, c, f.version.data, f.reason.data, g.user, f.password.data,
+                                                           request.remote_addr),
+                lambda a: _("Hold signed: %(n)s units recalled; every batch in scope is held.",
+                            n=len(json.loads(a.summary)["units"])))
+
+
+@bp.route("/<code>/close", methods=["POST"])
+@roles(*SIGNERS)
+def close(code):
+    f = CloseForm(prefix="close")
+    return _act(code, f, "close", lambda s, c: actions.close(s, c, f.version.data, f.outcome.data, f.conclusion.data,
+                                                             g.user, f.password.data, request.remote_addr),
+                lambda a: _("Lookback case closed as %(outcome)s.", outcome=actions.outcome_label(a.outcome)))
+
+
+@bp.route("/<code>/notifications", methods=["POST"])
+@roles(*NOTIFIERS)
+def notify(code):
+    from ..manufacturing.forms import as_utc
+
+    f = NotifyForm()
+    f.recipient.choices = [(f.recipient.data, f.recipient.data)]
+    return _act(code, f, "notify", lambda s, c: actions.notify(
+        s, c, f.recipient.data, f.informed_person.data, as_utc(f.informed_at.data), f.method.data,
+        f.reached.data == "yes", f.note.data, utcnow()),
+        lambda n: _("Notification of %(code)s recorded.", code=n.recipient_code))
+
+
+@bp.route("/<code>/retests", methods=["POST"])
+@roles(*SIGNERS)
+def retest(code):
+    f = RetestForm()
+    return _act(code, f, "retest", lambda s, c: actions.record_retest(
+        s, c, f.donation.data, f.test.data, f.result.data, f.tested_on.data, f.laboratory.data, f.note.data, lab_today()),
+        lambda r: _("Re-test of %(code)s recorded.", code=r.donation_code))
 
 
 CSV_HEADER = ("case", "donor", "donation", "collection_day", "retained_sample", "batch", "batch_status", "unit",
