@@ -129,3 +129,13 @@ def export_download(export_id):
         flash(_("The export file is no longer on the server."), "error")
         return redirect(url_for("reports.exports"))
     return send_file(path, mimetype="application/zip", as_attachment=True, download_name=job.file_name)
+
+
+@bp.route("/lookback/<code>.pdf")
+@roles(*CLINICAL)
+def lookback(code):
+    from ..lookback import cases
+    from . import lookback_report
+
+    c = cases.get(db_session(), code)
+    return _report(lookback_report, c, f"lookback-report-{c.code}.pdf", "lookback_case", c.code, "lookback report")
