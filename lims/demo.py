@@ -71,7 +71,35 @@ def load_demo(session) -> int:
     created += _demo_donors(session, users)
     created += _demo_recipients(session, users)
     created += _demo_courses(session, users)
+    created += _demo_lookback(session, users)
     return created
+
+
+def _demo_lookback(session, users) -> int:
+    """An open lookback case mid-way: the reference donor reported a fever after his donation of two days ago;
+    QA opened a case for that batch (in quarantine) and signed the hold; the re-test and the close are to do."""
+    from sqlmodel import select
+
+    from .donors.models import Donor
+    from .lookback import actions, cases
+    from .lookback.models import LookbackCase
+    from .manufacturing.models import Batch
+
+    if session.exec(select(LookbackCase)).first() is not None:
+        return 0
+    donor = session.exec(select(Donor).where(Donor.code == "D-0001")).first()
+    held = session.exec(select(Batch).where(Batch.donor_id == donor.id, Batch.status == "quarantine")
+                        .order_by(Batch.id)).first() if donor else None
+    if held is None:
+        return 0
+    today = lab_today()
+    _as(session, users["qa"])
+    case = cases.open_manual(session, None, held.lot, today - timedelta(days=1),
+                             "Donor follow-up call: loose stools and 37.9 °C the day after this donation. "
+                             "Batch held until the retained sample is re-tested for enteric pathogens.", today)
+    actions.hold(session, case, case.version, "Precautionary hold pending re-test of the retained sample",
+                 users["qa"], DEMO_PASSWORD, "demo")
+    return 1
 
 
 # The reference study's donor (domain.md: a 20-year-old male university student) and two other

@@ -74,26 +74,28 @@ class Ward:
 
 # --- set-up through the operations (on the live server's database) -------------------------------
 
-def _ensure_box() -> None:
+def _ensure_box(box: str = BOX) -> None:
     from lims.manufacturing import storage
     from lims.manufacturing.models import StorageLocation
 
     def make(s, u):
-        if s.exec(select(StorageLocation).where(StorageLocation.code == BOX)).first() is None:
-            storage.create_location(s, {"code": BOX, "name": "Dose units, bedside tests", "kind": "box",
+        if s.exec(select(StorageLocation).where(StorageLocation.code == box)).first() is None:
+            storage.create_location(s, {"code": box, "name": "Dose units, bedside tests", "kind": "box",
                                         "parent": "FRZ-T-R1", "rows": 3, "cols": 3})
 
     act("tech", make)
 
 
-def _released_lot(today: date) -> tuple[str, str, tuple[str, ...]]:
-    """Donor, lot and unit codes of a batch donated two days ago and released today."""
+LOT_ADM = {"sex": "male", "years": 21, "name": "Qian Lei", "id_prefix": "ADM", "run": "GFM-RUN-ADM", "mass_g": "165.0"}
+
+
+def _released_lot(today: date, box: str = BOX, lot_facts: dict = LOT_ADM) -> tuple[str, str, tuple[str, ...]]:
+    """Donor, lot and unit codes of a batch donated two days ago and released today, stored in ``box``."""
     from lims.manufacturing import batches, qc, release, storage
     from lims.manufacturing.models import DoseUnit
 
     day = today - timedelta(days=2)
-    donor, lot = filled_lot(today, sex="male", years=21, name="Qian Lei", id_prefix="ADM", run="GFM-RUN-ADM",
-                            mass_g="165.0")
+    donor, lot = filled_lot(today, **lot_facts)
     # Four eyes: technician 2 verifies the steps and the QC results technician 1 entered.
     act("tech2", lambda s, u: batches.verify_steps(s, batches.get(s, lot), u, PASSWORD, "witnessed at the device",
                                                    "test"))
@@ -103,7 +105,7 @@ def _released_lot(today: date) -> tuple[str, str, tuple[str, ...]]:
 
     def store(s, u):
         for unit, position in zip(storage.units_of(s, batches.get(s, lot)), POSITIONS):
-            storage.place(s, unit, BOX, position, "stored after fill")
+            storage.place(s, unit, box, position, "stored after fill")
 
     act("tech", store)
     # The re-screening, sampled after the donation day, clears the donor; QA (no part in the batch) releases.
