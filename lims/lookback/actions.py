@@ -74,9 +74,13 @@ def _require_open(case: LookbackCase) -> None:
         raise RuleViolation(_("Lookback case %(code)s is closed.", code=case.code))
 
 
+def _next_seq(session, model, case: LookbackCase) -> int:
+    """The case's next number for its actions (-A1), notifications (-N1) or re-tests (-R1)."""
+    return (session.exec(select(func.count()).select_from(model).where(model.case_id == case.id)).one() or 0) + 1
+
+
 def _action(session, case: LookbackCase, kind: str, text: str, summary: dict, outcome=None) -> LookbackAction:
-    seq = (session.exec(select(func.count()).select_from(LookbackAction).where(LookbackAction.case_id == case.id)).one()
-           or 0) + 1
+    seq = _next_seq(session, LookbackAction, case)
     a = LookbackAction(case_id=case.id, case_code=case.code, seq=seq, kind=kind, outcome=outcome, text=text.strip(),
                        summary=json.dumps(summary, sort_keys=True), acted_at=utcnow())
     session.add(a)
@@ -199,8 +203,7 @@ def notify(session, case: LookbackCase, recipient_code: str, person: str, inform
     if problems:
         raise RuleViolation(" ".join(problems))
     recipient = session.exec(select(Recipient).where(Recipient.code == code)).one()
-    seq = (session.exec(select(func.count()).select_from(LookbackNotification)
-                        .where(LookbackNotification.case_id == case.id)).one() or 0) + 1
+    seq = _next_seq(session, LookbackNotification, case)
     n = LookbackNotification(case_id=case.id, case_code=case.code, seq=seq, recipient_id=recipient.id,
                              recipient_code=code, informed_person=person.strip(), informed_at=informed_at,
                              method=method, reached=bool(reached), note=(note or "").strip() or None)
@@ -241,8 +244,7 @@ def record_retest(session, case: LookbackCase, donation_code: str, test: str, re
                           day=line.disposed.disposed_on))
     if problems:
         raise RuleViolation(" ".join(problems))
-    seq = (session.exec(select(func.count()).select_from(LookbackRetest)
-                        .where(LookbackRetest.case_id == case.id)).one() or 0) + 1
+    seq = _next_seq(session, LookbackRetest, case)
     r = LookbackRetest(case_id=case.id, case_code=case.code, seq=seq, donation_id=line.donation.id, donation_code=code,
                        test=test.strip(), result=result, tested_on=tested_on, laboratory=laboratory.strip(),
                        note=(note or "").strip() or None)

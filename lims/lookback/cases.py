@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -176,3 +176,29 @@ def recipients_of(lines: list[DonationLine]) -> list[tuple[str, list]]:
 
 def is_overdue(case: LookbackCase, now: datetime) -> bool:
     return case.status == "open" and rules.overdue(case.opened_at, now, target_days())
+
+
+def audit_clause(case: LookbackCase):
+    """The audit rows of the case and its records: actions (-A), notifications (-N), re-tests (-R), holds (:)."""
+    from ..audit.models import AuditEntry
+
+    code = case.code
+    return AuditEntry.entity.startswith("lookback_") & (
+        (AuditEntry.record_id == code) | AuditEntry.record_id.startswith(f"{code}-", autoescape=True)
+        | AuditEntry.record_id.startswith(f"{code}:", autoescape=True))
+
+
+def scope_sentence(c: LookbackCase) -> str:
+    """Which rule set the scope and why, as the case page and the PDF say it."""
+    if c.batch_id:
+        return _("the batch named when the case was opened")
+    if c.scope_basis == "no_negative":
+        text = _("every donation: no fully negative screening before the finding")
+    elif c.scope_basis == "negative_screening":
+        text = _("donations from %(d)s on: the last fully negative screening (sampled %(d)s) is later than the "
+                 "%(n)s-day window before the finding (%(w)s)", d=c.scope_start, n=c.window_days,
+                 w=c.finding_date - timedelta(days=c.window_days))
+    else:
+        text = _("donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
+                 "(%(neg)s) is earlier", d=c.scope_start, n=c.window_days, neg=c.last_negative)
+    return f"{text} {_('up to now.')}"

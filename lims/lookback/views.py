@@ -76,8 +76,6 @@ def detail(code):
 
 def _render(c, error=None, conflict=None, status=200, **forms):
     """The case page; a refused action re-renders it with the typed input and the message."""
-    from datetime import timedelta
-
     from ..audit.signatures import MEANINGS, signatures_for
     from ..donors.models import Donor
     from ..manufacturing.explain import BATCH_STATUS_LABELS, UNIT_STATUS_LABELS
@@ -85,11 +83,7 @@ def _render(c, error=None, conflict=None, status=200, **forms):
 
     s = db_session()
     lines = ops.reach(s, c)
-    history = s.exec(select(AuditEntry).where(AuditEntry.entity.startswith("lookback_"),
-                                              (AuditEntry.record_id == c.code)
-                                              | AuditEntry.record_id.startswith(f"{c.code}-", autoescape=True)
-                                              | AuditEntry.record_id.startswith(f"{c.code}:", autoescape=True))
-                     .order_by(AuditEntry.id.desc()).limit(300)).all()
+    history = s.exec(select(AuditEntry).where(ops.audit_clause(c)).order_by(AuditEntry.id.desc()).limit(300)).all()
     now = utcnow()
     to_inform = actions.recipients_to_inform(s, c, lines)
     reached = actions.recipients_reached(s, c, lines)
@@ -102,7 +96,7 @@ def _render(c, error=None, conflict=None, status=200, **forms):
     close = forms.get("close") or CloseForm(prefix="close", formdata=None, version=c.version)
     acts = actions.actions_of(s, c)
     return render_template(
-        "lookback/case.html", c=c, window_start=c.finding_date - timedelta(days=c.window_days),
+        "lookback/case.html", c=c, scope=ops.scope_sentence(c),
         batch_statuses=BATCH_STATUS_LABELS, unit_statuses=UNIT_STATUS_LABELS, donor=s.get(Donor, c.donor_id),
         lines=lines, recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),
         elapsed_hours=int(actions.elapsed(c, now).total_seconds() // 3600), target_days=ops.target_days(),

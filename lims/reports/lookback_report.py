@@ -12,7 +12,7 @@ CSV export) are not counted.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from reportlab.lib.units import mm
@@ -35,13 +35,9 @@ NOT_COUNTED = ("report", "print")  # printing the report or exporting the CSV ch
 
 
 def last_audit_id(session, case: LookbackCase) -> int:
-    """The newest audit row of the case and its actions (-A), notifications (-N), re-tests (-R) and holds (:);
-    prints left out."""
-    code = case.code
-    clause = AuditEntry.entity.startswith("lookback_") & (
-        (AuditEntry.record_id == code) | AuditEntry.record_id.startswith(f"{code}-", autoescape=True)
-        | AuditEntry.record_id.startswith(f"{code}:", autoescape=True))
-    return session.exec(select(func.max(AuditEntry.id)).where(clause, AuditEntry.action.not_in(NOT_COUNTED))).one() or 0
+    """The newest audit row of the case and its actions, holds, notifications and re-tests; prints left out."""
+    return session.exec(select(func.max(AuditEntry.id)).where(cases.audit_clause(case),
+                                                              AuditEntry.action.not_in(NOT_COUNTED))).one() or 0
 
 
 def collect(session, case: LookbackCase) -> dict:
@@ -75,10 +71,6 @@ def doc_version(data: dict) -> str:
              form=FORM, code=c.code, v=c.version, row=data["last_audit_id"])
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def _when(dt: datetime | None) -> str:
     """Date over time and zone: a narrow column breaks where it should."""
     return format_dt(dt).replace(" ", "\n", 1) if dt else ""
@@ -88,29 +80,12 @@ def _codes(items) -> str:
     return ", ".join(items) or "–"
 
 
-def scope_sentence(c: LookbackCase) -> str:
-    """Which rule set the scope, in the words of the case page."""
-    if c.batch_id:
-        return _("the batch named when the case was opened")
-    if c.scope_basis == "no_negative":
-        text = _("every donation: no fully negative screening before the finding")
-    elif c.scope_basis == "negative_screening":
-        text = _("donations from %(d)s on: the last fully negative screening (sampled %(d)s) is later than the "
-                 "%(n)s-day window before the finding (%(w)s)", d=c.scope_start, n=c.window_days,
-                 w=c.finding_date - timedelta(days=c.window_days))
-    else:
-        text = _("donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
-                 "(%(neg)s) is earlier", d=c.scope_start, n=c.window_days, neg=c.last_negative)
-    return f"{text} {_('up to now.')}"
-
-
 def _case_section(data: dict, generated_at: datetime) -> list:
     st = doc.styles()
     c = data["case"]
     trigger = _("positive or excluding result") if c.trigger == "result" else _("opened by hand")
-    opened, now = _aware(c.opened_at), _aware(generated_at)
-    hours = int(((_aware(c.closed_at) if c.closed_at else now) - opened).total_seconds() // 3600)
-    late = c.status == "open" and rules.overdue(opened, now, data["target_days"])
+    hours = int(actions.elapsed(c, generated_at).total_seconds() // 3600)
+    late = c.status == "open" and rules.overdue(c.opened_at, generated_at, data["target_days"])
     if c.status == "open":
         status = _("open")
         timing = _("open for %(h)s h when this report was generated; target: record review within %(d)s calendar "
@@ -139,7 +114,7 @@ def _case_section(data: dict, generated_at: datetime) -> list:
 
 def _scope_section(data: dict) -> list:
     c = data["case"]
-    pairs = [(_("Scope"), scope_sentence(c))]
+    pairs = [(_("Scope"), cases.scope_sentence(c))]
     if data["batch_lot"]:
         pairs.append((_("Batch"), data["batch_lot"]))
     pairs += [
