@@ -3,7 +3,7 @@ from .audit.models import AuditChainHead, AuditEntry, Signature  # noqa: F401
 from .auth.models import LoginAttempt, User, UserSession  # noqa: F401
 from .equipment.models import Equipment  # noqa: F401
 from .donors.models import Donor, DonorIdentity, ProtocolItem, ScreeningProtocol  # noqa: F401
-from .core.models import Counter  # noqa: F401
+from .core.models import Counter, FormToken  # noqa: F401
 from .donors.screening_models import DonationDayCheck, EligibilityDecision, Screening, ScreeningResult  # noqa: F401
 from .manufacturing.models import (Batch, BatchDisposition, BatchReview, BatchStep, Deviation, Donation,  # noqa: F401
                                    DoseUnit, ManufacturingSpec, QcResult, QcSpecItem, StorageLocation)

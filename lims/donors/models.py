@@ -11,7 +11,8 @@ from sqlmodel import Field
 from ..audit.records import AuditedRecord
 
 SEXES = ("male", "female")
-DONOR_STATUSES = ("candidate", "in_screening", "eligible", "deferred", "excluded", "retired", "screening_expired")
+DONOR_STATUSES = ("candidate", "in_screening", "eligible", "deferred", "excluded", "retired", "screening_expired",
+                  "suspended")
 
 
 class Donor(AuditedRecord, table=True):
@@ -28,6 +29,8 @@ class Donor(AuditedRecord, table=True):
     measured_on: date  # when height and weight were taken (BMI validity)
     status: str = Field(default="candidate", max_length=20, index=True)
     status_until: Optional[date] = None  # eligible until / deferred until
+    # Why the donor has this status when a finding (not a signed decision) set it: a suspension's cause.
+    status_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
     notes: Optional[str] = Field(default=None, sa_column=Column(Text))
 
     @property

@@ -39,6 +39,12 @@ class ManufacturingSpec(AuditedRecord, table=True):
     retained_sample_ml: Decimal = Field(sa_column=Column(Numeric(4, 1), nullable=False))
     retained_keep_months: int
     expiry_warning_days: int
+    # What clears the donor for release (manufacturing.rules.RELEASE_BASES): fresh product is given the day it is
+    # made, so it cannot wait for a screening sampled after the donation the way frozen product does.
+    fresh_release_basis: str = Field(default="eligible_at_donation", max_length=40,
+                                     sa_column_kwargs={"server_default": "eligible_at_donation"})
+    frozen_release_basis: str = Field(default="screening_after_donation", max_length=40,
+                                      sa_column_kwargs={"server_default": "screening_after_donation"})
     source: Optional[str] = Field(default=None, sa_column=Column(Text))
 
     @property

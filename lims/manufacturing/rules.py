@@ -104,6 +104,8 @@ class ProcessLimits:
     retained_sample_ml: Decimal = Decimal(2)
     retained_keep_months: int = 6
     expiry_warning_days: int = 7
+    fresh_release_basis: str = "eligible_at_donation"
+    frozen_release_basis: str = "screening_after_donation"
 
 
 def receipt_problems(limits: ProcessLimits, collected_at: datetime, received_at: datetime, now: datetime,
