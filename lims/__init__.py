@@ -105,6 +105,15 @@ def _template_helpers(app: Flask) -> None:
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["dts"] = lambda d: format_dt(d, seconds=True)
 
+    def _unit_state(u):
+        from .clock import utcnow
+        from .db import db_session
+        from .manufacturing.queries import unit_state
+
+        return unit_state(db_session(), u, utcnow())
+
+    app.jinja_env.globals["unit_state"] = _unit_state  # the effective status every page shows (expired wins)
+
     @app.context_processor
     def _ctx():
         from flask_babel import get_locale

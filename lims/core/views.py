@@ -55,6 +55,16 @@ def scan_resolve():
             "type": type_code, "id": ident,
             "label": RESOLVERS[type_code].label if type_code in RESOLVERS else None,
             "message": SCAN_MESSAGES[problem](code) if problem else None}
+    if url and url.startswith("/units/"):  # a dose unit: what it is now, so no integration reads it as usable when it is not
+        from ..clock import utcnow
+        from ..manufacturing.models import DoseUnit
+        from ..manufacturing.queries import unit_state
+
+        unit = db_session().exec(select(DoseUnit).where(DoseUnit.code == (ident or "").strip().upper())).first()
+        if unit is not None:
+            state = unit_state(db_session(), unit, utcnow())
+            body.update({"status": state.code, "status_text": state.label, "usable": state.usable,
+                         "do_not_use": state.do_not_use, "reason": state.reason})
     return jsonify(body), (200 if url else (404 if problem == "not_found" else 400))
 
 

@@ -59,7 +59,15 @@ def _status_text(donor: Donor) -> str:
     from .forms import STATUS_LABELS
 
     label = str(STATUS_LABELS.get(donor.status, donor.status))
+    if donor.status == "suspended" and donor.status_reason:
+        return _("%(status)s: %(reason)s; only a signed eligibility decision lifts it", status=label,
+                 reason=donor.status_reason)
     return f"{label} {_('until %(d)s', d=donor.status_until)}" if donor.status_until else label
+
+
+def status_text(donor: Donor) -> str:
+    """The donor's status as one sentence, with a suspension's cause (donor page, donation-day screen)."""
+    return _status_text(donor)
 
 
 def can_donate(session, donor: Donor, day: date) -> tuple[bool, str]:

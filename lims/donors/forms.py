@@ -11,7 +11,7 @@ SEX_CHOICES = [("male", _l("male")), ("female", _l("female"))]
 STATUS_LABELS = {
     "candidate": _l("candidate"), "in_screening": _l("in screening"), "eligible": _l("eligible"),
     "deferred": _l("temporarily deferred"), "excluded": _l("permanently excluded"), "retired": _l("retired"),
-    "screening_expired": _l("screening expired (re-screen)"),
+    "screening_expired": _l("screening expired (re-screen)"), "suspended": _l("suspended"),
 }
 
 

@@ -134,6 +134,28 @@ def search(session, status: str | None, code: str | None, limit: int = 50, after
     return session.exec(q.order_by(Donor.id).limit(limit + 1)).all()
 
 
+FINAL_STATUSES = ("excluded", "retired")  # a suspension adds nothing: these donors never donate again
+
+
+def suspend(session, donor: Donor, reason: str) -> bool:
+    """Stop a donor from donating at once, because of a finding (a failing result, a lookback case).
+
+    A finding must act before anyone signs a decision about it: an eligible donor with a positive
+    re-screen or an open lookback case would otherwise pass the donation-day check. Only a signed
+    eligibility decision (``screening.approve``) lifts a suspension. Returns whether the donor changed.
+    """
+    reason = (reason or "").strip()
+    if donor.status in FINAL_STATUSES or not reason:
+        return False
+    if donor.status == "suspended":
+        if reason in (donor.status_reason or ""):
+            return False
+        reason = f"{donor.status_reason}; {reason}" if donor.status_reason else reason
+    with change_reason(session, f"suspended: {reason}"):
+        donor.status, donor.status_until, donor.status_reason = "suspended", None, reason
+    return True
+
+
 def retire(session, donor: Donor, expected_version, reason: str) -> None:
     """A donor leaves the programme (own wish, moved away...); the record stays for traceability."""
     check_version(session, donor, expected_version)
@@ -144,3 +166,4 @@ def retire(session, donor: Donor, expected_version, reason: str) -> None:
     with change_reason(session, reason):
         donor.status = "retired"
         donor.status_until = None
+        donor.status_reason = reason.strip()

@@ -103,11 +103,30 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
                 row.value, row.sample_date, row.method, row.comment = value, sample_date, (method or "").strip(), comment or None
             saved.append(row)
     session.flush()
+    _suspend_on_failing(session, donor, sc, [(items[code], row) for code, row in zip(entries, saved)])
     # A positive or excluding result of a donor who has donated reaches back to the products (lookback).
     from ..lookback.cases import trigger_for_results
 
     trigger_for_results(session, donor, saved)
     return len(entries)
+
+
+def failing_results(pairs) -> list:
+    """The (item, result) pairs whose value meets the item's failing condition (positive, yes, out of range)."""
+    from .rules import item_fails
+
+    return [(item, row) for item, row in pairs if item_fails(item_spec(item), row.value)]
+
+
+def _suspend_on_failing(session, donor: Donor, sc: Screening, pairs) -> None:
+    """A failing result suspends the donor as soon as it is typed, verified or not: the donor may be eligible
+    on an earlier decision, and nothing else would stop the next donation until someone signs a new one."""
+    from .operations import suspend
+
+    failing = failing_results(pairs)
+    if failing:
+        text = "; ".join(f"{i.name}: {r.value} (sample {r.sample_date})" for i, r in failing)
+        suspend(session, donor, f"screening #{sc.id}: {text}")
 
 
 def allowed_values(item: ProtocolItem) -> str:
@@ -163,6 +182,7 @@ def approve(session, sc: Screening, user, password: str, comment: str | None, to
     with change_reason(session, f"eligibility decision #{row.id} approved: {decision.outcome}"):
         donor.status = decision.outcome
         donor.status_until = decision.until
+        donor.status_reason = None  # a signed decision replaces a suspension (or any earlier finding)
         sc.status = "decided"
     return row
 

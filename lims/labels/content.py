@@ -24,6 +24,8 @@ STATUS_TEXT = {"quarantine": "QUARANTINE 待放行", "available": "RELEASED 已�
                "issued": "RELEASED 已放行", "administered": "ADMINISTERED 已给药", "released": "RELEASED 已放行",
                "in_process": "IN PROCESS 生产中", "awaiting_qc": "QUARANTINE 待放行", "rejected": "REJECTED 拒绝放行",
                "expired": "EXPIRED 已过期", "recalled": "RECALLED 已召回", "on_hold": "ON HOLD 暂停使用", "discarded": "DISCARDED 已销毁"}
+# A unit that must not be given says so on its label in both languages, whatever stock it is printed on.
+DO_NOT_USE = "DO NOT USE 禁止使用"
 KINDS = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "retained_sample", "LOC": "storage_location"}
 
 
@@ -47,7 +49,17 @@ def _donor_code(session, donor_id) -> str:
     return session.get(Donor, donor_id).code
 
 
-def dose_unit(session, u: DoseUnit) -> LabelContent:
+def unit_status_text(state) -> str:
+    """The status line of a dose unit's label: the effective status at print time (expired wins)."""
+    text = STATUS_TEXT[state.code]
+    return f"{text} · {DO_NOT_USE}" if state.do_not_use else text
+
+
+def dose_unit(session, u: DoseUnit, now=None) -> LabelContent:
+    from ..clock import utcnow
+    from ..manufacturing.queries import unit_state
+
+    state = unit_state(session, u, now or utcnow())
     batch = session.get(Batch, u.batch_id)
     donation = session.get(Donation, batch.donation_id)
     en, zh = PRODUCT[u.storage]
@@ -55,7 +67,7 @@ def dose_unit(session, u: DoseUnit) -> LabelContent:
         "product": en, "product_zh": zh, "id": u.code, "donor": f"Donor {_donor_code(session, batch.donor_id)}",
         "dates": f"Don. {donation.collection_day} · Prod. {batch.production_day}",
         "expiry": f"EXP {format_dt(u.expires_at - timedelta(minutes=1))}", "volume_storage": f"{u.volume_ml.normalize():f} mL · {STORE_AT[u.storage]}",
-        "status": STATUS_TEXT[u.status], "statement": _statement()}, u.status)
+        "status": unit_status_text(state), "statement": _statement()}, state.code)
 
 
 def batch(session, b: Batch) -> LabelContent:

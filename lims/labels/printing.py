@@ -26,9 +26,12 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
     """(document, number of labels). A reprint needs a reason; a release label needs released units."""
     labels = content.for_record(session, kind, code)
     if layout.release_only:
-        blocked = [lab.record_id for lab in labels if lab.kind != "DU" or lab.state not in RELEASED_UNIT]
+        from ..manufacturing.explain import UNIT_STATUS_LABELS
+
+        blocked = [f"{lab.record_id} ({UNIT_STATUS_LABELS.get(lab.state, lab.state)})" if lab.kind == "DU" else lab.record_id
+                   for lab in labels if lab.kind != "DU" or lab.state not in RELEASED_UNIT]
         if blocked:
-            raise RuleViolation(_("The %(layout)s is printed only for released dose units: %(ids)s. Print the quarantine label on the tube stock.",
+            raise RuleViolation(_("The %(layout)s is printed only for released dose units in date: %(ids)s. Print the tube label, which shows the unit's state.",
                                   layout=layout.name, ids=", ".join(blocked)))
     reprint = previously_printed(session, labels)
     if reprint and not (reason or "").strip():

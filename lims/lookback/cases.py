@@ -63,6 +63,10 @@ def _open(session, donor_id: int, trigger: str, text: str, finding: date, result
                         opened_at=utcnow())
     session.add(case)
     session.flush()
+    from ..donors.models import Donor
+    from ..donors.operations import suspend
+
+    suspend(session, session.get(Donor, donor_id), f"lookback case {case.code} opened ({text})")
     return case
 
 

@@ -20,7 +20,7 @@ from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import batches, explain, qc, release, storage
 from .forms import BatchFilterForm, DeviationForm, InvestigationForm, PlaceForm, ReasonSignatureForm, StepForm, as_local, as_utc
-from .models import Batch, Donation
+from .models import Batch, Donation, ManufacturingSpec
 from .rules import next_planned
 from .spec import qc_items, qc_name
 
@@ -111,6 +111,7 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
     limits = batches.limits_for(s, batch)
     nxt = next_planned(plan, {st.position for st in steps})
     clearing = release.clearance(s, batch)
+    spec = s.get(ManufacturingSpec, batch.spec_id)
     blockers = (release.blockers(s, batch, user if require_role("qa") else None)
                 if batch.status in ("awaiting_qc", "quarantine", "in_process") else [])
     own = {st.audit_record_id for st in steps if user.id in (st.operator_id, st.created_by_id, st.updated_by_id)}
@@ -139,6 +140,7 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
         dev_sigs={d.code: current_signature(s, d, "approved") for d in deviations},
         units=units, path_text=partial(storage.path_text, s), use_problem=partial(storage.use_problem, s, now=now),
         place_form=PlaceForm(prefix="place"), limits=limits, clearing=clearing, blockers=blockers, review=review,
+        basis=release.release_basis(s, batch), spec_label=f"{spec.code} v{spec.spec_version}",
         dispositions=[(d, signatures_for(s, d)) for d in release.dispositions_of(s, batch)],
         audit_rows=release.audit_rows(s, batch, 300), sig_forms=sig_forms,
         statuses=explain.BATCH_STATUS_LABELS, unit_statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS,

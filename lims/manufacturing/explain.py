@@ -18,6 +18,7 @@ BATCH_STATUS_LABELS = {
 UNIT_STATUS_LABELS = {
     "quarantine": _l("quarantine"), "available": _l("available"), "reserved": _l("reserved"), "issued": _l("issued"),
     "administered": _l("administered"), "discarded": _l("discarded"), "expired": _l("expired"), "recalled": _l("recalled"),
+    "on_hold": _l("on hold"),  # shown, never stored: a lookback case holds the unit's batch
 }
 DONATION_STATUS_LABELS = {"received": _l("received"), "processing": _l("processed into a batch"), "rejected": _l("rejected")}
 STORAGE_LABELS = {"fresh": _l("fresh, 4 °C"), "frozen": _l("frozen, -80 °C")}
@@ -107,6 +108,7 @@ _TEXTS = {
     # dose units
     "expired": lambda p: _("The unit expired at %(t)s.", t=_t(p["at"])),
     "thaw_window": lambda p: _("The unit was thawed more than %(hours)s h ago (use by %(t)s).", hours=p["hours"], t=_t(p["at"])),
+    "held": lambda p: _("Held by lookback case %(cases)s: do not use.", **p),
     "no_such_position": lambda p: _("Position %(position)s does not exist in this box (A1 to %(last)s).", **p),
     "position_occupied": lambda p: _("Position %(position)s is already occupied: one unit per position.", **p),
     # release blockers
@@ -119,7 +121,11 @@ _TEXTS = {
     "qc_out_of_spec": lambda p: _("QC results out of specification: %(items)s.", **p),
     "open_deviations": lambda p: _("Open deviations: %(items)s.", **p),
     "lookback_hold": lambda p: _("Held by lookback case %(items)s.", **p),
+    "batch_expired": lambda p: _("The batch expired at %(t)s: an expired batch is never released.", t=_t(p["at"])),
     "donor_not_cleared": lambda p: _("Donor %(donor)s is not yet cleared: no passed screening with every sample taken after the donation of %(day)s.", **p),
+    "donor_not_eligible_at_donation": lambda p: _("Fresh product: donor %(donor)s had no signed decision in force on the donation day %(day)s that found the donor eligible.", **p),
+    "no_day_check": lambda p: _("Fresh product: donor %(donor)s has no passed donation-day check on %(day)s.", **p),
+    "donor_suspended": lambda p: _("Donor %(donor)s is suspended (%(reason)s): nothing of this donor is released until a signed eligibility decision.", **p),
     "no_review": lambda p: _("You have not recorded your review of this batch's audit trail."),
     "review_stale": lambda p: _("The batch changed after your audit-trail review; review the new entries again."),
     "no_review_any": lambda p: _("No QA officer has recorded the audit-trail review of this batch."),

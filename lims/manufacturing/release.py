@@ -14,10 +14,11 @@ from ..donors.models import Donor
 from ..donors.screening_models import EligibilityDecision, ScreeningResult
 from ..errors import RuleViolation
 from . import explain
-from .batches import plan_of, set_status, steps_of, verified_steps
+from .batches import limits_for, plan_of, set_status, steps_of, verified_steps
 from .models import Batch, BatchDisposition, BatchReview, BatchStep, Deviation, Donation, DoseUnit, QcResult
 from .qc import results_of, verified_results
-from .rules import PassedScreening, ReleaseFacts, clearing_screening, release_blockers
+from .rules import PassedScreening, ReleaseFacts, release_blockers
+from .rules import clearance as clearance_rule
 from .spec import qc_items, qc_name
 
 BATCH_ENTITIES = ("batch", "batch_step", "qc_result", "deviation", "dose_unit", "batch_review", "batch_disposition")
@@ -51,25 +52,52 @@ def _last_row_id(session, batch: Batch, exclude_review=False) -> int:
 
 # --- donor clearance -----------------------------------------------------------------------------
 
-def passed_screenings(session, donor_id: int) -> list[PassedScreening]:
-    """Approved eligible decisions (valid signature) with the earliest sample date of their screening."""
-    decisions = session.exec(select(EligibilityDecision).where(EligibilityDecision.donor_id == donor_id,
-                                                               EligibilityDecision.outcome == "eligible")).all()
+def signed_decisions(session, donor_id: int, eligible_only: bool = False) -> list[PassedScreening]:
+    """Approved decisions (valid signature) with the earliest sample date of their screening."""
+    q = select(EligibilityDecision).where(EligibilityDecision.donor_id == donor_id)
+    if eligible_only:
+        q = q.where(EligibilityDecision.outcome == "eligible")
     out = []
-    for d in decisions:
+    for d in session.exec(q).all():
         sig = current_signature(session, d, "approved")
         if not (sig and sig.valid):
             continue
         first = session.exec(select(func.min(ScreeningResult.sample_date))
                              .where(ScreeningResult.screening_id == d.screening_id)).one()
         if first is not None:
-            out.append(PassedScreening(d.id, d.as_of, first))
+            out.append(PassedScreening(d.id, d.as_of, first, d.until, d.outcome))
     return out
 
 
-def clearance(session, batch: Batch) -> PassedScreening | None:
+def passed_screenings(session, donor_id: int) -> list[PassedScreening]:
+    return signed_decisions(session, donor_id, eligible_only=True)
+
+
+def release_basis(session, batch: Batch) -> str:
+    """The spec version's release basis for the batch's storage (frozen until the fill says otherwise)."""
+    limits = limits_for(session, batch)
+    return limits.fresh_release_basis if batch.storage == "fresh" else limits.frozen_release_basis
+
+
+def _day_check_passed(session, donor_id: int, day) -> bool:
+    from ..donors.screening_models import DonationDayCheck
+
+    check = session.exec(select(DonationDayCheck).where(DonationDayCheck.donor_id == donor_id,
+                                                        DonationDayCheck.check_date == day)
+                         .order_by(DonationDayCheck.id.desc())).first()
+    return bool(check and check.passed)
+
+
+def clearance_of(session, batch: Batch) -> tuple[PassedScreening | None, str | None]:
+    """(the decision that clears the batch's donation under its release basis, or the blocker code)."""
     donation = session.get(Donation, batch.donation_id)
-    return clearing_screening(passed_screenings(session, batch.donor_id), donation.collection_day)
+    basis = release_basis(session, batch)
+    day_check = basis == "eligible_at_donation" and _day_check_passed(session, batch.donor_id, donation.collection_day)
+    return clearance_rule(basis, signed_decisions(session, batch.donor_id), donation.collection_day, day_check)
+
+
+def clearance(session, batch: Batch) -> PassedScreening | None:
+    return clearance_of(session, batch)[0]
 
 
 # --- review ---------------------------------------------------------------------------------------
@@ -128,7 +156,10 @@ def holding_cases(session, kind: str, ref_id: int) -> list[str]:
         LookbackHold.kind == kind, LookbackHold.ref_id == ref_id, LookbackHold.active.is_(True))).all()))
 
 
-def release_facts(session, batch: Batch, user) -> ReleaseFacts:
+def release_facts(session, batch: Batch, user, now: datetime | None = None) -> ReleaseFacts:
+    from ..clock import utcnow
+    from .queries import batch_expires_at
+
     steps = steps_of(session, batch)
     recorded = {s.position for s in steps}
     verified = verified_steps(session, steps)
@@ -141,6 +172,7 @@ def release_facts(session, batch: Batch, user) -> ReleaseFacts:
     donation = session.get(Donation, batch.donation_id)
     donor = session.get(Donor, batch.donor_id)
     review = latest_review(session, batch, user.id if user is not None else None)
+    cleared, problem = clearance_of(session, batch)
     return ReleaseFacts(
         status=batch.status,
         steps_missing=tuple(explain.step_label(p.kind, p.seq) for p in plan_of(session, batch) if p.position not in recorded),
@@ -150,7 +182,9 @@ def release_facts(session, batch: Batch, user) -> ReleaseFacts:
         qc_out_of_spec=tuple(names[r.item_code] for r in results if not r.in_spec),
         open_deviations=tuple(deviations),
         lookback_holds=tuple(holding_cases(session, "batch", batch.id)),
-        donor_cleared=clearance(session, batch) is not None,
+        expires_at=batch_expires_at(session, batch), now=now or utcnow(),
+        donor_cleared=cleared is not None, clearance_problem=problem or "donor_not_cleared",
+        donor_suspended=(donor.status_reason or donor.status) if donor.status in ("suspended", "excluded") else None,
         donor_code=donor.code, donation_day=donation.collection_day,
         review_by_user=review is not None,
         review_current=review is not None and _last_row_id(session, batch, exclude_review=True) <= review.last_audit_id,

@@ -326,12 +326,43 @@ class PassedScreening:
     decision_id: int
     as_of: date
     first_sample: date  # earliest sample date among the screening's results
+    until: date | None = None  # the decision's "eligible until"
+    outcome: str = "eligible"
 
 
 def clearing_screening(passed: list[PassedScreening], donation_day: date) -> PassedScreening | None:
     """The first passed screening whose every sample was taken after the donation day (domain.md section 2)."""
-    later = [p for p in passed if p.first_sample > donation_day]
+    later = [p for p in passed if p.outcome == "eligible" and p.first_sample > donation_day]
     return min(later, key=lambda p: (p.as_of, p.decision_id)) if later else None
+
+
+# The release basis is data of the spec version, per storage (docs/manufacturing.md "Release basis").
+RELEASE_BASES = ("screening_after_donation", "eligible_at_donation")
+
+
+def decision_in_force(decisions: list[PassedScreening], day: date) -> PassedScreening | None:
+    """The latest signed decision taken on or before ``day`` (whatever its outcome): the one in force that day."""
+    before = [d for d in decisions if d.as_of <= day]
+    return max(before, key=lambda d: (d.as_of, d.decision_id)) if before else None
+
+
+def clearance(basis: str, decisions: list[PassedScreening], donation_day: date,
+              day_check_passed: bool) -> tuple[PassedScreening | None, str | None]:
+    """(the decision that clears the donation, or None with the blocker code).
+
+    ``screening_after_donation`` (frozen product): quarantine until a passed screening sampled entirely after
+    the donation day. ``eligible_at_donation`` (fresh product, given the day it is made): the signed decision
+    in force on the donation day found the donor eligible through that day, and that day's donation-day check
+    passed; the donor's later findings are caught by the suspension and lookback rules instead."""
+    if basis == "eligible_at_donation":
+        found = decision_in_force(decisions, donation_day)
+        if found is None or found.outcome != "eligible" or found.until is None or found.until < donation_day:
+            return None, "donor_not_eligible_at_donation"
+        if not day_check_passed:
+            return None, "no_day_check"
+        return found, None
+    found = clearing_screening(decisions, donation_day)
+    return (found, None) if found else (None, "donor_not_cleared")
 
 
 # --- release ----------------------------------------------------------------------------------
@@ -352,7 +383,11 @@ class ReleaseFacts:
     qc_out_of_spec: tuple[str, ...] = ()
     open_deviations: tuple[str, ...] = ()
     lookback_holds: tuple[str, ...] = ()  # the lookback cases holding the batch
+    expires_at: datetime | None = None  # first instant every unit is expired ...
+    now: datetime | None = None  # ... compared with the moment of release
     donor_cleared: bool = False
+    clearance_problem: str = "donor_not_cleared"  # the blocker when not cleared (depends on the release basis)
+    donor_suspended: str | None = None  # the suspension's cause
     donor_code: str = ""
     donation_day: date | None = None
     review_by_user: bool = False  # the releasing officer recorded an audit-trail review ...
@@ -365,6 +400,8 @@ def release_blockers(f: ReleaseFacts) -> list[Blocker]:
     out = []
     if f.status != "quarantine":
         out.append(Blocker("status", {"status": f.status}))
+    if f.expires_at is not None and f.now is not None and f.now >= f.expires_at:
+        out.append(Blocker("batch_expired", {"at": f.expires_at}))
     if f.steps_missing:
         out.append(Blocker("steps_missing", {"items": ", ".join(f.steps_missing)}))
     if f.steps_unverified:
@@ -380,7 +417,9 @@ def release_blockers(f: ReleaseFacts) -> list[Blocker]:
     if f.lookback_holds:
         out.append(Blocker("lookback_hold", {"items": ", ".join(f.lookback_holds)}))
     if not f.donor_cleared:
-        out.append(Blocker("donor_not_cleared", {"donor": f.donor_code, "day": f.donation_day}))
+        out.append(Blocker(f.clearance_problem, {"donor": f.donor_code, "day": f.donation_day}))
+    if f.donor_suspended:
+        out.append(Blocker("donor_suspended", {"donor": f.donor_code, "reason": f.donor_suspended}))
     if not f.review_by_user:
         out.append(Blocker("no_review", {}))
     elif not f.review_current:
@@ -416,6 +455,42 @@ def unit_use_problem(now: datetime, expires_at: datetime, thawed_at: datetime | 
     if thawed_at is not None and now > thaw_use_by(thawed_at, limits):
         return "thaw_window", {"at": thaw_use_by(thawed_at, limits), "hours": limits.thaw_use_hours}
     return None
+
+
+FINAL_UNIT_STATUSES = ("administered", "discarded", "recalled", "expired")
+USABLE_UNIT_STATUSES = ("available", "reserved", "issued")
+
+
+def effective_unit_status(status: str, now: datetime, expires_at: datetime, thawed_at: datetime | None,
+                          thaw_hours: int, held_by: tuple[str, ...] = ()) -> tuple[str, tuple[str, dict] | None]:
+    """What a unit is at ``now``, whatever its stored status says: (status code, why it differs or None).
+
+    The stored status changes only when someone (or the expiry job) acts; between the instant a unit
+    expires and that act, every page, label and scan must already say expired. Expired wins over a
+    hold; "on_hold" (a lookback case holding the batch in place) is never stored, only shown."""
+    if status in FINAL_UNIT_STATUSES:
+        return status, None
+    if now >= expires_at:
+        return "expired", ("expired", {"at": expires_at})
+    if thawed_at is not None and now > thawed_at + timedelta(hours=thaw_hours):
+        return "expired", ("thaw_window", {"at": thawed_at + timedelta(hours=thaw_hours), "hours": thaw_hours})
+    if held_by:
+        return "on_hold", ("held", {"cases": ", ".join(held_by)})
+    return status, None
+
+
+LIVE_BATCH_STATUSES = ("awaiting_qc", "quarantine", "released", "on_hold")
+
+
+def effective_batch_status(status: str, now: datetime, expires_at: datetime | None,
+                           held_by: tuple[str, ...] = ()) -> tuple[str, tuple[str, dict] | None]:
+    """What a batch is at ``now``: past the expiry of its units it is expired (refused for release, printed as
+    expired) before the expiry job marks it; a lookback hold on an unreleased batch shows as on hold."""
+    if status in LIVE_BATCH_STATUSES and expires_at is not None and now >= expires_at:
+        return "expired", ("batch_expired", {"at": expires_at})
+    if held_by and status in ("in_process", "awaiting_qc", "quarantine"):
+        return "on_hold", ("held", {"cases": ", ".join(held_by)})
+    return status, None
 
 
 def expiring_soon(expiry_day: date, today: date, limits: ProcessLimits) -> bool:
