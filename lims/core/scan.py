@@ -56,6 +56,29 @@ def expect(code: str, type_code: str) -> tuple[str | None, str, str | None]:
     return ident.strip().upper(), "", found
 
 
+def scanned_id(value: str | None, type_code: str) -> str:
+    """The bare ID from a field that wants one kind of record, typed or scanned (``LIMS:DO:D-0004`` or ``d-0004``).
+
+    Every form field that takes an ID goes through here, so a USB scanner's payload is accepted wherever a
+    person could type the ID; a label of another kind is refused by name instead of being looked up.
+    Returns "" for an empty field."""
+    from flask_babel import gettext as _
+
+    from ..errors import RuleViolation
+
+    ident, problem, found = expect(value or "", type_code)
+    if problem == "empty":
+        return ""
+    if problem == "wrong_type":
+        label = RESOLVERS[found].label if found in RESOLVERS else found
+        want = RESOLVERS[type_code].label if type_code in RESOLVERS else type_code
+        raise RuleViolation(_("%(code)s is a %(label)s label; this field takes a %(want)s.", code=(value or "").strip(),
+                              label=label, want=want))
+    if problem:
+        raise RuleViolation(_("The code %(code)s is not a valid LIMS code.", code=(value or "").strip()))
+    return ident
+
+
 def resolve(session, code: str):
     """(url, problem): problem is 'empty', 'malformed', 'unknown_type' or 'not_found'."""
     type_code, ident, problem = parse(code)

@@ -54,4 +54,4 @@ class DonorFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(_l("Status"), choices=[("", _l("all"))] + list(STATUS_LABELS.items()), validators=[Optional()])
-    code = StringField(_l("Donor code"), validators=[Optional(), Length(max=12)])
+    code = StringField(_l("Donor code"), validators=[Optional(), Length(max=80)])

@@ -128,7 +128,10 @@ def search(session, status: str | None, code: str | None, limit: int = 50, after
     if status in DONOR_STATUSES:
         q = q.where(Donor.status == status)
     if code:
-        q = q.where(Donor.code.startswith(code.strip().upper(), autoescape=True))
+        from ..core.scan import expect
+
+        ident, problem, _found = expect(code, "DO")  # a scanned donor label searches for its code
+        q = q.where(Donor.code.startswith(ident if not problem else code.strip().upper(), autoescape=True))
     if after_id:
         q = q.where(Donor.id > after_id)
     return session.exec(q.order_by(Donor.id).limit(limit + 1)).all()

@@ -16,7 +16,8 @@ CLINICAL = ("clinician", "qa", "admin")
 def due_work(session, roles: set[str], now: datetime, today: date) -> dict:
     out: dict = {}
     if roles & set(LAB):
-        out["expiring"] = tasks.expiring_units(session, today)
+        out["expiring"] = tasks.expiring_units(session, now, today)
+        out["expired"] = tasks.expired_in_stock(session, now)
         out["thawed"] = tasks.thawed_to_discard(session, now)
         out["retained"] = tasks.retained_due(session, today)
     if roles & set(QA):

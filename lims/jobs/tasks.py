@@ -59,10 +59,25 @@ def thawed_to_discard(session, now: datetime) -> list[tuple[DoseUnit, str | None
     return sorted(out, key=lambda pair: pair[0].thawed_at)
 
 
-def expiring_units(session, today: date, days: int = 7) -> list[DoseUnit]:
-    return list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(("available", "reserved", "quarantine")),
+IN_DATE_STATUSES = ("available", "reserved", "quarantine")
+
+
+def expiring_units(session, now: datetime, today: date, days: int = 7) -> list[DoseUnit]:
+    """Units still in date that expire within ``days`` lab days (an expired unit is never listed here)."""
+    return list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(IN_DATE_STATUSES), DoseUnit.expires_at > now,
                                                     DoseUnit.expiry_date <= today + timedelta(days=days))
                              .order_by(DoseUnit.expiry_date, DoseUnit.code).limit(200)).all())
+
+
+def expired_in_stock(session, now: datetime, limit: int = 200) -> list[DoseUnit]:
+    """Expired units still in the lab, waiting to be discarded: marked expired by the job, or past their expiry
+    instant before the job ran. Thawed ones are listed with the thawed units to discard."""
+    from sqlalchemy import or_
+
+    return list(session.exec(select(DoseUnit).where(
+        DoseUnit.thawed_at.is_(None),
+        or_(DoseUnit.status == "expired", DoseUnit.status.in_(IN_DATE_STATUSES) & (DoseUnit.expires_at <= now)))
+        .order_by(DoseUnit.expires_at, DoseUnit.code).limit(limit)).all())
 
 
 # --- donors ----------------------------------------------------------------------------------------

@@ -123,7 +123,9 @@ def screening_specimens(session, sc) -> list[LabelContent]:
 
 def for_record(session, kind: str, code: str) -> list[LabelContent]:
     """The labels to print for a scanned/typed record; a lot prints one label per dose unit."""
-    code = (code or "").strip().upper()
+    from ..core.scan import scanned_id
+
+    code = (code or "").strip().upper() if kind == "SP" else scanned_id(code, {"LOT_UNITS": "LOT"}.get(kind, kind))
     if kind == "DU":
         u = session.exec(select(DoseUnit).where(DoseUnit.code == code)).first()
         return [dose_unit(session, u)] if u else _missing()

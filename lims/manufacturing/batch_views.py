@@ -10,8 +10,9 @@ from sqlmodel import select
 from ..audit.signatures import current_signature, signatures_for
 from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
-from ..core.scan import Resolver, register
+from ..core.scan import Resolver, register, scanned_id
 from ..db import db_session
+from ..errors import LimsError
 from ..donors import operations as donor_ops
 from ..donors.models import Donor
 from ..equipment.models import Equipment
@@ -50,7 +51,10 @@ def index():
         q = q.where(Batch.status == form.status.data)
     donor = None
     if form.donor.data:
-        donor = donor_ops.by_code(s, form.donor.data)
+        try:
+            donor = donor_ops.by_code(s, scanned_id(form.donor.data, "DO"))
+        except LimsError:  # another kind of label in the donor filter: no batch matches
+            donor = None
         q = q.where(Batch.donor_id == (donor.id if donor else -1))
     if form.date_from.data:
         q = q.where(Batch.production_day >= form.date_from.data)

@@ -8,7 +8,7 @@ from sqlmodel import select
 from ..audit.models import AuditEntry
 from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
-from ..core.scan import Resolver, register
+from ..core.scan import Resolver, register, scanned_id
 from ..db import db_session
 from ..donors import operations as donor_ops
 from ..donors.models import Donor
@@ -71,7 +71,10 @@ def receive():
     form = ReceiveDonationForm()
     if not form.validate_on_submit():
         return _render_index(form, error=_("Correct the marked fields."), status=400)
-    donor = donor_ops.by_code(s, form.donor.data)
+    try:
+        donor = donor_ops.by_code(s, scanned_id(form.donor.data, "DO"))
+    except LimsError as err:
+        return _render_index(form, error=err.message, status=err.status_code)
     if donor is None:
         return _render_index(form, error=_("No donor with code %(code)s.", code=form.donor.data.strip()), status=422)
     return form_action(

@@ -31,7 +31,7 @@ def LabTime(label, required=True):
 
 
 class ReceiveDonationForm(FlaskForm):
-    donor = StringField(_l("Donor code (scan or type)"), validators=[DataRequired(message=_l("Enter the donor code.")), Length(max=40)])
+    donor = StringField(_l("Donor code (scan or type)"), validators=[DataRequired(message=_l("Enter the donor code.")), Length(max=80)])
     collected_at = LabTime(_l("Collected at"))
     received_at = LabTime(_l("Received in the lab at"))
     receipt_temp_c = DecimalField(_l("Temperature on receipt (°C)"), places=1,
@@ -98,7 +98,7 @@ class BatchFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(_l("Status"), choices=[("", _l("all"))] + list(BATCH_STATUS_LABELS.items()), validators=[Optional()])
-    donor = StringField(_l("Donor code"), validators=[Optional(), Length(max=12)])
+    donor = StringField(_l("Donor code"), validators=[Optional(), Length(max=80)])
     date_from = DateField(_l("Produced from"), validators=[Optional()])
     date_to = DateField(_l("Produced to"), validators=[Optional()])
 

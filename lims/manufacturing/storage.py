@@ -62,8 +62,10 @@ def create_location(session, data: dict) -> StorageLocation:
     if kind not in PARENT_KINDS:
         raise RuleViolation(_("Unknown location type."))
     parent = None
-    if data.get("parent"):
-        parent = location(session, data["parent"])
+    if (data.get("parent") or "").strip():
+        from ..core.scan import scanned_id
+
+        parent = location(session, scanned_id(data["parent"], "LOC"))
     if (parent.kind if parent else None) not in PARENT_KINDS[kind]:
         allowed = ", ".join(str(explain.LOCATION_KINDS[k]) for k in PARENT_KINDS[kind] if k) or _("none (top level)")
         raise RuleViolation(_("A %(kind)s must be placed in: %(allowed)s.", kind=explain.LOCATION_KINDS[kind], allowed=allowed))
