@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from .audit.concurrency import version_token
 from .audit.trail import change_reason
 from .auth.operations import create_user, find_user
 from .clock import utcnow
@@ -61,7 +62,7 @@ def load_demo(session) -> int:
         created += 1
         if approve:
             _as(session, qa)
-            eq_ops.approve(session, eq, eq.version, qa, DEMO_PASSWORD, "IQ/OQ documents reviewed", "demo")
+            eq_ops.approve(session, eq, version_token(eq), qa, DEMO_PASSWORD, "IQ/OQ documents reviewed", "demo")
     # A record changed after approval: its signature must read as invalid until QA signs again.
     cen = eq_ops.by_code(session, "EQ-CEN-01")
     if cen is not None and cen.location == "GMP suite A, room 2":
@@ -287,11 +288,11 @@ def _demo_manufacturing_before_rescreen(session, users, donor, today):
     dev = qc.open_deviation(session, batch, "manual", "Centrifuge EQ-CEN-01 lid alarm during wash 2; the run paused "
                                                       "for 2 min and resumed at the same settings.")
     _as(session, users["tech2"])
-    qc.update_deviation(session, dev, dev.version, "Lid sensor contact dirty; cleaned and tested by engineering. "
+    qc.update_deviation(session, dev, version_token(dev), "Lid sensor contact dirty; cleaned and tested by engineering. "
                         "Wash 2 time and g-force were met (run log GFM-2026-0187).",
                         "No impact on the product. Sensor added to the weekly cleaning checklist.", None)
     _as(session, users["qa2"])
-    qc.close_deviation(session, dev, dev.version, users["qa2"], DEMO_PASSWORD, "impact assessment accepted", "demo")
+    qc.close_deviation(session, dev, version_token(dev), users["qa2"], DEMO_PASSWORD, "impact assessment accepted", "demo")
     _demo_qc_and_storage(session, users, batch, day + timedelta(days=2), "FRZ-01-R1-B1", "A")
 
 

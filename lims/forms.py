@@ -24,8 +24,12 @@ class ReasonMixin:
 
 
 class SignatureForm(FlaskForm):
-    """The signature partial: the password again, every time, and an optional comment."""
+    """The signature partial: the password again, every time, and an optional comment.
+
+    ``content`` carries the fingerprint of what the page showed (lims.audit.fingerprint): a signature over
+    content that changed since is refused."""
 
     version = HiddenField()
+    content = HiddenField()
     password = PasswordField(_l("Your password"), validators=[DataRequired(message=_l("Enter your password to sign."))])
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=1000)])

@@ -170,6 +170,7 @@ def make_user(app):
     return make
 
 
+CONTENT_RE = re.compile(r'<input id="[^"]*" name="([^"]+-content)" type="hidden" value="([^"]*)"')
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -192,9 +193,14 @@ class Browser:
         return csrf_from(self.client.get(url).get_data(as_text=True))
 
     def post(self, url, data=None, token_from=None, csrf=True, **kw):
+        """Post as a browser would from the page ``token_from``: with its CSRF token and the content fingerprints
+        its signature forms carry (hidden ``*-content`` fields), unless the test gives them itself."""
         data = dict(data or {})
         if csrf and "csrf_token" not in data:
-            data["csrf_token"] = self.token(token_from or url)
+            html = self.client.get(token_from or url).get_data(as_text=True)
+            data["csrf_token"] = csrf_from(html)
+            for name, value in CONTENT_RE.findall(html):
+                data.setdefault(name, value)
         return self.client.post(url, data=data, **kw)
 
     def login(self, username, password=PASSWORD):

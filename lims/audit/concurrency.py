@@ -8,16 +8,42 @@ from ..errors import StaleRecord
 from ..timefmt import format_dt
 
 
-def check_version(session, record, expected_version, submitted: dict | None = None, labels: dict | None = None) -> None:
-    """Refuse the change when the record moved on since the form was opened.
+def version_token(record) -> str:
+    """The hidden "version" value of a form built from ``record``: which record, at which version."""
+    return f"{record.audit_record_id}@{record.version}"
+
+
+def _parse(expected_version) -> tuple[str | None, int]:
+    text = str(expected_version if expected_version is not None else "").strip()
+    ref, _sep, number = text.rpartition("@")
+    try:
+        return (ref if _sep else None), int(number)
+    except ValueError:
+        return (ref if _sep else None), -1
+
+
+def lock(session, record) -> None:
+    """Re-read the record under its row lock (PostgreSQL): a concurrent writer finishes first, and the version
+    compared is the committed one, so the loser is told who changed it instead of failing at the UPDATE."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.refresh(record, with_for_update=True)
+
+
+def check_version(session, record, expected_version, submitted: dict | None = None, labels: dict | None = None,
+                  require_ref: bool = False) -> None:
+    """Refuse the change when the record moved on since the form was opened, or the form was opened for another record.
 
     ``submitted`` maps field -> value the user typed; the error lists each
-    field whose stored value now differs, so both can be shown.
+    field whose stored value now differs, so both can be shown. With ``require_ref`` the form must name its
+    record (``version_token``): a form copied from another record's page is refused even at the same version.
     """
-    try:
-        expected = int(expected_version)
-    except (TypeError, ValueError):
-        expected = -1
+    ref, expected = _parse(expected_version)
+    if (ref is not None and ref != record.audit_record_id) or (ref is None and require_ref):
+        raise StaleRecord(
+            _("This form was opened for another record (%(other)s), not for %(this)s. Nothing was saved; open the "
+              "record's own page and enter the change again.", other=ref or "-", this=record.audit_record_id),
+            changed_by=None, changed_at=None)
+    lock(session, record)
     if record.version == expected:
         return
     from ..auth.models import User

@@ -70,6 +70,8 @@ def sign_many(session, records, meaning: str, user, password: str, *, comment: s
         raise SignatureRefused(_("There is nothing to sign."))
     if not check_signature_password(session, user, password, client):
         raise SignatureRefused(_("Signature refused: the password is not correct. Failed attempts count toward the account lockout."))
+    from .fingerprint import refuse_if_stale
+
     for record in records:
         if not four_eyes(user.id, performers_of(record)):
             entity, rid = record.audit_entity, record.audit_record_id
@@ -80,6 +82,7 @@ def sign_many(session, records, meaning: str, user, password: str, *, comment: s
                                          meaning=MEANINGS[meaning]))
             raise SignatureRefused(_("Four-eyes rule: you entered or changed some of these records, so another person must sign them as %(meaning)s.",
                                      meaning=MEANINGS[meaning]))
+    refuse_if_stale(session)  # the form showed other content than is stored now (lims.audit.fingerprint)
     session.flush()
     now = utcnow()
     sigs = []

@@ -90,7 +90,7 @@ def register(session, facts: dict, identity: dict, today: date) -> Recipient:
 
 def update_facts(session, r: Recipient, expected_version, facts: dict, reason: str, today: date, labels=None) -> None:
     facts = normalise(facts)
-    check_version(session, r, expected_version, facts, labels)
+    check_version(session, r, expected_version, facts, labels, require_ref=True)
     from .course_models import Course
 
     first = session.exec(select(Course.day1).where(Course.recipient_id == r.id).order_by(Course.day1)).first()
@@ -109,7 +109,7 @@ def update_identity(session, r: Recipient, expected_version, identity: dict, rea
     hospital_number = re.sub(r"\s", "", identity.get("hospital_number") or "").upper()
     values = {"full_name": (identity.get("full_name") or "").strip(), "hospital_number": hospital_number,
               "phone": (identity.get("phone") or "").strip()}
-    check_version(session, ident, expected_version, values, labels)
+    check_version(session, ident, expected_version, values, labels, require_ref=True)
     messages = []
     if not values["full_name"]:
         messages.append(_("Enter the full name."))

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from sqlmodel import select
 
 from ..audit.models import AuditEntry
+from ..audit.concurrency import version_token
 from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
@@ -65,9 +66,12 @@ def render_detail(r, form=None, error=None, conflict=None, status=200, plan_form
     identity = ops.identity_of(s, r) if require_role(*REGISTRARS) else None
     own = (AuditEntry.entity == "recipient") & (AuditEntry.record_id == r.code)
     history = s.exec(select(AuditEntry).where(own).order_by(AuditEntry.id.desc()).limit(200)).all()
-    form = form or EditRecipientForm(prefix="facts", obj=r, version=r.version)
+    if form is None:  # obj= fills "version" from the record itself: the token is set after
+        form = EditRecipientForm(prefix="facts", obj=r)
+        form.version.data = version_token(r)
     if identity is not None and identity_form is None:
-        identity_form = EditIdentityForm(prefix="identity", obj=identity, version=identity.version)
+        identity_form = EditIdentityForm(prefix="identity", obj=identity)
+        identity_form.version.data = version_token(identity)
     if plan_form is None:
         plan_form = PlanCourseForm(prefix="plan", same_donor=current_app.config.get("SAME_DONOR_PREFERENCE", True))
     plan_form.template.choices = course_ops.template_choices(s)

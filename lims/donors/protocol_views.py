@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from ..audit.signatures import signatures_for
+from ..audit.fingerprint import expect_content, fingerprint
 from ..auth.permissions import authenticated, require_role, roles
 from ..db import db_session
 from ..errors import LimsError
@@ -25,10 +26,12 @@ def index():
 
 def _render(p, form_data=None, item_data=None, sign_form=None, error=None, conflict=None, status=200):
     s = db_session()
+    sign_form = sign_form or SignatureForm(prefix="sign", version=p.version)
+    sign_form.content.data = fingerprint([p, *items_of(s, p, kinds=None)])
     return render_template(
         "donors/protocol.html", p=p, items=items_of(s, p, kinds=None), sigs=signatures_for(s, p),
         data=form_data, item_data=item_data or {}, fields=ops.PROTOCOL_FIELDS,
-        sign_form=sign_form or SignatureForm(prefix="sign", version=p.version), error=error, conflict=conflict,
+        sign_form=sign_form, error=error, conflict=conflict,
         can_manage=require_role("qa"), blank_form=FlaskForm(),
     ), status
 
@@ -86,7 +89,8 @@ def approve(protocol_id):
     if not form.validate_on_submit():
         return _render(p, sign_form=form, error=_("Enter your password to sign."), status=400)
     return form_action(
-        lambda: ops.activate(s, p, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr),
+        lambda: (expect_content(s, form.content.data, [p, *items_of(s, p, kinds=None)]),
+                 ops.activate(s, p, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr))[1],
         lambda **kw: _render(p, sign_form=form, **kw),
         lambda _r: _saved(_("Version %(v)s of %(code)s is now active; new screenings use it.",
                             v=p.protocol_version, code=p.code), p))

@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..audit.fingerprint import expect_content, fingerprint
 from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
@@ -103,16 +104,32 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
     for item in items:
         groups.setdefault(item.kind, []).append(item)
     decision = ops.evaluate(s, sc, lab_today())
+    verify_form = verify_form or SignatureForm(prefix="verify")
+    decide_form = decide_form or SignatureForm(prefix="decide")
+    verify_form.content.data = decide_form.content.data = fingerprint(_shown(s, sc))
     return render_template(
         "donors/screening.html", sc=sc, donor=donor, protocol=protocol, groups=groups, kinds=KIND_LABELS,
         by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
         panel=panel or PanelForm(prefix="panel", sample_date=lab_today()), typed=typed or {},
-        verify_form=verify_form or SignatureForm(prefix="verify"), decide_form=decide_form or SignatureForm(prefix="decide"),
+        verify_form=verify_form, decide_form=decide_form,
         decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range,
         reason_text=partial(reason_text, names=item_names(s)), display_name=display_name, outcome_label=outcome_label, allowed=ops.allowed_values,
         error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
         can_decide=require_role(*DECIDERS) and sc.status == "open",
     ), status
+
+
+def _shown(s, sc) -> list:
+    """What the screening page shows a verifier or the approver: the screening, the donor's facts, every result."""
+    return [sc, s.get(donor_ops.Donor, sc.donor_id), *ops.results_of(s, sc)]
+
+
+def _checked(s, sc, form, run):
+    """Sign only over what the page showed (lims.audit.fingerprint)."""
+    def signed():
+        expect_content(s, form.content.data, _shown(s, sc))
+        return run()
+    return signed
 
 
 @bp.route("/screenings/<int:screening_id>")
@@ -148,7 +165,7 @@ def verify(screening_id):
     if not form.validate_on_submit():
         return _render(sc, verify_form=form, error=_("Enter your password to sign."), status=400)
     return form_action(
-        lambda: ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr),
+        _checked(s, sc, form, lambda: ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr)),
         lambda **kw: _render(sc, verify_form=form, **kw),
         lambda n: _saved(_("%(n)s results verified; your signature is recorded.", n=n),
                          url_for("screening.detail", screening_id=sc.id)))
@@ -164,7 +181,8 @@ def decide(screening_id):
         return _render(sc, decide_form=form, error=_("Enter your password to sign."), status=400)
     donor = s.get(donor_ops.Donor, sc.donor_id)
     return form_action(
-        lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, lab_today(), request.remote_addr),
+        _checked(s, sc, form, lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, lab_today(),
+                                                  request.remote_addr)),
         lambda **kw: _render(sc, decide_form=form, **kw),
         lambda row: _saved(_("Decision approved: %(code)s is %(outcome)s.", code=donor.code,
                              outcome=outcome_label(row.outcome)), url_for("donors.detail", code=donor.code)))

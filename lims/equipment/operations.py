@@ -48,7 +48,7 @@ def create(session, code: str, data: dict) -> Equipment:
 
 
 def update(session, eq: Equipment, expected_version, data: dict, reason: str, labels: dict | None = None) -> None:
-    check_version(session, eq, expected_version, {k: data.get(k) for k in FIELDS}, labels)
+    check_version(session, eq, expected_version, {k: data.get(k) for k in FIELDS}, labels, require_ref=True)
     _validate(data)
     with change_reason(session, reason):
         for k in FIELDS:
@@ -58,7 +58,7 @@ def update(session, eq: Equipment, expected_version, data: dict, reason: str, la
 
 def approve(session, eq: Equipment, expected_version, user, password: str, comment: str | None, client=None):
     """QA approves the record for GMP use; the approver is never its author or last editor."""
-    check_version(session, eq, expected_version)
+    check_version(session, eq, expected_version, require_ref=True)
     if eq.status != "in_service":
         raise RuleViolation(_("Only equipment in service can be approved for GMP use."))
     return sign(session, eq, "approved", user, password, comment=comment,

@@ -7,6 +7,8 @@ from sqlmodel import select
 
 from ..audit.models import AuditEntry
 from ..audit.signatures import current_signature, signatures_for
+from ..audit.concurrency import version_token
+from ..audit.fingerprint import expect_content, fingerprint
 from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
@@ -63,8 +65,11 @@ def _render_detail(eq, edit_form=None, sign_form=None, error=None, conflict=None
     approval = next((v for v in reversed(sigs) if v.signature.meaning == "approved"), None)
     history = s.exec(select(AuditEntry).where(AuditEntry.entity == "equipment", AuditEntry.record_id == str(eq.id))
                      .order_by(AuditEntry.id.desc()).limit(200)).all()
-    edit_form = edit_form or EditEquipmentForm(prefix="edit", obj=eq, version=eq.version)
-    sign_form = sign_form or SignatureForm(prefix="sign", version=eq.version)
+    if edit_form is None:  # obj= fills "version" from the record itself: the token is set after
+        edit_form = EditEquipmentForm(prefix="edit", obj=eq)
+        edit_form.version.data = version_token(eq)
+    sign_form = sign_form or SignatureForm(prefix="sign", version=version_token(eq))
+    sign_form.content.data = fingerprint([eq])
     today = lab_today()
     return render_template(
         "equipment/detail.html", eq=eq, sigs=sigs, approval=approval, history=history,
@@ -105,7 +110,8 @@ def approve(equipment_id):
     if not form.validate_on_submit():
         return _render_detail(eq, sign_form=form, error=_("Enter your password to sign."), status=400)
     return form_action(
-        lambda: ops.approve(s, eq, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr),
+        lambda: (expect_content(s, form.content.data, [eq]),
+                 ops.approve(s, eq, form.version.data, g.user, form.password.data, form.comment.data, request.remote_addr))[1],
         lambda **kw: _render_detail(eq, sign_form=form, **kw),
         lambda _r: _saved(_("Equipment %(code)s approved for GMP use; your signature is recorded.", code=eq.code), eq))
 

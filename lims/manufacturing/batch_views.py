@@ -7,6 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlmodel import select
 
+from ..audit.concurrency import version_token
 from ..audit.signatures import current_signature, signatures_for
 from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
@@ -128,8 +129,13 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
         sig_forms.setdefault(name, ReasonSignatureForm(prefix=name))
     inv_forms = inv_forms or {}
     for d in deviations:
-        inv_forms.setdefault(d.code, InvestigationForm(prefix=f"dev-{d.code}", obj=d, version=d.version))
-        sig_forms.setdefault(f"close-{d.code}", SignatureForm(prefix=f"close-{d.code}", version=d.version))
+        if d.code not in inv_forms:  # obj= fills "version" from the record itself: the token is set after
+            inv_forms[d.code] = InvestigationForm(prefix=f"dev-{d.code}", obj=d)
+            inv_forms[d.code].version.data = version_token(d)
+        sig_forms.setdefault(f"close-{d.code}", SignatureForm(prefix=f"close-{d.code}", version=version_token(d)))
+    content = release.batch_fingerprint(s, batch)
+    for form in sig_forms.values():  # always what this page shows now: a refused stale form is signed after review
+        form.content.data = content
     fix_forms = {st.position: _fix_form(st) for st in steps}
     if correct:
         fix_forms[correct[0]] = correct[1]
@@ -199,12 +205,19 @@ def correct_step(lot, position):
 
 
 def _signature_action(lot, name, run, message, form_cls=SignatureForm):
+    """Every signature on a batch: under the batch's row lock, and only over the content the signer saw."""
     s = db_session()
     batch = batches.get(s, lot)
     form = form_cls(prefix=name)
     if not form.validate_on_submit():
         return _render(batch, sig_forms={name: form}, error=_("Enter your password to sign."), status=400)
-    return form_action(lambda: run(s, batch, form), lambda **kw: _render(batch, sig_forms={name: form}, **kw),
+
+    def signed():
+        batches.lock(s, batch)
+        release.expect_batch_content(s, batch, form.content.data)
+        return run(s, batch, form)
+
+    return form_action(signed, lambda **kw: _render(batch, sig_forms={name: form}, **kw),
                        lambda result: _done(batch, message(result)))
 
 
@@ -224,6 +237,7 @@ def record_qc(lot):
     s = db_session()
     batch = batches.get(s, lot)
     values = {k[3:]: v for k, v in request.form.items() if k.startswith("qc_")}
+    versions = {k[4:]: v for k, v in request.form.items() if k.startswith("qcv_")}
     meta = {"tested_on": request.form.get("tested_on", ""), "method": request.form.get("method", ""),
             "reason": request.form.get("reason", "")}
     if not FlaskForm().validate_on_submit():
@@ -235,7 +249,7 @@ def record_qc(lot):
     except ValueError:
         tested_on = None
     return form_action(
-        lambda: qc.record(s, batch, values, tested_on, meta["method"], meta["reason"], lab_today()),
+        lambda: qc.record(s, batch, values, tested_on, meta["method"], meta["reason"], lab_today(), versions=versions),
         lambda **kw: _render(batch, qc_values=values, qc_form=meta, **kw),
         lambda n: _done(batch, _("%(n)s QC result(s) saved.", n=n)))
 

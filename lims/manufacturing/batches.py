@@ -40,6 +40,15 @@ def get(session, lot: str) -> Batch:
     return batch
 
 
+def lock(session, batch: Batch) -> Batch:
+    """Take the batch's row lock and re-read it: release, review, signatures, holds and deviations of one batch
+    run one after the other, each seeing what the one before committed (PostgreSQL; SQLite serialises every
+    write transaction already). Call it before reading anything the decision depends on."""
+    session.exec(select(Batch).where(Batch.id == batch.id).with_for_update()
+                 .execution_options(populate_existing=True)).one()
+    return batch
+
+
 def limits_for(session, batch_or_donation):
     return limits_of(session.get(ManufacturingSpec, batch_or_donation.spec_id))
 

@@ -32,8 +32,11 @@ def allowed_text(item: QcSpecItem) -> str:
 
 
 def record(session, batch: Batch, entries: dict[str, str], tested_on, method: str, reason: str | None,
-           today: date) -> int:
-    """Store typed QC results (item code -> text); all or nothing. Out of specification opens a deviation."""
+           today: date, versions: dict[str, str] | None = None) -> int:
+    """Store typed QC results (item code -> text); all or nothing. Out of specification opens a deviation.
+
+    ``versions`` (item code -> the result's version the form showed) makes a correction of a result that
+    changed since the form was opened a refusal, never an overwrite; the screens always pass it."""
     if batch.status not in QC_STATES:
         raise RuleViolation(_("QC results are entered after the fill and before release; batch %(lot)s is not at that stage.",
                               lot=batch.lot))
@@ -65,6 +68,10 @@ def record(session, batch: Batch, entries: dict[str, str], tested_on, method: st
     if corrections and not (reason or "").strip():
         raise RuleViolation(_("%(items)s already have a result: give a reason for the correction.",
                               items=", ".join(qc_name(items[c]) for c in corrections)))
+    if versions is not None:
+        for code in corrections:
+            check_version(session, existing[code], versions.get(code), {"value": entries[code]},
+                          {"value": qc_name(items[code])})
     with change_reason(session, reason):
         for code, j in judged.items():
             row = existing.get(code)
@@ -132,7 +139,7 @@ def update_deviation(session, dev: Deviation, expected_version, investigation: s
     if dev.status != "open":
         raise RuleViolation(_("Deviation %(code)s is closed.", code=dev.code))
     submitted = {"investigation": (investigation or "").strip() or None, "outcome": (outcome or "").strip() or None}
-    check_version(session, dev, expected_version, submitted, labels)
+    check_version(session, dev, expected_version, submitted, labels, require_ref=True)
     first_entry = dev.investigation is None and dev.outcome is None
     if not first_entry and not (reason or "").strip():
         raise RuleViolation(_("A reason is required to change the investigation or outcome."))
@@ -142,7 +149,7 @@ def update_deviation(session, dev: Deviation, expected_version, investigation: s
 
 def close_deviation(session, dev: Deviation, expected_version, user, password: str, comment: str | None, client=None):
     """QA closes by signature, never a person who wrote any part of the investigation or outcome."""
-    check_version(session, dev, expected_version)
+    check_version(session, dev, expected_version, require_ref=True)
     if dev.status != "open":
         raise RuleViolation(_("Deviation %(code)s is already closed.", code=dev.code))
     if not dev.investigation or not dev.outcome:

@@ -50,6 +50,28 @@ def _last_row_id(session, batch: Batch, exclude_review=False) -> int:
     return session.exec(select(func.max(AuditEntry.id)).where(clause)).one() or 0
 
 
+def batch_records(session, batch: Batch) -> list:
+    """Every record of the batch a reviewer or signer sees on its page."""
+    from .qc import deviations_of
+
+    units = list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id)).all())
+    return [batch, *steps_of(session, batch), *results_of(session, batch), *deviations_of(session, batch), *units]
+
+
+def batch_fingerprint(session, batch: Batch) -> str:
+    """The batch page's content: its records and the newest audit row a review would cover."""
+    from ..audit.fingerprint import fingerprint
+
+    return fingerprint(batch_records(session, batch), _last_row_id(session, batch, exclude_review=True))
+
+
+def expect_batch_content(session, batch: Batch, expected: str | None) -> None:
+    """The signature about to be made is over the batch page the signer saw (checked when it signs)."""
+    from ..audit.fingerprint import expect_content
+
+    expect_content(session, expected, batch_records(session, batch), _last_row_id(session, batch, exclude_review=True))
+
+
 # --- donor clearance -----------------------------------------------------------------------------
 
 def signed_decisions(session, donor_id: int, eligible_only: bool = False) -> list[PassedScreening]:

@@ -129,7 +129,7 @@ def _ensure_staff_spec_device_storage(today: date) -> None:
     def approve(s, u):
         eq = eq_ops.get(s, eq_id)
         if current_signature(s, eq, "approved") is None:
-            eq_ops.approve(s, eq, version, u, PASSWORD, "IQ/OQ reviewed", "test setup")
+            eq_ops.approve(s, eq, f"{eq_id}@{version}", u, PASSWORD, "IQ/OQ reviewed", "test setup")
 
     act(QA_ZH.username, approve)
     for code, kind, parent, rows, cols in STORAGE:

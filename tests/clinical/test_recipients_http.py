@@ -63,19 +63,19 @@ def test_technician_cannot_register(app, staff):
 def test_correction_needs_a_reason_and_refuses_stale_forms(app, staff):
     staff["nurse"].post("/recipients/new", FORM)
     fields = {f"facts-{k}": v for k, v in FORM.items() if k not in ("full_name", "hospital_number", "phone")}
-    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "2", "facts-version": "1"},
+    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "2", "facts-version": "P-0001@1"},
                             token_from="/recipients/P-0001")
     assert r.status_code == 400 and "A reason is required" in page_text(r)
-    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "2", "facts-version": "1",
+    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "2", "facts-version": "P-0001@1",
                                                          "facts-reason": "ECOG re-assessed at screening visit"},
                             token_from="/recipients/P-0001")
     assert r.status_code == 302
     rows = [x for x in audit_rows(app, entity="recipient", action="update") if x.field == "ecog"]
     assert [(x.old_value, x.new_value, x.reason) for x in rows] == [("3", "2", "ECOG re-assessed at screening visit")]
-    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "4", "facts-version": "1",
+    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "4", "facts-version": "P-0001@1",
                                                          "facts-reason": "typo"}, token_from="/recipients/P-0001")
     assert r.status_code == 409 and "changed by" in page_text(r)
-    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "7", "facts-version": "2",
+    r = staff["nurse"].post("/recipients/P-0001/facts", {**fields, "facts-ecog": "7", "facts-version": "P-0001@2",
                                                          "facts-reason": "x"}, token_from="/recipients/P-0001")
     assert r.status_code == 422 and "(was 7)" in page_text(r)
 
@@ -84,8 +84,8 @@ def _identity_form(browser, code):
     html = browser.get(f"/recipients/{code}").get_data(as_text=True)
     import re
 
-    version = re.search(r'name="identity-version" type="hidden" value="(\d+)"', html) or \
-        re.search(r'id="identity-version" name="identity-version" type="hidden" value="(\d+)"', html)
+    version = re.search(r'name="identity-version" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'id="identity-version" name="identity-version" type="hidden" value="([^"]+)"', html)
     return version.group(1)
 
 
@@ -110,3 +110,14 @@ def test_identity_correction_needs_a_reason_refuses_a_duplicate_and_is_audited(a
     r = staff["nurse"].post("/recipients/P-0001/identity", {**base, "identity-hospital_number": "H2019-0777"})
     assert r.status_code == 409  # the form still carries the old version
     assert staff["tech"].post("/recipients/P-0001/identity", base, token_from="/recipients/").status_code == 403
+
+
+def test_a_facts_form_of_another_recipient_is_refused(app, staff):
+    staff["nurse"].post("/recipients/new", FORM)
+    staff["nurse"].post("/recipients/new", {**FORM, "hospital_number": "H2019-0999", "full_name": "Ma Li"})
+    fields = {f"facts-{k}": v for k, v in FORM.items() if k not in ("full_name", "hospital_number", "phone")}
+    r = staff["nurse"].post("/recipients/P-0002/facts", {**fields, "facts-ecog": "2", "facts-version": "P-0001@1",
+                                                         "facts-reason": "re-assessed"}, token_from="/recipients/P-0002")
+    assert r.status_code == 409 and "opened for another record" in page_text(r)
+    with transaction(Actor(None, "t"), write=False) as s:
+        assert s.exec(select(Recipient.ecog).where(Recipient.code == "P-0002")).one() == 3

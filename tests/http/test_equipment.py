@@ -52,7 +52,7 @@ def test_edit_requires_a_reason(app, as_user):
     tech.post("/equipment/new", FORM)
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": "1"}), token_from=url)
+    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": f"{eq.id}@1"}), token_from=url)
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and "A reason is required" in html and 'value="Room 3"' in html
     assert _equipment(app)[0].location == "Room 2"
@@ -63,7 +63,7 @@ def test_edit_with_reason_is_audited(app, as_user):
     tech.post("/equipment/new", FORM)
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": "1", "edit-reason": "moved"}),
+    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}),
                   token_from=url)
     assert r.status_code == 302
     assert _equipment(app)[0].location == "Room 3" and _equipment(app)[0].version == 2
@@ -78,10 +78,10 @@ def test_stale_form_is_refused_showing_who_and_both_values(app, as_user):
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
     # Chen Jing saves first, from version 1
-    assert other.post(f"{url}/edit", dict(_edit_form(location="Room 5"), **{"edit-version": "1", "edit-reason": "a"}),
+    assert other.post(f"{url}/edit", dict(_edit_form(location="Room 5"), **{"edit-version": f"{eq.id}@1", "edit-reason": "a"}),
                       token_from=url).status_code == 302
     # Zhang Wei's form was also opened at version 1
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 7"), **{"edit-version": "1", "edit-reason": "b"}),
+    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 7"), **{"edit-version": f"{eq.id}@1", "edit-reason": "b"}),
                   token_from=url)
     html = r.get_data(as_text=True)
     assert r.status_code == 409
@@ -97,17 +97,17 @@ def test_qa_approval_four_eyes_and_invalidation(app, as_user):
     qa.post("/equipment/new", FORM)  # QA officer registers it ...
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
-    r = qa.post(f"{url}/approve", {"sign-version": "1", "sign-password": PASSWORD}, token_from=url)
+    r = qa.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": PASSWORD}, token_from=url)
     assert r.status_code == 422 and "Four-eyes" in r.get_data(as_text=True)  # ... so cannot approve it
-    r = qa2.post(f"{url}/approve", {"sign-version": "1", "sign-password": "wrong-password!!"}, token_from=url)
+    r = qa2.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": "wrong-password!!"}, token_from=url)
     assert r.status_code == 422 and "password is not correct" in r.get_data(as_text=True)
-    r = qa2.post(f"{url}/approve", {"sign-version": "1", "sign-password": PASSWORD, "sign-comment": "IQ/OQ ok"},
+    r = qa2.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": PASSWORD, "sign-comment": "IQ/OQ ok"},
                  token_from=url)
     assert r.status_code == 302
     page = qa2.get(url).get_data(as_text=True)
     assert "Usable for GMP work" in page and "Zhou Min" in page
     tech.post(f"{url}/edit", dict(_edit_form(status="in_service", location="Room 9"),
-                                  **{"edit-version": "1", "edit-reason": "moved"}), token_from=url)
+                                  **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}), token_from=url)
     page = qa2.get(url).get_data(as_text=True)
     assert "Not usable for GMP work" in page and "record changed after signing" in page
 
@@ -118,9 +118,9 @@ def test_approval_from_stale_page_is_refused(app, as_user):
     tech.post("/equipment/new", FORM)
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
-    tech.post(f"{url}/edit", dict(_edit_form(location="Room 9"), **{"edit-version": "1", "edit-reason": "moved"}),
+    tech.post(f"{url}/edit", dict(_edit_form(location="Room 9"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}),
               token_from=url)
-    r = qa.post(f"{url}/approve", {"sign-version": "1", "sign-password": PASSWORD}, token_from=url)
+    r = qa.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": PASSWORD}, token_from=url)
     assert r.status_code == 409
     assert audit_rows(app, action="sign") == []
 
@@ -141,3 +141,18 @@ def test_unknown_or_malformed_scan_keeps_the_user_where_they_were(app, as_user):
         r = tech.get("/scan", query_string={"code": code}, headers={"Referer": "http://localhost/equipment/"})
         assert r.status_code == 302 and r.headers["Location"] == "/equipment/"
         assert message in tech.get("/equipment/").get_data(as_text=True)
+
+
+def test_an_edit_form_of_another_device_is_refused(app, as_user):
+    tech = as_user("tech1")
+    tech.post("/equipment/new", FORM)
+    tech.post("/equipment/new", dict(FORM, code="EQ-CEN-09", name="Centrifuge"))
+    first, second = _equipment(app)
+    url = f"/equipment/{second.id}"
+    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": f"{first.id}@1", "edit-reason": "moved"}),
+                  token_from=url)
+    assert r.status_code == 409 and "opened for another record" in r.get_data(as_text=True)
+    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": "1", "edit-reason": "moved"}),
+                  token_from=url)
+    assert r.status_code == 409
+    assert [e.location for e in _equipment(app)] == ["Room 2", "Room 2"]

@@ -130,7 +130,7 @@ def mfg(app, make_user):
                                               "calibration_due": date(2027, 6, 1), "notes": None}).id
 
     eq_id = act("tech1", device)
-    act("qa2", lambda s, u: eq_ops.approve(s, eq_ops.get(s, eq_id), 1, u, PASSWORD, None, "test"))
+    act("qa2", lambda s, u: eq_ops.approve(s, eq_ops.get(s, eq_id), f"{eq_id}@1", u, PASSWORD, None, "test"))
     for code, kind, parent, rows, cols in STORAGE:
         act("tech1", lambda s, u: storage.create_location(s, {"code": code, "name": code, "kind": kind, "parent": parent,
                                                               "rows": rows, "cols": cols}))

@@ -76,7 +76,7 @@ def add_device(code, kind="purification_device", approve=False, calibration_due=
         "name": f"device {code}", "kind": kind, "location": "suite A", "serial_number": code, "status": "in_service",
         "calibration_due": calibration_due, "notes": None}).id)
     if approve:
-        act("qa2", lambda s, u: eq_ops.approve(s, eq_ops.get(s, eq_id), 1, u, PASSWORD, None, "test"))
+        act("qa2", lambda s, u: eq_ops.approve(s, eq_ops.get(s, eq_id), f"{eq_id}@1", u, PASSWORD, None, "test"))
 
 
 def late_clock(lab_, clock, hh=15, mm=0):

@@ -67,14 +67,14 @@ def investigate(browser, investigation, outcome, reason="", code=DEV, version=No
     dev = flow.row(Deviation, code=code)
     p = f"dev-{code}"
     return browser.post(f"/batches/{LOT}/deviations/{code}", {
-        f"{p}-version": str(dev.version if version is None else version), f"{p}-investigation": investigation,
+        f"{p}-version": f"{LOT}/{code}@{dev.version if version is None else version}", f"{p}-investigation": investigation,
         f"{p}-outcome": outcome, f"{p}-reason": reason}, token_from=f"/batches/{LOT}")
 
 
 def close(browser, code=DEV, password=None):
     dev = flow.row(Deviation, code=code)
     return flow.sign(browser, f"/batches/{LOT}/deviations/{code}/close", f"close-{code}", f"/batches/{LOT}",
-                     version=str(dev.version), **({"password": password} if password else {}))
+                     version=f"{LOT}/{code}@{dev.version}", **({"password": password} if password else {}))
 
 
 def with_purity_deviation(lab_, purity="98.99"):

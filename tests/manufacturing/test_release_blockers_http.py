@@ -92,14 +92,14 @@ def investigate(browser, code, investigation, outcome, reason="", lot=LOT):
     dev = flow.row(Deviation, code=code)
     p = f"dev-{code}"
     return browser.post(f"/batches/{lot}/deviations/{code}", {
-        f"{p}-version": str(dev.version), f"{p}-investigation": investigation, f"{p}-outcome": outcome,
+        f"{p}-version": f"{lot}/{code}@{dev.version}", f"{p}-investigation": investigation, f"{p}-outcome": outcome,
         f"{p}-reason": reason}, token_from=f"/batches/{lot}")
 
 
 def close_deviation(browser, code, lot=LOT):
     dev = flow.row(Deviation, code=code)
     return flow.sign(browser, f"/batches/{lot}/deviations/{code}/close", f"close-{code}", f"/batches/{lot}",
-                     version=str(dev.version))
+                     version=f"{lot}/{code}@{dev.version}")
 
 
 def reason_sign(browser, action, reason, lot=LOT):

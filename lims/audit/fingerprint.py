@@ -1,0 +1,60 @@
+"""What a person saw when they opened a form: a fingerprint of the records shown, checked when they post.
+
+A signature means "I reviewed this content". A page opened before the record changed shows other content,
+so a signing (or editing) form carries the fingerprint of what it displayed, and the post is refused when the
+records no longer match it: the signer reviews again rather than signing content they never saw.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask_babel import gettext as _
+
+from ..errors import StaleRecord
+from ..timefmt import format_dt
+
+
+def fingerprint(records, *extra) -> str:
+    """SHA-256 over each record's type, id, version and content, plus any extra facts shown (e.g. the newest
+    audit row a review covers). Order-independent; a record added or removed changes it."""
+    from .signatures import record_content_hash
+
+    parts = sorted([r.audit_entity, r.audit_record_id, r.version, record_content_hash(r)] for r in records)
+    payload = json.dumps([parts, [str(e) for e in extra]], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def expect_content(session, expected: str | None, records, *extra) -> None:
+    """Compare now, before the action changes anything, and refuse at the moment it would sign.
+
+    A refusal for a rule (a blocker, four-eyes, a wrong password) keeps its own message; a form whose content
+    changed is refused by ``sign_many`` before any signature is stored (the request rolls back)."""
+    try:
+        check_fingerprint(session, expected, records, *extra)
+    except StaleRecord as err:
+        session.info["content_stale"] = err
+
+
+def refuse_if_stale(session) -> None:
+    """Called by ``lims.audit.signatures.sign_many`` before it stores a signature."""
+    err = session.info.pop("content_stale", None)
+    if err is not None:
+        raise err
+
+
+def check_fingerprint(session, expected: str | None, records, *extra) -> None:
+    """Refuse (409, nothing stored) when what the form showed is not what is stored now."""
+    records = list(records)
+    if (expected or "").strip() == fingerprint(records, *extra):
+        return
+    from ..auth.models import User
+
+    latest = max(records, key=lambda r: r.updated_at, default=None)
+    editor = session.get(User, latest.updated_by_id) if latest is not None and latest.updated_by_id else None
+    who = editor.full_name if editor else _("the system")
+    when = latest.updated_at if latest is not None else None
+    raise StaleRecord(
+        _("What you are signing changed since you opened it (last change by %(who)s at %(when)s); review again. "
+          "Nothing was signed or saved.", who=who, when=format_dt(when) if when else "-"),
+        changed_by=who, changed_at=when)
