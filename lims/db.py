@@ -100,6 +100,7 @@ def db_session() -> Session:
     s = g.get("_lims_session")
     if s is None:
         s = _new_session(g.get("actor") or Actor(None, "anonymous", _client()))
+        s.info["request"] = True  # the request's own transaction (not a deferred security write)
         g._lims_session = s
     return s
 
@@ -169,8 +170,13 @@ def init_app(app) -> None:
             committed = False
             try:
                 if response.status_code < 400 and not g.get("lims_rollback"):
-                    s.commit()
-                    committed = True
+                    try:
+                        s.commit()
+                        committed = True
+                    except Exception:  # the commit itself failed (disk full, database gone): say so, never "saved"
+                        app.logger.exception("commit failed")
+                        s.rollback()
+                        response = _commit_failed_response()
                 else:
                     s.rollback()
             finally:
@@ -196,6 +202,26 @@ def init_app(app) -> None:
             except Exception:  # pragma: no cover - never mask the original error
                 app.logger.exception("deferred security write failed")
         _reset_intent()
+
+
+def _commit_failed_response():
+    """The page for a request whose changes the database did not store; the success message it queued is dropped."""
+    from flask import render_template, session
+    from flask_babel import gettext as _
+
+    from .web import back_url
+
+    session.pop("_flashes", None)
+    try:
+        body = render_template("errors/error.html", code=503, title=_("Nothing was saved"),
+                               message=_("The database did not store this change, so nothing was saved. Go back, check "
+                                         "your input and try again; tell the administrator if it happens again."),
+                               back=back_url())
+    except Exception:  # the layout needs the database too: plain text rather than a second failure
+        body = "Nothing was saved: the database did not store this change. Go back and try again."
+    from flask import make_response
+
+    return make_response(body, 503)
 
 
 def _reset_intent() -> None:

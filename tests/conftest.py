@@ -170,7 +170,8 @@ def make_user(app):
     return make
 
 
-CONTENT_RE = re.compile(r'<input id="[^"]*" name="([^"]+-content)" type="hidden" value="([^"]*)"')
+# Hidden fields a page's forms carry for the server to check: signature content fingerprints and one-time tokens.
+CONTENT_RE = re.compile(r'<input id="[^"]*" name="([^"]+-content|(?:[^"]+-)?once)" type="hidden" value="([^"]*)"')
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -193,8 +194,9 @@ class Browser:
         return csrf_from(self.client.get(url).get_data(as_text=True))
 
     def post(self, url, data=None, token_from=None, csrf=True, **kw):
-        """Post as a browser would from the page ``token_from``: with its CSRF token and the content fingerprints
-        its signature forms carry (hidden ``*-content`` fields), unless the test gives them itself."""
+        """Post as a browser would from the page ``token_from``: with its CSRF token, the content fingerprints its
+        signature forms carry (hidden ``*-content``) and its creating forms' one-time tokens (``once``), unless the
+        test gives them itself."""
         data = dict(data or {})
         if csrf and "csrf_token" not in data:
             html = self.client.get(token_from or url).get_data(as_text=True)

@@ -82,7 +82,7 @@ def create(recipient):
         return _render_new(r, term, form, q, _("Correct the marked fields."), 400)
     return form_action(lambda: ops.record(s, r, form.data_dict(), utcnow(), lab_today()),
                        lambda **kw: _render_new(r, term, form, q, kw.get("error"), kw.get("status", 422)),
-                       lambda ae: _done(_("Adverse event %(code)s recorded.", code=ae.code), ae))
+                       lambda ae: _done(_("Adverse event %(code)s recorded.", code=ae.code), ae), once=form.once.data)
 
 
 def _done(message, ae):

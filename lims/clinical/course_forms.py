@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..core.once import OnceField
 from ..admin.forms import MultiCheckboxField
 from ..forms import ReasonMixin, VersionedForm
 from ..manufacturing.forms import LabTime, as_utc
@@ -20,6 +21,7 @@ from .explain import (ACTION_LABELS, ATTRIBUTION_LABELS, OUTCOME_LABELS, POSTPON
 
 
 class PlanCourseForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     template = SelectField(_l("Course template"), validators=[DataRequired(message=_l("Choose the course template."))])
     day1 = DateField(_l("Day 1 (first FMT)"), validators=[DataRequired(message=_l("Enter the date of day 1."))])
     same_donor = BooleanField(_l("Prefer units of the same donor for every dose"), default=True)
@@ -70,6 +72,7 @@ class PostponeForm(VersionedForm):
 
 
 class ObservationForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     minutes_after = SelectField(_l("Observation time (min after the infusion)"), coerce=int, choices=[],
                                 validators=[InputRequired(message=_l("Choose the observation time."))])
     observed_at = LabTime(_l("Observed at"))
@@ -87,6 +90,7 @@ class ObservationForm(FlaskForm):
 
 
 class CoTherapyForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     drug = StringField(_l("Drug"), validators=[DataRequired(message=_l("Enter the drug.")), Length(max=80)])
     dose = StringField(_l("Dose amount (e.g. 200 mg)"), validators=[DataRequired(message=_l("Enter the dose.")), Length(max=40)])
     route = StringField(_l("Route"), validators=[DataRequired(message=_l("Enter the route.")), Length(max=20)])
@@ -103,6 +107,7 @@ def _choices(labels, keys, blank=True):
 
 
 class AdverseEventForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     term_code = HiddenField(validators=[DataRequired(message=_l("Choose the CTCAE term."))])
     grade = RadioField(_l("Grade"), choices=[], validators=[InputRequired(message=_l("Choose the grade."))])
     description = TextAreaField(_l("Description (what happened, measurements, treatment)"), validators=[Optional(), Length(max=4000)])

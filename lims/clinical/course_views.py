@@ -58,7 +58,7 @@ def plan(recipient):
     return form_action(
         lambda: ops.plan(s, r, int(form.template.data), form.day1.data, form.same_donor.data, lab_today()),
         lambda **kw: render_detail(r, plan_form=form, **kw),
-        lambda c: _done(_("Course %(code)s planned.", code=c.code), "courses.detail", code=c.code))
+        lambda c: _done(_("Course %(code)s planned.", code=c.code), "courses.detail", code=c.code), once=form.once.data)
 
 
 # --- course and dose pages -------------------------------------------------------------------------
@@ -133,7 +133,8 @@ def _dose_post(code, form_key, form, run, message, allowed_roles):
     if not form.validate_on_submit():
         return render_dose(a, error=_("Correct the marked fields."), status=400, **{form_key: form})
     return form_action(lambda: run(s, a), lambda **kw: render_dose(a, **kw, **{form_key: form}),
-                       lambda _res: _done(message(a), "courses.dose", code=a.code))
+                       lambda _res: _done(message(a), "courses.dose", code=a.code),
+                       once=form.once.data if "once" in form else None)
 
 
 @bp.route("/doses/<code>/reserve", methods=["POST"])
@@ -250,7 +251,7 @@ def co_therapy(recipient):
     return form_action(lambda: ops.record_co_therapy(s, r, form.data_dict(), lab_today()),
                        lambda **kw: render_detail(r, co_form=form, **kw),
                        lambda ct: _done(_("%(drug)s %(dose)s on %(date)s recorded.", drug=ct.drug, dose=ct.dose,
-                                          date=ct.given_on), "recipients.detail", code=r.code))
+                                          date=ct.given_on), "recipients.detail", code=r.code), once=form.once.data)
 
 
 @bp.app_context_processor

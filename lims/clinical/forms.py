@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from ..core.once import OnceField
 from ..forms import ReasonMixin, VersionedForm
 from .rules import STAGES
 
@@ -33,6 +34,7 @@ class RecipientFields(FlaskForm):
 
 
 class RegisterRecipientForm(RecipientFields):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     hospital_number = StringField(_l("Hospital number"), validators=[DataRequired(), Length(max=40)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])

@@ -52,7 +52,7 @@ def create():
     return form_action(
         lambda: ops.register(db_session(), form.facts(), form.identity(), lab_today()),
         lambda **kw: (render_template("clinical/recipient_new.html", form=form, error=kw.get("error")), kw.get("status", 422)),
-        lambda r: _saved(_("Recipient %(code)s registered.", code=r.code), r))
+        lambda r: _saved(_("Recipient %(code)s registered.", code=r.code), r), once=form.once.data)
 
 
 def render_detail(r, form=None, error=None, conflict=None, status=200, plan_form=None, co_form=None,

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from ..core.once import OnceField
 from ..forms import ReasonMixin, VersionedForm
 
 SEX_CHOICES = [("male", _l("male")), ("female", _l("female"))]
@@ -38,6 +39,7 @@ class IdentityFields(FlaskForm):
 
 
 class RegisterDonorForm(FactsFields, IdentityFields):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     pass
 
 

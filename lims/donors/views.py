@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlmodel import or_, select
@@ -59,15 +59,23 @@ def index():
 def create():
     form = RegisterDonorForm()
     if form.validate_on_submit():
-        try:
-            donor = ops.register(db_session(), form.facts(), form.identity(), lab_today())
-        except ops.DuplicateDonor as err:
-            link = Markup('<a href="{}">{}</a>').format(url_for("donors.detail", code=err.existing_code), err.existing_code)
-            return render_template("donors/new.html", form=form, error=err.message, duplicate=link), err.status_code
-        except LimsError as err:
-            return render_template("donors/new.html", form=form, error=err.message), err.status_code
-        flash(_("Donor %(code)s registered as a candidate.", code=donor.code), "success")
-        return redirect(url_for("donors.detail", code=donor.code))
+        def run():
+            try:
+                return ops.register(db_session(), form.facts(), form.identity(), lab_today())
+            except ops.DuplicateDonor as err:
+                g.duplicate_donor = err.existing_code
+                raise
+
+        def refused(error=None, status=422, **_kw):
+            code = g.pop("duplicate_donor", None)
+            link = Markup('<a href="{}">{}</a>').format(url_for("donors.detail", code=code), code) if code else None
+            return render_template("donors/new.html", form=form, error=error, duplicate=link), status
+
+        def registered(donor):
+            flash(_("Donor %(code)s registered as a candidate.", code=donor.code), "success")
+            return redirect(url_for("donors.detail", code=donor.code))
+
+        return form_action(run, refused, registered, once=form.once.data)
     return render_template("donors/new.html", form=form, error=None), (400 if request.method == "POST" else 200)
 
 

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..core.once import OnceField
 from ..forms import ReasonMixin, VersionedForm
 
 KIND_CHOICES = [
@@ -34,6 +35,7 @@ class EquipmentFields(FlaskForm):
 
 
 class CreateEquipmentForm(EquipmentFields):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     code = StringField(_l("Equipment code"), validators=[DataRequired(), Length(max=40)])
 
 

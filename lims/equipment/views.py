@@ -12,7 +12,6 @@ from ..audit.fingerprint import expect_content, fingerprint
 from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
-from ..errors import LimsError
 from ..web import form_action
 from ..forms import SignatureForm, field_labels
 from ..timefmt import lab_today
@@ -50,12 +49,14 @@ def index():
 def create():
     form = CreateEquipmentForm()
     if form.validate_on_submit():
-        try:
-            eq = ops.create(db_session(), form.code.data, form.data_dict())
-        except LimsError as err:
-            return render_template("equipment/new.html", form=form, error=err.message), err.status_code
-        flash(_("Equipment %(code)s registered.", code=eq.code), "success")
-        return redirect(url_for("equipment.detail", equipment_id=eq.id))
+        def registered(eq):
+            flash(_("Equipment %(code)s registered.", code=eq.code), "success")
+            return redirect(url_for("equipment.detail", equipment_id=eq.id))
+
+        return form_action(lambda: ops.create(db_session(), form.code.data, form.data_dict()),
+                           lambda **kw: (render_template("equipment/new.html", form=form, error=kw.get("error")),
+                                         kw.get("status", 422)),
+                           registered, once=form.once.data)
     return render_template("equipment/new.html", form=form, error=None), (400 if request.method == "POST" else 200)
 
 

@@ -94,6 +94,12 @@ def _disposition(session, batch: Batch, decision: str, reason: str) -> BatchDisp
     return row
 
 
+def lock_donor_batches(session, donor_id: int) -> None:
+    """Row locks on every batch of the donor, in id order (no deadlock with another holder), before the plan is
+    read: release, deviations and holds of a batch serialise on its row (manufacturing.batches.lock)."""
+    session.exec(select(Batch.id).where(Batch.donor_id == donor_id).order_by(Batch.id).with_for_update()).all()
+
+
 def hold(session, case: LookbackCase, expected_version, reason: str, user, password: str, client=None) -> LookbackAction:
     """One signed act: unprocessed donations and unreleased batches held in place, released batches on hold, every
     unit not yet administered recalled and taken off its reservation (the dose is kept, without a unit)."""
@@ -103,6 +109,7 @@ def hold(session, case: LookbackCase, expected_version, reason: str, user, passw
     check_version(session, case, expected_version)
     if not (reason or "").strip():
         raise RuleViolation(_("A reason is required to hold the products in scope."))
+    lock_donor_batches(session, case.donor_id)  # a release of the same batch waits, then sees the hold
     plan = hold_plan(session, case)
     if plan.size == 0:
         raise RuleViolation(_("Nothing in scope can still be used: there is nothing left to hold."))

@@ -272,9 +272,9 @@ def open_deviation(lot):
         return _render(batch, dev_form=form, error=_("Describe the deviation."), status=400)
     if batch.status not in ("in_process", "awaiting_qc", "quarantine"):
         return _render(batch, dev_form=form, error=_("Deviations are opened while the batch is being made or in quarantine."), status=422)
-    return form_action(lambda: qc.open_deviation(s, batch, "manual", form.description.data),
+    return form_action(lambda: (batches.lock(s, batch), qc.open_deviation(s, batch, "manual", form.description.data))[1],
                        lambda **kw: _render(batch, dev_form=form, **kw),
-                       lambda d: _done(batch, _("Deviation %(code)s opened.", code=d.code)))
+                       lambda d: _done(batch, _("Deviation %(code)s opened.", code=d.code)), once=form.once.data)
 
 
 @bp.route("/<lot>/deviations/<code>", methods=["POST"])

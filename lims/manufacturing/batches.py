@@ -21,6 +21,7 @@ from .models import Batch, BatchStep, Deviation, Donation, DoseUnit, Manufacturi
 from .rules import (enrichment_minutes, enrichment_over_limit, fresh_use_by, frozen_expiry, lot_number,
                     next_planned, parse_mesh_stages, parse_quantity, processing_start_problem, step_param_problems,
                     step_plan, step_time_problems, transition_allowed, unit_code)
+from .locks import lock_batch
 from .spec import limits_of
 
 STEP_FIELDS = {
@@ -41,11 +42,9 @@ def get(session, lot: str) -> Batch:
 
 
 def lock(session, batch: Batch) -> Batch:
-    """Take the batch's row lock and re-read it: release, review, signatures, holds and deviations of one batch
-    run one after the other, each seeing what the one before committed (PostgreSQL; SQLite serialises every
-    write transaction already). Call it before reading anything the decision depends on."""
-    session.exec(select(Batch).where(Batch.id == batch.id).with_for_update()
-                 .execution_options(populate_existing=True)).one()
+    """Take the batch's row lock and re-read it (lims.manufacturing.locks): call it before reading anything
+    the decision depends on."""
+    lock_batch(session, batch.id)
     return batch
 
 
@@ -177,6 +176,7 @@ def _check(session, batch, kind, params, started_at, ended_at, steps, position, 
 def record_step(session, batch: Batch, position: int, raw: dict, started_at: datetime | None, ended_at: datetime | None,
                 user, now: datetime) -> BatchStep:
     """Record the next step; any other position is refused (no skipping, no out-of-order entry)."""
+    lock_batch(session, batch.id)
     if batch.status != "in_process":
         raise RuleViolation(_("Batch %(lot)s is %(status)s: its steps are complete.", lot=batch.lot,
                               status=explain.BATCH_STATUS_LABELS[batch.status]))
@@ -207,6 +207,7 @@ def correct_step(session, step: BatchStep, expected_version, raw: dict, started_
                  now: datetime, labels=None) -> None:
     """A correction keeps the old values in the audit trail and needs a reason; it voids the step's verification."""
     batch = session.get(Batch, step.batch_id)
+    lock_batch(session, batch.id)
     if batch.status not in ("in_process", "awaiting_qc", "quarantine"):
         raise RuleViolation(_("Batch %(lot)s is %(status)s: its record can no longer be corrected.", lot=batch.lot,
                               status=explain.BATCH_STATUS_LABELS[batch.status]))

@@ -80,7 +80,8 @@ def receive():
     return form_action(
         lambda: donations.receive(s, donor, form.data_dict(), g.user, utcnow()),
         lambda **kw: _render_index(form, **kw),
-        lambda d: _to(d, _("Donation %(code)s received from donor %(donor)s.", code=d.code, donor=donor.code)))
+        lambda d: _to(d, _("Donation %(code)s received from donor %(donor)s.", code=d.code, donor=donor.code)),
+        once=form.once.data)
 
 
 def _to(donation, message, category="success"):
@@ -121,11 +122,15 @@ def start(code):
     form.device.choices = _device_choices(s)
     if not form.validate_on_submit():
         return _render_detail(donation, form=form, error=_("Correct the marked fields."), status=400)
-    try:
-        batch = batches.start(s, donation, form.device.data, form.run_number.data, as_utc(form.started_at.data), g.user, utcnow())
-    except LimsError as err:
-        return _render_detail(donation, form=form, error=err.message, status=err.status_code)
-    if batch is None:
-        return _to(donation, _("Donation %(code)s rejected: %(reason)s", code=donation.code, reason=donation.rejection_reason), "error")
-    flash(_("Batch %(lot)s started from donation %(code)s.", lot=batch.lot, code=donation.code), "success")
-    return redirect(url_for("batches.detail", lot=batch.lot))
+    def started(batch):
+        if batch is None:  # too late after collection: the rejection is what was saved
+            return _to(donation, _("Donation %(code)s rejected: %(reason)s", code=donation.code,
+                                   reason=donation.rejection_reason), "error")
+        flash(_("Batch %(lot)s started from donation %(code)s.", lot=batch.lot, code=donation.code), "success")
+        return redirect(url_for("batches.detail", lot=batch.lot))
+
+    return form_action(
+        lambda: batches.start(s, donation, form.device.data, form.run_number.data, as_utc(form.started_at.data), g.user,
+                              utcnow()),
+        lambda **kw: _render_detail(donation, form=form, error=kw.get("error"), status=kw.get("status", 422)),
+        started, once=form.once.data)

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..core.once import OnceField
 from ..forms import SignatureForm, VersionedForm
 from ..timefmt import lab_zone, to_lab
 from .explain import BATCH_STATUS_LABELS, LOCATION_KINDS, STORAGE_LABELS
@@ -31,6 +32,7 @@ def LabTime(label, required=True):
 
 
 class ReceiveDonationForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     donor = StringField(_l("Donor code (scan or type)"), validators=[DataRequired(message=_l("Enter the donor code.")), Length(max=80)])
     collected_at = LabTime(_l("Collected at"))
     received_at = LabTime(_l("Received in the lab at"))
@@ -49,6 +51,7 @@ class ReceiveDonationForm(FlaskForm):
 
 
 class StartBatchForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     device = SelectField(_l("Purification device"), validators=[DataRequired(message=_l("Choose the purification device."))])
     run_number = StringField(_l("Device run number"), validators=[DataRequired(message=_l("Enter the device run number.")), Length(max=40)])
     started_at = LabTime(_l("Processing (homogenisation) started at"))
@@ -80,6 +83,7 @@ class StepForm(VersionedForm):
 
 
 class DeviationForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     description = TextAreaField(_l("Description"), validators=[DataRequired(message=_l("Describe the deviation.")), Length(max=4000)])
 
 
@@ -104,6 +108,7 @@ class BatchFilterForm(FlaskForm):
 
 
 class LocationForm(FlaskForm):
+    once = OnceField()  # one record per form, however often it is sent (lims.core.once)
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
     kind = SelectField(_l("Type"), choices=list(LOCATION_KINDS.items()))
@@ -113,6 +118,7 @@ class LocationForm(FlaskForm):
 
 
 class PlaceForm(FlaskForm):
+    version = HiddenField()  # the unit's version token: a move from a page opened before the unit moved is refused
     box = StringField(_l("Box (scan or type)"), validators=[DataRequired(message=_l("Enter the box code.")), Length(max=40)])
     position = StringField(_l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

@@ -11,6 +11,7 @@ from ..audit.signatures import sign, sign_pending, valid_signatures
 from ..audit.trail import change_reason
 from ..core.counters import next_number
 from ..errors import NotFound, RuleViolation
+from .locks import lock_batch
 from .models import Batch, Deviation, QcResult, QcSpecItem
 from .rules import judge_qc
 from .spec import qc_items, qc_name, qc_spec
@@ -37,6 +38,7 @@ def record(session, batch: Batch, entries: dict[str, str], tested_on, method: st
 
     ``versions`` (item code -> the result's version the form showed) makes a correction of a result that
     changed since the form was opened a refusal, never an overwrite; the screens always pass it."""
+    lock_batch(session, batch.id)
     if batch.status not in QC_STATES:
         raise RuleViolation(_("QC results are entered after the fill and before release; batch %(lot)s is not at that stage.",
                               lot=batch.lot))
@@ -113,6 +115,7 @@ def verify(session, batch: Batch, user, password: str, comment: str | None, clie
 # --- deviations ----------------------------------------------------------------------------------
 
 def open_deviation(session, batch: Batch, source: str, description: str, qc_result_id: int | None = None) -> Deviation:
+    lock_batch(session, batch.id)  # a release of the batch reading its open deviations waits, then sees this one
     if not (description or "").strip():
         raise RuleViolation(_("Describe the deviation."))
     year = batch.production_day.year

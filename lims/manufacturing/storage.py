@@ -102,10 +102,18 @@ def units_of(session, batch: Batch) -> list[DoseUnit]:
     return list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all())
 
 
-def place(session, u: DoseUnit, box_code: str, position: str, note: str | None = None, now: datetime | None = None) -> None:
+def place(session, u: DoseUnit, box_code: str, position: str, note: str | None = None, now: datetime | None = None,
+          expected_version=None) -> None:
     """Put a unit into a box position, or move it; one unit per position, the right temperature, audited.
 
-    An expired unit (by its time, even before ``lims expire-due`` marked it) is refused: it goes to discard."""
+    An expired unit (by its time, even before ``lims expire-due`` marked it) is refused: it goes to discard.
+    ``expected_version`` (the unit's version the form showed) refuses a move from a page opened before the
+    unit moved, instead of moving it again."""
+    from ..audit.concurrency import check_version
+
+    from .locks import lock_batch
+
+    lock_batch(session, u.batch_id)
     if now is not None and now >= u.expires_at:
         raise RuleViolation(_("Unit %(code)s expired at %(t)s: discard it instead of storing it.", code=u.code,
                               t=format_dt(u.expires_at)))
@@ -126,6 +134,8 @@ def place(session, u: DoseUnit, box_code: str, position: str, note: str | None =
     problem = position_problem(box.rows, box.cols, pos, taken)
     if problem:
         raise RuleViolation(explain.text(*problem))
+    if expected_version is not None:  # after the rules, so a refused move names its rule
+        check_version(session, u, expected_version)
     if (u.box_id, u.position) == (box.id, pos):
         raise RuleViolation(_("Unit %(code)s is already at %(box)s / %(pos)s.", code=u.code, box=box.code, pos=pos))
     before = path_text(session, u.box_id, u.position)

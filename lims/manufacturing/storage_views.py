@@ -7,6 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlmodel import select
 
+from ..audit.concurrency import version_token
 from ..audit.models import AuditEntry
 from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
@@ -74,7 +75,8 @@ def create_location():
         lambda: storage.create_location(s, {"code": form.code.data, "name": form.name.data, "kind": form.kind.data,
                                             "parent": form.parent.data, "rows": form.rows.data, "cols": form.cols.data}),
         lambda **kw: _render_locations(form, kw.get("error"), kw.get("status", 422)),
-        lambda loc: _flash_to(url_for("storage.location", code=loc.code), _("Location %(code)s created.", code=loc.code)))
+        lambda loc: _flash_to(url_for("storage.location", code=loc.code), _("Location %(code)s created.", code=loc.code)),
+        once=form.once.data)
 
 
 def _render_locations(form, error=None, status=200):
@@ -166,7 +168,7 @@ def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, dis
         "manufacturing/unit.html", u=u, batch=batch, where=storage.path_text(s, u.box_id, u.position),
         usable_until=u.expires_at - timedelta(minutes=1),
         problem=storage.use_problem(s, u, now), thaw_until=thaw_use_by(u.thawed_at, limits) if u.thawed_at else None,
-        place_form=place_form or PlaceForm(prefix="place"), thaw_form=thaw_form,
+        place_form=place_form or PlaceForm(prefix="place", version=version_token(u)), thaw_form=thaw_form,
         discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,
         statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS, batch_statuses=explain.BATCH_STATUS_LABELS,
         can_handle=require_role(*HANDLERS), can_thaw=require_role("technician", "qa", "clinician"),
@@ -189,7 +191,8 @@ def place(code):
     if not form.validate_on_submit():
         return _render_unit(u, error=_("Correct the marked fields."), status=400, place_form=form)
     return form_action(
-        lambda: storage.place(s, u, _box_code(form.box.data), form.position.data, form.note.data, now=utcnow()),
+        lambda: storage.place(s, u, _box_code(form.box.data), form.position.data, form.note.data, now=utcnow(),
+                              expected_version=form.version.data or ""),
         lambda **kw: _render_unit(u, place_form=form, error=kw.get("error"), status=kw.get("status", 422)),
         lambda _r: _flash_to(back if back and back.startswith("/batches/") else url_for("storage.unit", code=u.code),
                              _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position))))

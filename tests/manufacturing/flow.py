@@ -134,8 +134,18 @@ def to_quarantine(lab, lot=LOT):
     ok(verify_qc(lab))
 
 
-def place(browser, unit, box, position):
-    return browser.post(f"/units/{unit}/place", {"place-box": box, "place-position": position, "place-note": ""},
+def unit_version(browser, unit) -> str:
+    """The version token the unit page's store/move form carries."""
+    import re
+
+    html = browser.get(f"/units/{unit}").get_data(as_text=True)
+    m = re.search(r'name="place-version" type="hidden" value="([^"]*)"', html)
+    return m.group(1) if m else ""
+
+
+def place(browser, unit, box, position, version=None):
+    return browser.post(f"/units/{unit}/place", {"place-box": box, "place-position": position, "place-note": "",
+                                                 "place-version": unit_version(browser, unit) if version is None else version},
                         token_from=f"/units/{unit}")
 
 
