@@ -26,13 +26,17 @@ def fingerprint(records, *extra) -> str:
 
 
 def expect_content(session, expected: str | None, records, *extra) -> None:
-    """Compare now, before the action changes anything, and refuse at the moment it would sign.
+    """Compare now, before the action changes anything.
 
-    A refusal for a rule (a blocker, four-eyes, a wrong password) keeps its own message; a form whose content
-    changed is refused by ``sign_many`` before any signature is stored (the request rolls back)."""
+    A page opened before the records changed is refused at once, saying who changed them and when. A post
+    without any fingerprint (no such form was on the signer's page) is judged by the rules first, so a
+    blocker, four-eyes or a wrong password keeps its own message, and is refused by ``sign_many`` at the
+    moment it would sign (the request rolls back)."""
     try:
         check_fingerprint(session, expected, records, *extra)
     except StaleRecord as err:
+        if (expected or "").strip():
+            raise
         session.info["content_stale"] = err
 
 

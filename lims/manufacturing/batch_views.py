@@ -13,7 +13,7 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..core.scan import Resolver, register, scanned_id
 from ..db import db_session
-from ..errors import LimsError
+from ..errors import LimsError, RuleViolation
 from ..donors import operations as donor_ops
 from ..donors.models import Donor
 from ..equipment.models import Equipment
@@ -270,9 +270,13 @@ def open_deviation(lot):
     form = DeviationForm(prefix="dev")
     if not form.validate_on_submit():
         return _render(batch, dev_form=form, error=_("Describe the deviation."), status=400)
-    if batch.status not in ("in_process", "awaiting_qc", "quarantine"):
-        return _render(batch, dev_form=form, error=_("Deviations are opened while the batch is being made or in quarantine."), status=422)
-    return form_action(lambda: (batches.lock(s, batch), qc.open_deviation(s, batch, "manual", form.description.data))[1],
+    def run():
+        batches.lock(s, batch)  # the status is read under the lock: a release committed meanwhile is seen
+        if batch.status not in ("in_process", "awaiting_qc", "quarantine"):
+            raise RuleViolation(_("Deviations are opened while the batch is being made or in quarantine."))
+        return qc.open_deviation(s, batch, "manual", form.description.data)
+
+    return form_action(run,
                        lambda **kw: _render(batch, dev_form=form, **kw),
                        lambda d: _done(batch, _("Deviation %(code)s opened.", code=d.code)), once=form.once.data)
 
