@@ -125,10 +125,11 @@ def throttle(session, username: str, user: User | None, client: str | None, now)
     since = now - timedelta(hours=cfg["LOGIN_THROTTLE_WINDOW_HOURS"])
     first, cap = cfg["LOGIN_FIRST_DELAY_SECONDS"], cfg["LOGIN_MAX_DELAY_SECONDS"]
     account_since = since
-    if user is not None:
-        last_ok = session.exec(select(func.max(UserSession.created_at)).where(UserSession.user_id == user.id)).one()
-        if last_ok is not None and last_ok > account_since:
-            account_since = last_ok
+    # The same query for an unknown name (no user has id -1): the work done must not tell which names exist.
+    last_ok = session.exec(select(func.max(UserSession.created_at))
+                           .where(UserSession.user_id == (user.id if user is not None else -1))).one()
+    if last_ok is not None and last_ok > account_since:
+        account_since = last_ok
     keys = [("account", LoginAttempt.username == username, account_since, cfg["LOGIN_FREE_FAILURES_PER_ACCOUNT"])]
     if client:
         keys.append(("address", LoginAttempt.client == client, since, cfg["LOGIN_FREE_FAILURES_PER_ADDRESS"]))
