@@ -36,10 +36,17 @@ class Config:
     LAB_NAME = "FMT GMP Laboratory"
     # Accounts and sessions (compliance.md "Accounts and sessions").
     PASSWORD_MIN_LENGTH = 12
-    LOCKOUT_ATTEMPTS = 5
+    PASSWORD_MIN_SCORE = 3          # zxcvbn guessability score 0-4 a new password needs (0: list check only)
+    LOCKOUT_ATTEMPTS = 5            # failed signature / password-change passwords before lockout (not sign-in)
     IDLE_TIMEOUT_MINUTES = 30
-    LOGIN_RATE_LIMIT = 20           # failed logins per client address ...
-    LOGIN_RATE_WINDOW_SECONDS = 300  # ... within this window
+    SESSION_MAX_HOURS = 12          # absolute session lifetime, however active
+    # Sign-in throttle: per account name (as typed) and per client address, growing delays, never a lock.
+    LOGIN_FREE_FAILURES_PER_ACCOUNT = 5    # failures of one name without delay ...
+    LOGIN_FREE_FAILURES_PER_ADDRESS = 20   # ... and from one address
+    LOGIN_FIRST_DELAY_SECONDS = 30         # the wait after the first failure past the free ones, doubled per further failure
+    LOGIN_MAX_DELAY_SECONDS = 900          # ... up to this cap
+    LOGIN_THROTTLE_WINDOW_HOURS = 24       # failures older than this are forgotten
+    HSTS_MAX_AGE_SECONDS = 31536000  # Strict-Transport-Security on HTTPS responses; 0: not sent
     COOKIE_SECURE = "auto"          # auto: Secure when the request came over HTTPS
     PROXY_FIX = False               # trust X-Forwarded-* from one proxy (gunicorn behind nginx)
     SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -64,8 +71,9 @@ class Config:
 
     ENV_SETTINGS = (
         "DATABASE_URL", "SECRET_KEY", "TIMEZONE", "DEFAULT_LANGUAGE", "LAB_NAME",
-        "PASSWORD_MIN_LENGTH", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES",
-        "LOGIN_RATE_LIMIT", "LOGIN_RATE_WINDOW_SECONDS", "COOKIE_SECURE",
+        "PASSWORD_MIN_LENGTH", "PASSWORD_MIN_SCORE", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES", "SESSION_MAX_HOURS",
+        "LOGIN_FREE_FAILURES_PER_ACCOUNT", "LOGIN_FREE_FAILURES_PER_ADDRESS", "LOGIN_FIRST_DELAY_SECONDS",
+        "LOGIN_MAX_DELAY_SECONDS", "LOGIN_THROTTLE_WINDOW_HOURS", "HSTS_MAX_AGE_SECONDS", "COOKIE_SECURE",
         "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
         "ZPL_PRINTER", "SAME_DONOR_PREFERENCE", "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
         "REPORT_FONT", "EXPORT_DIR", "LOOKBACK_WINDOW_DAYS", "LOOKBACK_TARGET_DAYS",

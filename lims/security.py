@@ -32,6 +32,11 @@ def init_app(app):
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        # HSTS only when the request came over HTTPS (directly, or through the trusted proxy of PROXY_FIX):
+        # browsers ignore it over plain HTTP (RFC 6797), and a demo served on http://127.0.0.1 must not pin itself.
+        max_age = int(app.config.get("HSTS_MAX_AGE_SECONDS", 0) or 0)
+        if request.is_secure and max_age > 0:
+            h.setdefault("Strict-Transport-Security", f"max-age={max_age}")
         if request.endpoint != "static":
             h["Cache-Control"] = "no-store"
         return response

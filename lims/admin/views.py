@@ -9,6 +9,8 @@ from ..audit.models import AuditEntry
 from ..auth import operations as ops
 from ..auth.models import User
 from ..auth.permissions import roles
+from ..auth.queries import role_history
+from ..auth.rules import combines_admin_with_gmp
 from ..db import db_session
 from ..errors import LimsError
 from ..web import form_action
@@ -22,7 +24,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @roles("admin")
 def users():
     rows = db_session().exec(select(User).order_by(User.active.desc(), User.username)).all()
-    return render_template("admin/users.html", users=rows)
+    return render_template("admin/users.html", users=rows,
+                           combined={u.id for u in rows if combines_admin_with_gmp(u.role_set)})
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -55,7 +58,8 @@ def _render(user, forms, error=None, conflict=None, status=200):
     history = s.exec(select(AuditEntry).where(AuditEntry.entity == "app_user", AuditEntry.record_id == str(user.id))
                      .order_by(AuditEntry.id.desc()).limit(200)).all()
     return render_template("admin/user_detail.html", u=user, forms=forms, error=error, conflict=conflict,
-                           history=history), status
+                           history=history, role_changes=role_history(s, user.id), own=(user.id == g.user.id),
+                           combined=combines_admin_with_gmp(user.role_set)), status
 
 
 @bp.route("/users/<int:user_id>")

@@ -54,7 +54,7 @@ class UserSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Failed logins per client address, for rate limiting across workers."""
+    """Failed sign-ins by account name (as typed) and client address: the throttle counts them, across workers."""
 
     __tablename__ = "login_attempt"
 

@@ -26,12 +26,17 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
-def policy_messages(password: str, username: str) -> list[str]:
+def policy_messages(password: str, username: str, full_name: str = "") -> list[str]:
     texts = {
         "too_short": lambda p: _("The password must have at least %(n)s characters.", n=p["n"]),
         "too_long": lambda p: _("The password must have at most %(n)s characters.", n=p["n"]),
         "blank": lambda p: _("The password cannot be only spaces."),
         "contains_username": lambda p: _("The password must not contain the user name."),
+        "common": lambda p: _("This password is on a list of common or breached passwords; choose another."),
+        "guessable": lambda p: _("This password is too easy to guess (a common word, name, date, keyboard pattern, "
+                                 "sequence or repetition). A few unrelated words with a number or sign work well."),
     }
-    min_len = current_app.config["PASSWORD_MIN_LENGTH"]
-    return [texts[code](params) for code, params in password_problems(password, username, min_len)]
+    cfg = current_app.config
+    problems = password_problems(password, username, cfg["PASSWORD_MIN_LENGTH"], cfg["PASSWORD_MIN_SCORE"],
+                                 user_inputs=(full_name or "").split())
+    return [texts[code](params) for code, params in problems]

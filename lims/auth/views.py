@@ -28,6 +28,9 @@ def load_user():
         session.pop("sid", None)
         if result == "idle timeout":
             flash(_("You were signed out after %(n)s minutes without activity. Sign in again.", n=_idle()), "warning")
+        elif result == "session lifetime":
+            flash(_("You were signed out because a session lasts at most %(n)s hours. Sign in again.",
+                    n=_max_hours()), "warning")
         elif result in _ENDED:
             flash(_ENDED[result](), "warning")
         return
@@ -49,6 +52,12 @@ def _idle():
     from flask import current_app
 
     return current_app.config["IDLE_TIMEOUT_MINUTES"]
+
+
+def _max_hours():
+    from flask import current_app
+
+    return current_app.config["SESSION_MAX_HOURS"]
 
 
 @bp.route("/login", methods=["GET", "POST"])

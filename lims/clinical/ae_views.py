@@ -25,7 +25,7 @@ from .course_forms import AdverseEventForm, EditAdverseEventForm, ReportForm
 from .explain import (ACTION_LABELS, ATTRIBUTION_LABELS, GRADE_MEANING, OUTCOME_LABELS, SERIOUSNESS_LABELS)
 
 bp = Blueprint("aes", __name__, url_prefix="/aes")
-RECORDERS = ("clinician", "qa", "admin")
+RECORDERS = ("clinician", "qa")
 PAGE = 100
 
 

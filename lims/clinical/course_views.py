@@ -24,9 +24,9 @@ from .course_forms import (AdministerForm, CoTherapyForm, ObservationForm, PlanC
 from .explain import localised, texts
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
-CLINICAL = ("clinician", "qa", "admin")
-DISPENSERS = ("technician", "qa", "admin")
-RESERVERS = ("technician", "clinician", "qa", "admin")
+CLINICAL = ("clinician", "qa")
+DISPENSERS = ("technician", "qa")
+RESERVERS = ("technician", "clinician", "qa")
 
 
 def _find_course(session, ident):

@@ -18,7 +18,7 @@ from .forms import SEX_CHOICES, EditIdentityForm, EditRecipientForm, RegisterRec
 from .rules import age_on
 
 bp = Blueprint("recipients", __name__, url_prefix="/recipients")
-REGISTRARS = ("clinician", "qa", "admin")
+REGISTRARS = ("clinician", "qa")
 
 
 def _find(session, ident):

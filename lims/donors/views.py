@@ -27,8 +27,8 @@ from .rules import DonorFacts, age_on, bmi, decide
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
 
-REGISTRARS = ("clinician", "qa", "admin")
-IDENTITY_ROLES = ("clinician", "qa", "admin")
+REGISTRARS = ("clinician", "qa")
+IDENTITY_ROLES = ("clinician", "qa")
 
 
 def _find(session, ident):

@@ -22,7 +22,7 @@ from .rules import calibration_overdue, normalise_code, usable_for_gmp
 
 bp = Blueprint("equipment", __name__, url_prefix="/equipment")
 
-EDITORS = ("technician", "qa", "admin")
+EDITORS = ("technician", "qa")
 
 
 def _find_by_code(session, ident):

@@ -45,7 +45,7 @@ def retained(code):
 
 
 @bp.route("/retained/<code>", methods=["POST"])
-@roles("technician", "qa", "admin")
+@roles("technician", "qa")
 def dispose(code):
     s = db_session()
     d = donations.get(s, code)

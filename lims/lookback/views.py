@@ -21,7 +21,7 @@ from .models import LookbackCase
 
 bp = Blueprint("lookback", __name__, url_prefix="/lookback")
 READERS = ("qa", "admin", "clinician")
-OPENERS = ("qa", "admin")
+OPENERS = ("qa",)
 SIGNERS = ("qa",)  # holds, re-tests and the close are QA's
 NOTIFIERS = ("qa", "clinician")
 

@@ -65,7 +65,7 @@ def locations():
 
 
 @bp.route("/storage", methods=["POST"])
-@roles(*HANDLERS, "admin")
+@roles(*HANDLERS)
 def create_location():
     s = db_session()
     form = LocationForm(prefix="loc")
@@ -90,7 +90,7 @@ def _render_locations(form, error=None, status=200):
         return out
 
     return render_template("manufacturing/locations.html", rows=tree(None), form=form, error=error,
-                           kinds=explain.LOCATION_KINDS, can_create=require_role(*HANDLERS, "admin"),
+                           kinds=explain.LOCATION_KINDS, can_create=require_role(*HANDLERS),
                            occupied_count=lambda b: len(storage.occupied(s, b.id))), status
 
 

@@ -93,7 +93,7 @@ def test_admin_creates_technician_who_must_change_password(page: Page):
 
     # The new password works, the temporary one no longer does.
     login(page, NEW_USER, TEMP_PASSWORD)
-    expect(page.get_by_role("alert")).to_have_text("Invalid user name or password.")
+    expect(page.get_by_role("alert")).to_have_text("Invalid user name or password, or the account is locked or deactivated.")
     login(page, NEW_USER, OWN_PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {NEW_NAME}")
     logout(page)
@@ -137,3 +137,44 @@ def test_admin_creates_technician_who_must_change_password(page: Page):
     expect(page.get_by_role("link", name="Back", exact=True)).to_be_visible()
     expect(page.locator("main").get_by_role("link", name="Home")).to_be_visible()
     shot(page, "09-error-page")
+
+
+def test_admin_changes_roles_with_a_reason_and_sees_the_history(page: Page):
+    """Segregation of duties on screen: admin + GMP role refused, a change with its reason listed under Role changes."""
+    admin = ACCOUNTS["admin"]
+    login_as(page, admin)
+    page.goto("/admin/users/new")
+    page.get_by_label("User name", exact=True).fill("zhou.min")
+    page.get_by_label("Full name (printed on signatures)").fill("Zhou Min")
+    page.get_by_label("Technician", exact=True).check()
+    page.get_by_label("Temporary password (must be changed at first login)").fill("Temporary-Pass-0418")
+    page.get_by_role("button", name="Create user").click()
+    expect(page).to_have_url(re.compile(r"/admin/users/\d+$"))
+
+    # Administrator next to Technician is refused with the reason, nothing saved.
+    page.get_by_label("Administrator", exact=True).check()
+    page.locator("#edit-reason").fill("also helps with accounts")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("The administrator role cannot be combined with technician, QA or clinician")
+    expect(page.locator("dl.facts")).to_contain_text("Technician")
+
+    # QA officer added with a reason: listed under Role changes with who, old and new roles and the reason.
+    page.get_by_label("Administrator", exact=True).uncheck()
+    page.get_by_label("QA officer", exact=True).check()
+    page.locator("#edit-reason").fill("trained as second-person verifier (training record TR-2026-031)")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("User zhou.min saved.")
+    rows = page.locator("table.role-history tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator("td")).to_have_text(
+        [re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"), admin.full_name, "Technician", "QA officer, Technician",
+         "trained as second-person verifier (training record TR-2026-031)"])
+    expect(rows.nth(1).locator("td")).to_have_text(
+        [re.compile(r"^\d{4}"), admin.full_name, "(account created)", "Technician", ""])
+    page.locator("table.role-history").scroll_into_view_if_needed()
+    shot(page, "10-admin-role-history")
+
+    # On the admin's own page the roles are not for oneself.
+    page.goto("/admin/users")
+    page.get_by_role("link", name="admin", exact=True).click()
+    expect(page.get_by_text("You cannot change your own roles; another administrator must.")).to_be_visible()

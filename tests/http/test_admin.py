@@ -21,7 +21,12 @@ from tests.conftest import PASSWORD, Browser, audit_rows, user_row
 from tests.conftest import page_text as text
 
 TEMP = "Temporary-Pass-2026"
-GENERIC = "Invalid user name or password."
+GENERIC = "Invalid user name or password, or the account is locked or deactivated."
+SEPARATION = ("The administrator role cannot be combined with technician, QA or clinician: account administration "
+              "and GMP work are done by separate accounts.")
+OWN_ROLES = "You cannot change your own roles; ask another administrator."
+COMMON = "This password is on a list of common or breached passwords; choose another."
+GUESSABLE = "This password is too easy to guess"
 
 
 # --- helpers ------------------------------------------------------------------
@@ -137,6 +142,16 @@ BAD_CREATES = [
                  id="bad-username"),
     pytest.param({"full_name": ""}, "This field is required.", 400, id="no-full-name"),
     pytest.param({"full_name": "   "}, "This field is required.", 400, id="blank-full-name"),
+    pytest.param({"roles": ["admin", "technician"]}, SEPARATION, 422, id="admin-and-technician"),
+    pytest.param({"roles": ["admin", "qa"]}, SEPARATION, 422, id="admin-and-qa"),
+    pytest.param({"roles": ["admin", "clinician"]}, SEPARATION, 422, id="admin-and-clinician"),
+    pytest.param({"roles": ["admin", "technician", "qa", "clinician"]}, SEPARATION, 422, id="admin-and-all"),
+    pytest.param({"password": "qwerty123456"}, COMMON, 422, id="common-password"),
+    pytest.param({"password": "QWERTY123456"}, COMMON, 422, id="common-password-upper-case"),
+    pytest.param({"password": "LeaveMeAlone"}, COMMON, 422, id="common-password-mixed-case"),
+    pytest.param({"password": "aaaaaaaaaaaaaaaa"}, GUESSABLE, 422, id="repeated-characters"),
+    pytest.param({"username": "wli", "full_name": "Wangjun Li", "password": "Wangjun-2026"}, GUESSABLE, 422,
+                 id="full-name-in-password"),
 ]
 
 
@@ -299,28 +314,105 @@ def test_admin_may_deactivate_another_admin(app, admin, as_user):
     assert user_row(other).active is False
 
 
-# --- own admin role -----------------------------------------------------------------------
+# --- segregation of duties: own roles, admin apart from GMP roles ---------------------------
 
-def test_removing_own_admin_role_is_refused(app, admin):
+@pytest.mark.parametrize("roles", [["qa"], ["admin", "qa"], ["admin", "technician"], ["technician"]],
+                         ids=["step-down-to-qa", "grant-self-qa", "grant-self-technician", "swap-to-technician"])
+def test_an_admin_cannot_change_its_own_roles(app, admin, roles):
     me = admin_id()
     before, audit_before = user_row(me), audit_count()
-    r = edit(admin, me, roles=["qa"], reason="step down")
+    r = edit(admin, me, roles=roles, reason="my own change")
     assert r.status_code == 422
-    assert "You cannot remove your own admin role; ask another administrator." in text(r)
+    assert OWN_ROLES in text(r)
     after = user_row(me)
     assert after.roles == "admin" and after.version == before.version
     assert audit_count() == audit_before
     assert admin.get("/admin/users").status_code == 200
 
 
-def test_admin_may_add_roles_to_itself_and_remove_admin_from_another(app, admin, as_user):
+def test_an_admin_may_edit_its_own_name_with_its_roles_unchanged(app, admin):
     me = admin_id()
-    assert edit(admin, me, roles=["admin", "qa"], reason="also reviewer").status_code == 302
-    assert user_row(me).roles == "admin,qa"
+    assert edit(admin, me, full_name="Root Administrator", reason="full name as on the ID card").status_code == 302
+    assert user_row(me).full_name == "Root Administrator" and user_row(me).roles == "admin"
+
+
+def test_another_admin_may_change_an_admins_roles(app, admin, as_user):
     as_user("root2", roles=["admin"])
     other = users_named("root2")[0].id
     assert edit(admin, other, roles=["technician"], reason="moved to the lab").status_code == 302
     assert user_row(other).roles == "technician"
+
+
+@pytest.mark.parametrize("start, roles", [(["admin"], ["admin", "qa"]), (["qa"], ["qa", "admin"]),
+                                          (["technician"], ["admin", "technician"]),
+                                          (["clinician"], ["admin", "clinician"])])
+def test_an_edit_that_combines_admin_with_a_gmp_role_is_refused(app, admin, make_user, start, roles):
+    uid = make_user("alice", start)
+    before, audit_before = user_row(uid), audit_count()
+    r = edit(admin, uid, roles=roles, reason="wants both")
+    assert r.status_code == 422 and SEPARATION in text(r)
+    after = user_row(uid)
+    assert after.roles == before.roles and after.version == before.version
+    assert audit_count() == audit_before
+
+
+def test_a_role_change_without_a_reason_is_refused_by_the_operation_too(app, admin, make_user):
+    """The form asks for a reason; the operation refuses without one for every other caller."""
+    from lims.auth import operations as ops
+    from lims.errors import ReasonRequired
+
+    uid = make_user("alice", ["technician"])
+    with transaction(Actor(admin_id(), "Root Admin")) as s:
+        actor, user = s.get(User, admin_id()), s.get(User, uid)
+        with pytest.raises(ReasonRequired):
+            ops.update_user(s, actor, user, user.version, user.full_name, ["qa"], "en", "  ")
+    assert user_row(uid).roles == "technician"
+
+
+def test_the_user_page_shows_the_role_history_from_the_audit_trail(app, admin, as_user, make_user):
+    uid = make_user("alice", ["technician"], name="Alice Example")
+    assert edit(admin, uid, roles=["technician", "qa"], reason="trained as QA reviewer").status_code == 302
+    admin2 = as_user("root2", roles=["admin"], name="Second Admin")
+    assert edit(admin2, uid, roles=["qa"], reason="left the bench").status_code == 302
+    assert edit(admin, uid, full_name="Alice B. Example", reason="married name").status_code == 302  # no role change
+    page = admin.get(f"/admin/users/{uid}").get_data(as_text=True)
+    import html
+    import re
+
+    section = html.unescape(page.split("Role changes</h2>")[1].split("</table>")[0])
+    rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+            for tr in section.split("<tbody>")[1].split("<tr>")[1:]]
+    assert [r[1:] for r in rows] == [
+        ["Second Admin", "QA officer, Technician", "QA officer", "left the bench"],
+        ["Root Admin", "Technician", "QA officer, Technician", "trained as QA reviewer"],
+        ["test setup", "(account created)", "Technician", ""],
+    ]
+    assert all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", r[0]) for r in rows), rows
+    # read from the trail: the same rows as the audit entries of the roles field
+    trail = user_audit(app, uid, field="roles")
+    assert [(e.user_name, e.reason) for e in reversed(trail)][:2] == [("Second Admin", "left the bench"),
+                                                                       ("Root Admin", "trained as QA reviewer")]
+
+
+def test_own_user_page_says_the_roles_are_not_for_oneself(app, admin):
+    page = text(admin.get(f"/admin/users/{admin_id()}"))
+    assert "You cannot change your own roles; another administrator must." in page
+
+
+def test_a_legacy_account_combining_admin_and_qa_is_flagged(app, admin, make_user):
+    uid = make_user("legacy", ["qa"])
+    with transaction(Actor(None, "test: account from before the rule")) as s:
+        from lims.audit.trail import change_reason
+
+        with change_reason(s, "test: legacy combination"):
+            s.get(User, uid).roles = "admin,qa"
+    assert "admin combined with GMP roles" in text(admin.get("/admin/users"))
+    page = text(admin.get(f"/admin/users/{uid}"))
+    assert "combines the administrator role with GMP roles" in page
+    # any edit must separate them; removing the admin role is accepted
+    assert SEPARATION in text(edit(admin, uid, full_name="Legacy Person", reason="rename"))
+    assert edit(admin, uid, roles=["qa"], reason="separate accounts").status_code == 302
+    assert user_row(uid).roles == "qa"
 
 
 # --- reset password ------------------------------------------------------------------------
@@ -353,6 +445,9 @@ def test_reset_password_forces_a_change_at_next_login(app, admin, make_user):
     (TEMP, "", "Correct the marked fields."),
     ("Short-pw-11", "forgot", "The password must have at least 12 characters."),
     ("my-alice-password", "forgot", "The password must not contain the user name."),
+    ("1q2w3e4r5t6y", "forgot", COMMON),
+    ("1Q2W3E4R5T6Y", "forgot", COMMON),
+    ("123456789012", "forgot", GUESSABLE),
 ])
 def test_bad_reset_is_refused_and_the_hash_unchanged(app, admin, make_user, password, reason, message):
     uid = make_user("alice")

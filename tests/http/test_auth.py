@@ -1,7 +1,9 @@
-"""Sign-in, lockout, sessions, idle timeout, logout and passwords over HTTP.
+"""Sign-in, lockout, sessions, idle timeout and lifetime, logout and passwords over HTTP.
 
 compliance.md "Accounts and sessions" and "Electronic signatures" (failures
-count toward lockout). Each refused action checks the message shown AND that
+count toward lockout). The lockout is for passwords re-entered by a signed-in
+user (signatures, password change); sign-in failures are throttled instead
+(tests/http/test_login_throttle.py) and every refused sign-in reads the same. Each refused action checks the message shown AND that
 the stored data (user row, sessions, audit rows) did not change.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tests.conftest import page_text as text
 
 COOKIE = "lims_session"
 NEW_PASSWORD = "Another-Long-Secret-42"
-GENERIC = "Invalid user name or password."
+GENERIC = "Invalid user name or password, or the account is locked or deactivated."
 
 
 # --- helpers ------------------------------------------------------------------
@@ -75,10 +77,28 @@ def signed_in(b: Browser) -> bool:
     return False
 
 
-def lock(b: Browser, username, n):
-    for _ in range(n):
-        r = login(b, username, "wrong-password-123")
-        assert r.status_code == 200
+def lock_directly(uid):
+    """Lock an account as the signature lockout does (test setup; the HTTP path is tested below)."""
+    from lims.audit.trail import change_reason
+    from lims.clock import utcnow
+
+    with transaction(Actor(None, "test setup")) as s:
+        u = s.get(User, uid)
+        with change_reason(s, "test: locked"):
+            u.failed_attempts, u.locked_at = 5, utcnow()
+
+
+def deactivate_directly(uid):
+    from lims.audit.trail import change_reason
+
+    with transaction(Actor(None, "test setup")) as s:
+        u = s.get(User, uid)
+        with change_reason(s, "test: deactivated"):
+            u.active = False
+
+
+def alert(resp) -> str:
+    return text(resp).split('role="alert">')[1].split("<")[0]
 
 
 # --- login ----------------------------------------------------------------------
@@ -107,14 +127,14 @@ def test_wrong_password_gives_generic_message_and_audit_row(app, make_user, brow
     uid = make_user("alice")
     r = login(browser, "alice", "not-the-password-1")
     assert r.status_code == 200
-    assert GENERIC in text(r)
-    assert "locked" not in text(r)
+    assert alert(r) == GENERIC
     assert session_rows(uid) == []
     assert not signed_in(browser)
     (entry,) = user_audit(app, uid, action="login_failed")
     assert entry.new_value == "alice" and entry.reason == "wrong password"
     assert user_audit(app, uid, action="login") == []
-    assert user_row(uid).failed_attempts == 1
+    assert user_row(uid).failed_attempts == 0  # sign-in failures are throttled, they do not count toward the lockout
+    assert [(a.username, a.client) for a in login_attempts()] == [("alice", "127.0.0.1")]
 
 
 def test_unknown_user_gets_the_same_generic_message(app, make_user, browser):
@@ -131,18 +151,34 @@ def test_unknown_user_gets_the_same_generic_message(app, make_user, browser):
         assert s.exec(select(User).where(User.username == "mallory")).first() is None
 
 
+def test_unknown_wrong_locked_and_deactivated_get_one_and_the_same_message(app, make_user, browser):
+    """The sign-in page must not tell whether an account exists, is locked or is deactivated."""
+    make_user("alice")
+    lock_directly(make_user("locked"))
+    deactivate_directly(make_user("gone"))
+    answers = {
+        "unknown": login(browser, "mallory", PASSWORD),
+        "wrong password": login(browser, "alice", "not-the-password-1"),
+        "locked, right password": login(browser, "locked", PASSWORD),
+        "locked, wrong password": login(browser, "locked", "not-the-password-1"),
+        "deactivated, right password": login(browser, "gone", PASSWORD),
+    }
+    for case, r in answers.items():
+        assert r.status_code == 200, case
+        assert alert(r) == GENERIC, case
+    assert "locked after" not in text(answers["locked, right password"])
+    reasons = [a.reason for a in audit_rows(app, action="login_failed")]
+    assert reasons == ["unknown user name", "wrong password", "account locked", "account locked", "account deactivated"]
+    assert not signed_in(browser)
+
+
 def test_every_refused_login_costs_one_argon2_verification(app, make_user, browser, monkeypatch):
-    """Unknown, deactivated and wrong-password logins do the same hashing work (no timing oracle for names)."""
+    """Unknown, deactivated, locked and wrong-password logins do the same hashing work (no timing oracle)."""
     import lims.auth.operations as ops
 
     uid = make_user("alice")
-    make_user("gone")
-    with transaction(Actor(None, "test")) as s:
-        from lims.audit.trail import change_reason
-
-        u = s.exec(select(User).where(User.username == "gone")).one()
-        with change_reason(s, "test: deactivated"):
-            u.active = False
+    deactivate_directly(make_user("gone"))
+    lock_directly(make_user("locked"))
     login(browser, "warmup-unknown", "whatever-password")  # the dummy hash is built once per process
     calls = {"hash": 0, "verify": 0}
     real_hash, real_verify = ops.hash_password, ops.verify_password
@@ -157,7 +193,8 @@ def test_every_refused_login_costs_one_argon2_verification(app, make_user, brows
 
     monkeypatch.setattr(ops, "hash_password", counting_hash)
     monkeypatch.setattr(ops, "verify_password", counting_verify)
-    for name, pw in (("nobody", "whatever-password"), ("alice", "wrong-password-1"), ("gone", PASSWORD)):
+    for name, pw in (("nobody", "whatever-password"), ("alice", "wrong-password-1"), ("gone", PASSWORD),
+                     ("locked", PASSWORD)):
         calls.update(hash=0, verify=0)
         r = login(browser, name, pw)
         assert GENERIC in text(r), name
@@ -183,50 +220,60 @@ def test_password_hash_is_argon2id(app, make_user):
     assert not verify_password(PASSWORD, PASSWORD)  # a plain-text "hash" never verifies
 
 
-# --- lockout --------------------------------------------------------------------
+# --- lockout: only for passwords re-entered by a signed-in user (signature, password change) ----
 
-def test_four_failures_do_not_lock_and_the_right_password_still_works(app, make_user, browser):
-    uid = make_user("alice")
-    lock(browser, "alice", 4)
+def _lock_by_signatures(app, as_user, username="qa1", n=None):
+    """A QA officer signs with a wrong password until the account locks; returns (browser, user id, equipment id)."""
+    eq_id = _equipment(app, as_user)
+    qa = as_user(username, roles=["qa"])
+    uid = user_row_by_name(username).id
+    for _ in range(n or app.config["LOCKOUT_ATTEMPTS"]):
+        _approve(qa, eq_id, "wrong-password-123")
+    return qa, uid, eq_id
+
+
+def test_four_signature_failures_do_not_lock_and_a_right_password_still_signs(app, as_user):
+    eq_id = _equipment(app, as_user)
+    qa = as_user("qa1", roles=["qa"])
+    uid = user_row_by_name("qa1").id
+    for _ in range(4):
+        assert _approve(qa, eq_id, "wrong-password-123").status_code == 422
     u = user_row(uid)
     assert u.failed_attempts == 4 and u.locked_at is None
     assert user_audit(app, uid, action="lockout") == []
-    assert login(browser, "alice").status_code == 302
-    assert user_row(uid).failed_attempts == 0  # a success resets the counter
+    assert _approve(qa, eq_id, PASSWORD).status_code == 302
+    assert user_row(uid).failed_attempts == 0
 
 
-def test_fifth_failure_locks_the_account_and_is_audited(app, make_user, browser, clock):
-    uid = make_user("alice")
-    lock(browser, "alice", 4)
-    r = login(browser, "alice", "wrong-password-123")
-    assert "The account is now locked" in text(r)
+def test_fifth_signature_failure_locks_the_account_and_is_audited(app, as_user, clock):
+    qa, uid, _eq = _lock_by_signatures(app, as_user)
     u = user_row(uid)
     assert u.failed_attempts == 5 and u.locked_at == clock.now()
     (entry,) = user_audit(app, uid, action="lockout")
     assert "5 failed" in entry.reason
-    assert len(user_audit(app, uid, action="login_failed")) == 5
+    assert len(user_audit(app, uid, action="signature_failed")) == 5
+    assert not signed_in(qa)  # the lockout ended the signer's session
 
 
-def test_locked_user_cannot_log_in_even_with_the_right_password(app, make_user, browser):
-    uid = make_user("alice")
-    lock(browser, "alice", 5)
-    before = user_row(uid)
-    r = login(browser, "alice", PASSWORD)
+def test_locked_user_cannot_log_in_even_with_the_right_password(app, as_user, browser):
+    _qa, uid, _eq = _lock_by_signatures(app, as_user)
+    before, logins = user_row(uid), len(user_audit(app, uid, action="login"))
+    r = login(browser, "qa1", PASSWORD)
     assert r.status_code == 200
-    assert "This account is locked" in text(r)
-    assert session_rows(uid) == []
+    assert alert(r) == GENERIC  # the same words as a wrong password: the page does not say "locked"
     assert not signed_in(browser)
     after = user_row(uid)
     assert after.locked_at == before.locked_at and after.failed_attempts == before.failed_attempts
-    assert user_audit(app, uid, action="login") == []
+    assert len(user_audit(app, uid, action="login")) == logins
+    (row,) = user_audit(app, uid, action="login_failed")
+    assert row.reason == "account locked"
 
 
-def test_lockout_limit_comes_from_app_config(app, make_user, browser):
+def test_lockout_limit_comes_from_app_config(app, as_user):
     app.config["LOCKOUT_ATTEMPTS"] = 3
-    uid = make_user("alice")
-    lock(browser, "alice", 2)
+    qa, uid, eq_id = _lock_by_signatures(app, as_user, n=2)
     assert user_row(uid).locked_at is None
-    lock(browser, "alice", 1)
+    _approve(qa, eq_id, "wrong-password-123")
     assert user_row(uid).locked_at is not None
     assert len(user_audit(app, uid, action="lockout")) == 1
 
@@ -236,13 +283,6 @@ def test_lockout_limit_from_create_app_override(app, make_user, clock, database_
     app3.extensions["clock"] = clock
     try:
         assert app3.config["LOCKOUT_ATTEMPTS"] == 3
-        uid = make_user("alice")
-        b = Browser(app3.test_client())
-        lock(b, "alice", 2)
-        assert user_row(uid).locked_at is None
-        lock(b, "alice", 1)
-        assert user_row(uid).locked_at is not None
-        assert "This account is locked" in text(login(b, "alice"))
         assert app.config["LOCKOUT_ATTEMPTS"] == 5  # the override belongs to app3 only
     finally:
         app3.extensions["lims_db"].dispose()
@@ -255,24 +295,37 @@ def test_lockout_limit_from_environment(monkeypatch, database_url, tmp_path):
     a.extensions["lims_db"].dispose()
 
 
-def test_lockout_ends_existing_sessions_server_side(app, make_user, as_user):
-    uid = make_user("alice")
-    first = Browser(app.test_client())
-    assert login(first, "alice").status_code == 302
-    assert signed_in(first)
-    attacker = Browser(app.test_client())
-    lock(attacker, "alice", 5)
-    r = first.get("/")
+def test_lockout_ends_every_session_of_the_account_server_side(app, make_user, as_user):
+    eq_id = _equipment(app, as_user)
+    uid = make_user("qa1", ["qa"])
+    other_desk, signing_desk = Browser(app.test_client()), Browser(app.test_client())
+    assert login(other_desk, "qa1").status_code == 302 and login(signing_desk, "qa1").status_code == 302
+    for _ in range(5):
+        _approve(signing_desk, eq_id, "wrong-password-123")
+    r = other_desk.get("/")
     assert is_login_redirect(r)
-    page = text(first.get(r.headers["Location"]))
+    page = text(other_desk.get(r.headers["Location"]))
     assert "Your session was ended because the account was locked." in page
     assert live_sessions(uid) == []
     assert {s.end_reason for s in session_rows(uid)} == {"lockout"}
 
 
-def test_admin_unlock_restores_login(app, make_user, as_user, browser):
+def test_a_stranger_guessing_at_sign_in_never_locks_the_account(app, make_user, clock):
+    """Login failures are throttled, not counted toward the lockout: 40 wrong guesses, then the owner signs in."""
     uid = make_user("alice")
-    lock(browser, "alice", 5)
+    stranger = Browser(app.test_client())
+    for _ in range(40):
+        login(stranger, "alice", "wrong-password-123", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        clock.advance(seconds=app.config["LOGIN_MAX_DELAY_SECONDS"])  # as patient as the throttle requires
+    u = user_row(uid)
+    assert u.locked_at is None and u.failed_attempts == 0
+    assert user_audit(app, uid, action="lockout") == []
+    assert len(user_audit(app, uid, action="login_failed")) >= 40
+    assert login(Browser(app.test_client()), "alice").status_code == 302
+
+
+def test_admin_unlock_restores_login(app, as_user, browser):
+    _qa, uid, _eq = _lock_by_signatures(app, as_user)
     admin = as_user("root", roles=["admin"])
     version = user_row(uid).version
     r = admin.post(f"/admin/users/{uid}/unlock", {"act-version": version, "act-reason": "identity confirmed by phone"},
@@ -282,13 +335,12 @@ def test_admin_unlock_restores_login(app, make_user, as_user, browser):
     assert u.locked_at is None and u.failed_attempts == 0
     (entry,) = user_audit(app, uid, action="unlock")
     assert entry.reason == "identity confirmed by phone" and entry.user_name == "Root"
-    assert login(browser, "alice").status_code == 302
+    assert login(browser, "qa1").status_code == 302
     assert signed_in(browser)
 
 
-def test_unlock_without_reason_is_refused_and_account_stays_locked(app, make_user, as_user, browser):
-    uid = make_user("alice")
-    lock(browser, "alice", 5)
+def test_unlock_without_reason_is_refused_and_account_stays_locked(app, as_user, browser):
+    _qa, uid, _eq = _lock_by_signatures(app, as_user)
     admin = as_user("root", roles=["admin"])
     before = user_row(uid)
     r = admin.post(f"/admin/users/{uid}/unlock", {"act-version": before.version, "act-reason": ""},
@@ -298,7 +350,7 @@ def test_unlock_without_reason_is_refused_and_account_stays_locked(app, make_use
     after = user_row(uid)
     assert after.locked_at is not None and after.version == before.version
     assert user_audit(app, uid, action="unlock") == []
-    assert "This account is locked" in text(login(browser, "alice"))
+    assert alert(login(browser, "qa1")) == GENERIC
 
 
 def test_unlock_of_an_account_that_is_not_locked_is_refused(app, make_user, as_user):
@@ -348,6 +400,68 @@ def test_idle_timeout_is_configurable(app, as_user, clock):
     assert signed_in(b)
     clock.advance(minutes=5)
     assert not signed_in(b)
+
+
+# --- absolute session lifetime ---------------------------------------------------------
+
+def _stay_active(b: Browser, clock, until):
+    """Use the session every 20 minutes (well inside the idle timeout) until ``until``."""
+    from datetime import timedelta
+
+    while clock.now() + timedelta(minutes=20) < until:
+        clock.advance(minutes=20)
+        assert signed_in(b), clock.now()
+
+
+def test_an_active_session_lives_until_12_hours_minus_a_second(app, as_user, clock):
+    from datetime import timedelta
+
+    start = clock.now()
+    b = as_user("alice")
+    _stay_active(b, clock, start + timedelta(hours=12))
+    clock.set(start + timedelta(hours=12) - timedelta(seconds=1))
+    assert signed_in(b)
+    assert audit_rows(app, action="session_timeout") == []
+
+
+def test_an_active_session_ends_at_12_hours_and_is_audited(app, as_user, clock):
+    from datetime import timedelta
+
+    start = clock.now()
+    b = as_user("alice")
+    uid = user_row_by_name("alice").id
+    saved = cookie_of(b)
+    _stay_active(b, clock, start + timedelta(hours=12))
+    clock.set(start + timedelta(hours=12))
+    r = b.get("/equipment/")
+    assert is_login_redirect(r)
+    assert "You were signed out because a session lasts at most 12 hours." in text(b.get(r.headers["Location"]))
+    (row,) = session_rows(uid)
+    assert row.ended_at == clock.now() and row.end_reason == "session lifetime"
+    (entry,) = user_audit(app, uid, action="session_timeout")
+    assert entry.reason == "maximum session length 12 h" and entry.record_id == str(uid)
+    assert is_login_redirect(browser_with_cookie(app, saved).get("/"))  # the cookie is dead on the server
+    assert login(Browser(app.test_client()), "alice").status_code == 302  # a new sign-in starts a new session
+
+
+def test_session_lifetime_is_configurable(app, as_user, clock):
+    from datetime import timedelta
+
+    app.config["SESSION_MAX_HOURS"] = 1
+    start = clock.now()
+    b = as_user("alice")
+    _stay_active(b, clock, start + timedelta(hours=1))
+    clock.set(start + timedelta(minutes=59, seconds=59))
+    assert signed_in(b)
+    clock.set(start + timedelta(hours=1))
+    assert not signed_in(b)
+
+
+def test_session_lifetime_from_environment(monkeypatch, database_url, tmp_path):
+    monkeypatch.setenv("LIMS_SESSION_MAX_HOURS", "8")
+    a = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "b8"))
+    assert a.config["SESSION_MAX_HOURS"] == 8
+    a.extensions["lims_db"].dispose()
 
 
 def user_row_by_name(username) -> User:
@@ -400,15 +514,15 @@ def test_logout_by_get_is_not_allowed(app, as_user):
 
 # --- must change password -----------------------------------------------------------------
 
-def _admin_created_user(admin: Browser, username="newbie", roles=("technician", "qa", "clinician", "admin")):
+def _admin_created_user(admin: Browser, username="newbie", roles=("technician", "qa", "clinician")):
     r = admin.post("/admin/users/new", {"username": username, "full_name": "New Person", "roles": list(roles),
                                         "language": "en", "password": "Temporary-Pass-2026"})
     assert r.status_code == 302, text(r)
     return user_row_by_name(username).id
 
 
-AUTH_PAGES = ["/", "/equipment/", "/equipment/new", "/profile", "/audit/", "/audit/export.csv", "/admin/users",
-              "/admin/users/new", "/scan?code=EQ-1"]
+AUTH_PAGES = ["/", "/equipment/", "/equipment/new", "/profile", "/audit/", "/audit/export.csv", "/scan?code=EQ-1"]
+ADMIN_PAGES = ["/admin/users", "/admin/users/new"]
 
 
 def test_admin_created_user_must_change_password_on_every_page(app, as_user):
@@ -419,7 +533,7 @@ def test_admin_created_user_must_change_password_on_every_page(app, as_user):
     r = login(b, "newbie", "Temporary-Pass-2026")
     assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/password"
     assert "Choose your own password" in text(b.get("/password"))
-    for url in AUTH_PAGES + [f"/admin/users/{uid}"]:
+    for url in AUTH_PAGES + ADMIN_PAGES + [f"/admin/users/{uid}"]:
         r = b.get(url)
         assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/password", url
     # a POST is redirected too and stores nothing
@@ -435,6 +549,8 @@ def test_admin_created_user_must_change_password_on_every_page(app, as_user):
         r = b.get(url)
         r.get_data()  # drain streamed responses (CSV) so their context closes here
         assert r.status_code == 200, url
+    for url in ADMIN_PAGES:  # roles apply once the password is changed: the new QA officer is no administrator
+        assert b.get(url).status_code == 403, url
 
 
 def test_user_created_without_must_change_is_not_redirected(app, as_user):
@@ -466,6 +582,12 @@ BAD_CHANGES = [
                  "The password must not contain the user name.", id="contains-username"),
     pytest.param({"current": PASSWORD, "new": "x" * 129, "confirm": "x" * 129},
                  "The password must have at most 128 characters.", id="too-long"),
+    pytest.param({"current": PASSWORD, "new": "qwerty123456", "confirm": "qwerty123456"},
+                 "This password is on a list of common or breached passwords; choose another.", id="common"),
+    pytest.param({"current": PASSWORD, "new": "QwErTy123456", "confirm": "QwErTy123456"},
+                 "This password is on a list of common or breached passwords; choose another.", id="common-any-case"),
+    pytest.param({"current": PASSWORD, "new": "zzzzzzzzzzzzzz", "confirm": "zzzzzzzzzzzzzz"},
+                 "This password is too easy to guess", id="repeats"),
 ]
 
 
@@ -516,54 +638,6 @@ def test_password_change_succeeds_and_ends_the_other_sessions(app, make_user):
     assert [s.end_reason for s in session_rows(uid) if s.ended_at] == ["password changed"]
     assert GENERIC in text(login(Browser(app.test_client()), "alice", PASSWORD))
     assert login(Browser(app.test_client()), "alice", NEW_PASSWORD).status_code == 302
-
-
-# --- rate limiting -----------------------------------------------------------------
-
-def test_login_rate_limit_blocks_the_client_at_the_limit(app, make_user, clock):
-    app.config["LOGIN_RATE_LIMIT"] = 3
-    uid = make_user("alice")
-    b = Browser(app.test_client())
-    for name in ("ghost1", "ghost2", "ghost3"):
-        assert GENERIC in text(login(b, name, "whatever-password"))
-    r = login(b, "alice", PASSWORD)  # right password, but this workstation is throttled
-    assert r.status_code == 200
-    assert "Too many failed sign-in attempts from this workstation" in text(r)
-    assert session_rows(uid) == []
-    assert user_audit(app, uid, action="login") == []
-    assert len(login_attempts()) == 3  # the refused attempt itself is not counted again
-    assert user_row(uid).failed_attempts == 0  # the throttle does not touch the account
-    # another workstation is not affected
-    other = Browser(app.test_client())
-    assert login(other, "alice", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 302
-    # still throttled just before the window ends; free once the failures are older than the window
-    clock.advance(seconds=app.config["LOGIN_RATE_WINDOW_SECONDS"] - 1)
-    assert "Too many failed sign-in attempts" in text(login(b, "alice", PASSWORD))
-    clock.advance(seconds=2)
-    assert login(b, "alice", PASSWORD).status_code == 302
-
-
-def test_spoofed_forwarded_for_does_not_escape_the_rate_limit(app, make_user):
-    """Without PROXY_FIX the client address is the socket's, so X-Forwarded-For cannot reset the count."""
-    app.config["LOGIN_RATE_LIMIT"] = 2
-    uid = make_user("alice")
-    b = Browser(app.test_client())
-    for i, name in enumerate(("ghost1", "ghost2")):
-        login(b, name, "whatever-password", headers={"X-Forwarded-For": f"203.0.113.{i}"})
-    r = login(b, "alice", headers={"X-Forwarded-For": "203.0.113.99"})
-    assert "Too many failed sign-in attempts" in text(r)
-    assert session_rows(uid) == []
-    assert {a.client for a in login_attempts()} == {"127.0.0.1"}
-
-
-def test_login_rate_limit_one_below_the_limit_still_allows_login(app, make_user):
-    app.config["LOGIN_RATE_LIMIT"] = 3
-    uid = make_user("alice")
-    b = Browser(app.test_client())
-    for name in ("ghost1", "ghost2"):
-        login(b, name, "whatever-password")
-    assert login(b, "alice").status_code == 302
-    assert len(live_sessions(uid)) == 1
 
 
 # --- open redirect -------------------------------------------------------------------
@@ -634,7 +708,7 @@ def test_failed_signatures_count_toward_lockout(app, as_user):
     assert len(user_audit(app, uid, action="lockout")) == 1
     assert _signatures() == []
     assert not signed_in(qa)  # the lockout ended the signer's session
-    assert "This account is locked" in text(login(Browser(app.test_client()), "qa1"))
+    assert alert(login(Browser(app.test_client()), "qa1")) == GENERIC
 
 
 def test_successful_signature_resets_the_failure_count(app, as_user):
@@ -666,17 +740,3 @@ def test_failed_password_changes_count_toward_lockout(app, as_user):
     assert len(user_audit(app, uid, action="password_change_failed")) == 3
     assert len(user_audit(app, uid, action="lockout")) == 1
     assert live_sessions(uid) == []
-
-
-def test_rate_limited_login_is_audited_without_counting_toward_lockout(app, make_user):
-    from tests.conftest import Browser, audit_rows
-
-    make_user("carol")
-    app.config["LOGIN_RATE_LIMIT"] = 2
-    b = Browser(app.test_client())
-    b.login("carol", "wrong-password-xx")
-    b.login("carol", "wrong-password-xx")
-    r = b.login("carol", "Correct-Horse-Battery-9")
-    assert "Too many failed sign-in attempts" in r.get_data(as_text=True)
-    rows = [x for x in audit_rows(app, action="login_failed") if (x.reason or "").startswith("rate limited")]
-    assert len(rows) == 1 and rows[0].new_value == "carol"

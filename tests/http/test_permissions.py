@@ -121,6 +121,84 @@ def test_admin_and_audit_routes_are_limited_to_their_roles(app):
     assert declaration(app, "equipment.approve") == frozenset({"qa"})
 
 
+# --- segregation of duties: the administrator does no GMP work ---------------------------------
+
+# The only state-changing routes an admin-only account may use: account administration, its own sign-in,
+# session, password and language, and the bulk export of batch reports already on file (a copy, not a change).
+ADMIN_NON_GMP_WRITES = {"admin.create_user", "admin.edit_user", "admin.account_action", "admin.reset_password",
+                        "auth.login", "auth.logout", "auth.change_password", "core.profile", "reports.request_export"}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def write_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.methods & WRITE_METHODS]
+
+
+def test_the_admin_role_is_named_on_no_gmp_write_route(app):
+    offenders = []
+    for rule in write_rules(app):
+        if rule.endpoint in ADMIN_NON_GMP_WRITES:
+            continue
+        decl = declaration(app, rule.endpoint)
+        if decl in (PUBLIC, AUTHENTICATED) or "admin" in decl:
+            offenders.append((rule.endpoint, decl))
+    assert offenders == []
+    assert len(write_rules(app)) > 40  # the walk sees the real map
+
+
+def test_an_admin_only_account_reaches_no_gmp_write_route(app, as_user):
+    """Walk the URL map and post to every write route outside account administration: each is refused, nothing stored."""
+    admin = as_user("only-admin", roles=["admin"])
+    before = audit_count()
+    checked = []
+    for rule in write_rules(app):
+        if rule.endpoint in ADMIN_NON_GMP_WRITES:
+            continue
+        for url in concrete_urls(app, rule):
+            r = admin.post(url, {}, token_from="/profile")
+            r.get_data()
+            assert r.status_code == 403, (rule.endpoint, url, r.status_code)
+            assert FORBIDDEN in text(r)
+            checked.append(rule.endpoint)
+    assert {"storage.create_location", "jobs.dispose", "equipment.create", "equipment.approve", "donors.create",
+            "lookback.create", "courses.administer"} <= set(checked)
+    assert len(set(checked)) >= 40
+    assert audit_count() == before
+
+
+def test_the_admin_keeps_the_reads_it_needs(app, as_user):
+    admin = as_user("only-admin", roles=["admin"])
+    for url in ("/admin/users", "/audit/", "/jobs/", "/equipment/"):
+        r = admin.get(url)
+        r.get_data()
+        assert r.status_code == 200, url
+    r = admin.get("/audit/export.csv")
+    r.get_data()
+    assert r.status_code == 200
+
+
+def test_a_legacy_account_combining_admin_and_qa_cannot_sign(app, as_user, make_user):
+    """Accounts created before the separation rule keep their rows; a signature by one is refused, nothing counted."""
+    from lims.audit.trail import change_reason
+
+    eq_id = make_equipment(app, as_user)
+    uid = make_user("legacy", ["qa"])
+    with transaction(Actor(None, "test: account from before the rule")) as s:
+        with change_reason(s, "test: legacy combination"):
+            s.get(User, uid).roles = "admin,qa"
+    b = Browser(app.test_client())
+    assert b.login("legacy").status_code == 302
+    before = audit_count()
+    r = b.post(f"/equipment/{eq_id}/approve", {"sign-version": 1, "sign-password": PASSWORD},
+               token_from=f"/equipment/{eq_id}")
+    assert r.status_code == 403
+    assert "Administrator accounts cannot sign GMP records" in text(r)
+    with transaction(Actor(None, "test"), write=False) as s:
+        assert s.exec(select(Signature)).all() == []
+    assert audit_count() == before
+    assert user_row(uid).failed_attempts == 0
+
+
 def test_declaration_of_an_unknown_endpoint_is_none(app):
     assert declaration(app, "no.such.endpoint") is None
 
@@ -149,7 +227,12 @@ def test_undeclared_route_is_refused_even_to_an_admin(database_url, make_user, c
     fresh.add_url_rule("/declared", "declared", declared_public)
     fresh.add_url_rule("/admin-only", "admin_only", roles("admin")(admin_only_view))
     try:
-        make_user("boss", ["admin", "qa", "technician", "clinician"])
+        make_user("boss", ["admin"])
+        make_user("lab", ["qa", "technician", "clinician"])  # every GMP role (admin cannot be combined with them)
+        lab = Browser(fresh.test_client())
+        assert lab.login("lab").status_code == 302
+        assert lab.get("/undeclared").status_code == 403
+        assert lab.post("/undeclared", {}, token_from="/").status_code == 403
         b = Browser(fresh.test_client())
         assert b.login("boss").status_code == 302
         r = b.get("/undeclared")

@@ -207,3 +207,51 @@ def test_forwarded_proto_is_ignored_without_proxy_fix(app, browser):
     assert app.config["PROXY_FIX"] is False
     r = browser.get("/login", headers={"X-Forwarded-Proto": "https"})
     assert "secure" not in attrs(session_set_cookie(r))
+
+
+# --- HSTS: only when the request came over HTTPS ------------------------------------------------
+
+HSTS = "Strict-Transport-Security"
+
+
+@pytest.mark.parametrize("url", ["/login", "/", "/no-such-page", "/static/css/lims.css"])
+def test_hsts_is_sent_over_https(app, url):
+    r = app.test_client().get(url, base_url="https://localhost")
+    r.close()
+    assert r.headers[HSTS] == "max-age=31536000"
+
+
+@pytest.mark.parametrize("url", ["/login", "/", "/no-such-page", "/static/css/lims.css"])
+def test_hsts_is_not_sent_over_plain_http(app, browser, url):
+    r = browser.get(url)
+    r.close()
+    assert HSTS not in r.headers
+
+
+def test_hsts_after_an_https_login(app, make_user):
+    make_user("alice")
+    client = app.test_client()
+    token = csrf_from(client.get("/login", base_url="https://localhost").get_data(as_text=True))
+    r = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
+                    data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302 and r.headers[HSTS] == "max-age=31536000"
+
+
+def test_hsts_behind_a_trusted_tls_proxy(database_url, clock, tmp_path, app):
+    a = _proxied_app(database_url, clock, tmp_path, proxy_fix=True)
+    try:
+        assert a.test_client().get("/login", headers={"X-Forwarded-Proto": "https"}).headers[HSTS] == "max-age=31536000"
+        assert HSTS not in a.test_client().get("/login", headers={"X-Forwarded-Proto": "http"}).headers
+    finally:
+        a.extensions["lims_db"].dispose()
+
+
+def test_forwarded_proto_without_proxy_fix_gives_no_hsts(app, browser):
+    assert HSTS not in browser.get("/login", headers={"X-Forwarded-Proto": "https"}).headers
+
+
+def test_hsts_max_age_is_configurable_and_zero_turns_it_off(app):
+    app.config["HSTS_MAX_AGE_SECONDS"] = 600
+    assert app.test_client().get("/login", base_url="https://localhost").headers[HSTS] == "max-age=600"
+    app.config["HSTS_MAX_AGE_SECONDS"] = 0
+    assert HSTS not in app.test_client().get("/login", base_url="https://localhost").headers
