@@ -35,7 +35,7 @@ def test_update_records_old_new_and_reason(app, make_user):
     eid = _new_equipment(uid)
     with transaction(Actor(uid, "Tech1")) as s:
         eq = s.get(Equipment, eid)
-        eq_ops.update(s, eq, 1, dict(DATA, location="Room 3"), "moved after renovation")
+        eq_ops.update(s, eq, f"{eq.id}@1", dict(DATA, location="Room 3"), "moved after renovation")
     rows = audit_rows(app, entity="equipment", record_id=str(eid), action="update")
     assert [(r.field, r.old_value, r.new_value, r.reason, r.record_version) for r in rows] == [
         ("location", "Room 2", "Room 3", "moved after renovation", 2)]

@@ -88,7 +88,7 @@ def test_signature_becomes_invalid_when_the_record_changes(app, setup):
     tech, qa, eid = setup
     _sign(qa, eid, performers=(tech,))
     with transaction(Actor(tech, "Tech One")) as s:
-        eq_ops.update(s, s.get(Equipment, eid), 1, dict(DATA, location="Suite B"), "moved")
+        eq_ops.update(s, s.get(Equipment, eid), f"{eid}@1", dict(DATA, location="Suite B"), "moved")
     with transaction(Actor(qa, "x"), write=False) as s:
         (view,) = signatures_for(s, s.get(Equipment, eid))
     assert not view.valid and "signed version 1, now 2" in view.problem
@@ -110,7 +110,7 @@ def test_resigning_after_change_gives_a_valid_current_signature(app, setup, make
     tech, qa, eid = setup
     _sign(qa, eid, performers=(tech,))
     with transaction(Actor(tech, "Tech One")) as s:
-        eq_ops.update(s, s.get(Equipment, eid), 1, dict(DATA, location="Suite B"), "moved")
+        eq_ops.update(s, s.get(Equipment, eid), f"{eid}@1", dict(DATA, location="Suite B"), "moved")
     _sign(qa, eid, performers=(tech,))
     with transaction(Actor(qa, "x"), write=False) as s:
         eq = s.get(Equipment, eid)

@@ -680,7 +680,7 @@ def _approve(b, eq_id, password):
 
     with transaction(Actor(None, "test"), write=False) as s:
         version = s.get(Equipment, eq_id).version
-    return b.post(f"/equipment/{eq_id}/approve", {"sign-version": version, "sign-password": password},
+    return b.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@{version}", "sign-password": password},
                   token_from=f"/equipment/{eq_id}")
 
 

@@ -189,7 +189,7 @@ def test_a_legacy_account_combining_admin_and_qa_cannot_sign(app, as_user, make_
     b = Browser(app.test_client())
     assert b.login("legacy").status_code == 302
     before = audit_count()
-    r = b.post(f"/equipment/{eq_id}/approve", {"sign-version": 1, "sign-password": PASSWORD},
+    r = b.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
                token_from=f"/equipment/{eq_id}")
     assert r.status_code == 403
     assert "Administrator accounts cannot sign GMP records" in text(r)
@@ -357,7 +357,7 @@ def test_technician_cannot_approve_equipment(app, as_user):
     eq_id = make_equipment(app, as_user)
     tech2 = as_user("tech2", roles=["technician"])
     before = audit_count()
-    r = tech2.post(f"/equipment/{eq_id}/approve", {"sign-version": 1, "sign-password": PASSWORD},
+    r = tech2.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
                    token_from=f"/equipment/{eq_id}")
     assert r.status_code == 403 and FORBIDDEN in text(r)
     assert audit_count() == before
@@ -369,7 +369,7 @@ def test_technician_cannot_approve_equipment(app, as_user):
 def test_qa_can_approve_equipment(app, as_user):
     eq_id = make_equipment(app, as_user)
     qa = as_user("qa1", roles=["qa"])
-    r = qa.post(f"/equipment/{eq_id}/approve", {"sign-version": 1, "sign-password": PASSWORD},
+    r = qa.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
                 token_from=f"/equipment/{eq_id}")
     assert r.status_code == 302, text(r)
     assert len(audit_rows(app, action="sign", record_id=str(eq_id))) == 1
