@@ -6,7 +6,7 @@ from .donors.models import Donor, DonorIdentity, ProtocolItem, ScreeningProtocol
 from .core.models import Counter, FormToken  # noqa: F401
 from .donors.screening_models import DonationDayCheck, EligibilityDecision, Screening, ScreeningResult  # noqa: F401
 from .manufacturing.models import (Batch, BatchDisposition, BatchReview, BatchStep, Deviation, Donation,  # noqa: F401
-                                   DoseUnit, ManufacturingSpec, QcResult, QcSpecItem, StorageLocation)
+                                   DoseUnit, ManufacturingSpec, QcResult, QcSpecItem, StorageLocation, StorageRun)
 from .clinical.models import Recipient, RecipientIdentity  # noqa: F401
 from .clinical.course_models import Administration, CoTherapy, Course, CourseTemplate, Observation, Postponement  # noqa: F401
 from .clinical.ae_models import AdverseEvent  # noqa: F401

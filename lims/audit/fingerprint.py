@@ -47,17 +47,30 @@ def refuse_if_stale(session) -> None:
         raise err
 
 
+def last_change(session, records) -> tuple[str, object]:
+    """Who made the newest audited change to any of the records, and when (the trail knows, not updated_at)."""
+    from sqlalchemy import and_, or_
+    from sqlmodel import select
+
+    from .models import AuditEntry
+
+    records = list(records)
+    if not records:
+        return _("the system"), None
+    clause = or_(*[and_(AuditEntry.entity == r.audit_entity, AuditEntry.record_id == r.audit_record_id) for r in records])
+    row = session.exec(select(AuditEntry).where(clause, AuditEntry.action.not_in(("print", "report")))
+                       .order_by(AuditEntry.id.desc()).limit(1)).first()
+    if row is None:
+        return _("the system"), None
+    return row.user_name, row.ts
+
+
 def check_fingerprint(session, expected: str | None, records, *extra) -> None:
     """Refuse (409, nothing stored) when what the form showed is not what is stored now."""
     records = list(records)
     if (expected or "").strip() == fingerprint(records, *extra):
         return
-    from ..auth.models import User
-
-    latest = max(records, key=lambda r: r.updated_at, default=None)
-    editor = session.get(User, latest.updated_by_id) if latest is not None and latest.updated_by_id else None
-    who = editor.full_name if editor else _("the system")
-    when = latest.updated_at if latest is not None else None
+    who, when = last_change(session, records)
     raise StaleRecord(
         _("What you are signing changed since you opened it (last change by %(who)s at %(when)s); review again. "
           "Nothing was signed or saved.", who=who, when=format_dt(when) if when else "-"),

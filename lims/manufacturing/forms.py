@@ -5,7 +5,8 @@ from datetime import timezone
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField, PasswordField, SelectField,
+                     StringField, TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..core.once import OnceField
@@ -129,6 +130,20 @@ class StoreHereForm(FlaskForm):
 
     unit = StringField(_l("Dose unit (scan its label)"), validators=[DataRequired(message=_l("Scan the dose unit's label.")), Length(max=80)])
     position = StringField(_l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)])
+
+
+class StorageSessionForm(FlaskForm):
+    """Store a batch's units into a box in one session: scan each unit (a line each), review, sign once.
+
+    The scanner's Enter ends a line in the text box, so a gloved technician scans unit after unit without
+    touching the keyboard; a position typed after a scan ("... B2") places that unit there."""
+
+    lot = StringField(_l("Batch (scan or type the lot)"), validators=[DataRequired(message=_l("Scan or type the batch.")), Length(max=80)])
+    start = StringField(_l("First position (optional)"), validators=[Optional(), Length(max=4)])
+    scans = TextAreaField(_l("Dose units (scan one after another)"), validators=[DataRequired(message=_l("Scan the dose units to store, one per line.")), Length(max=6000)],
+                          render_kw={"rows": 8})
+    content = HiddenField()
+    password = PasswordField(_l("Your password"), validators=[Optional()])
 
 
 class ThawForm(FlaskForm):

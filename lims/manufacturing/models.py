@@ -265,3 +265,22 @@ class DoseUnit(AuditedRecord, table=True):
     @property
     def audit_record_id(self) -> str:
         return self.code
+
+
+class StorageRun(AuditedRecord, table=True):
+    """One scan session that stored a batch's units into a box, signed once by the person who did it."""
+
+    __tablename__ = "storage_run"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20, unique=True, index=True)  # SR-2026-0001
+    box_id: int = Field(foreign_key="storage_location.id", index=True)
+    box_code: str = Field(max_length=40)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    lot: str = Field(max_length=24)
+    placements: str = Field(sa_column=Column(Text, nullable=False))  # JSON [[unit code, position], ...]
+    unit_count: int
+
+    @property
+    def audit_record_id(self) -> str:
+        return f"{self.lot}/{self.code}"

@@ -515,6 +515,81 @@ def position_problem(rows: int, cols: int, position: str, occupied: set[str]) ->
     return None
 
 
+@dataclass(frozen=True)
+class ScannedUnit:
+    """What the storage session knows of one scanned unit (from the scan and the record)."""
+
+    code: str
+    position: str | None = None     # typed after the scan ("FMT-...-03 B2"), or None: the next free one
+    found: bool = True
+    lot: str = ""
+    problem: tuple[str, dict] | None = None  # why it cannot be stored at all (status, thawed, expired, storage)
+    current: tuple[str, str] | None = None   # (box code, position) where it is now
+
+
+def storage_session_plan(scans: list[ScannedUnit], lot: str, box_code: str, rows: int, cols: int,
+                         occupied: dict[str, str], start: str | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, dict]]]:
+    """Positions for a batch's units scanned one after another into a box: (plan, problems).
+
+    Each unit takes the position typed after it, or the next free one in box order from ``start``; every
+    problem is listed (a unit of another batch, one scanned twice, an occupied or missing position, a box too
+    full), and a plan with any problem is stored not at all. ``occupied`` maps position -> unit code now there;
+    a scanned unit's own current position in this box counts as free for it."""
+    positions = box_positions(rows, cols)
+    problems: list[tuple[str, dict]] = []
+    if not scans:
+        return [], [("nothing_scanned", {})]
+    seen: set[str] = set()
+    moving = {s.code for s in scans}
+    taken = {p for p, code in occupied.items() if code not in moving}
+    start_pos = (start or "").strip().upper()
+    if start_pos and start_pos not in positions:
+        problems.append(("no_such_position", {"position": start_pos, "last": positions[-1] if positions else ""}))
+        start_pos = ""
+    order = positions[positions.index(start_pos):] + positions[:positions.index(start_pos)] if start_pos else positions
+    wanted = {s.position.strip().upper() for s in scans if s.position}
+    plan: list[tuple[str, str]] = []
+    free = iter([p for p in order if p not in taken and p not in wanted])
+    used: set[str] = set()
+    for s in scans:
+        if s.code in seen:
+            problems.append(("scanned_twice", {"code": s.code}))
+            continue
+        seen.add(s.code)
+        if not s.found:
+            problems.append(("unknown_unit", {"code": s.code}))
+            continue
+        if s.lot != lot:
+            problems.append(("other_batch", {"code": s.code, "lot": s.lot, "want": lot}))
+            continue
+        if s.problem:
+            problems.append(s.problem)
+            continue
+        if s.position:
+            pos = s.position.strip().upper()
+            if pos not in positions:
+                problems.append(("no_such_position", {"position": pos, "last": positions[-1] if positions else ""}))
+                continue
+            if pos in taken:
+                problems.append(("slot_occupied", {"position": pos, "code": occupied[pos]}))
+                continue
+            if pos in used:
+                problems.append(("slot_twice", {"position": pos}))
+                continue
+        else:
+            pos = next(free, None)
+            if pos is None:
+                problems.append(("box_full", {"box": box_code, "code": s.code}))
+                continue
+        used.add(pos)
+        if s.current == (box_code, pos):
+            continue  # already there: nothing to do for this unit
+        plan.append((s.code, pos))
+    if not problems and not plan:
+        problems.append(("nothing_to_move", {}))
+    return plan, problems
+
+
 def storage_mismatch(storage: str, container_kind: str) -> bool:
     """Frozen units go into a freezer (-80 C), fresh units into a fridge (4 C)."""
     return {"frozen": "freezer", "fresh": "fridge"}.get(storage) != container_kind

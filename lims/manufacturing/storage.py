@@ -202,3 +202,108 @@ def inventory(session, now: datetime, today: date, limits):
                         .group_by(DoseUnit.storage, DoseUnit.expiry_date)
                         .order_by(DoseUnit.expiry_date, DoseUnit.storage)).all()
     return [(storage, expiry, n, expiring_soon(expiry, today, limits)) for storage, expiry, n in rows]
+
+
+# --- storage sessions: a batch's units scanned into a box, stored in one signed act --------------------------
+
+def parse_scans(text: str) -> list[tuple[str, str | None]]:
+    """One line per scan: the unit's label (payload or code), optionally followed by a position ("... B2")."""
+    from ..core.scan import scanned_id
+
+    out = []
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        out.append((scanned_id(parts[0], "DU"), parts[1].upper() if len(parts) > 1 else None))
+    return out
+
+
+def _storable_problem(u: DoseUnit, box: StorageLocation, container, now: datetime):
+    if now >= u.expires_at:
+        return "expired_unit", {"code": u.code, "at": u.expires_at}
+    if u.status not in PLACEABLE:
+        return "not_storable", {"code": u.code, "status": explain.UNIT_STATUS_LABELS[u.status]}
+    if u.thawed_at is not None:
+        return "thawed_unit", {"code": u.code}
+    if container is None or storage_mismatch(u.storage, container.kind):
+        return "wrong_storage", {"code": u.code, "storage": explain.STORAGE_LABELS[u.storage], "box": box.code}
+    return None
+
+
+def session_plan(session, box: StorageLocation, lot: str, text: str, start: str | None, now: datetime):
+    """(plan [(unit, position)], problems as sentences, the unit records involved) for a scan session."""
+    from .rules import ScannedUnit, storage_session_plan
+
+    if box.kind != "box":
+        raise RuleViolation(_("%(code)s is not a box: units are stored in box positions.", code=box.code))
+    container = container_of(session, box)
+    scans = parse_scans(text)
+    codes = [c for c, _p in scans]
+    units = {u.code: u for u in session.exec(select(DoseUnit).where(DoseUnit.code.in_(codes))).all()} if codes else {}
+    boxes = {b.id: b.code for b in session.exec(select(StorageLocation).where(
+        StorageLocation.id.in_({u.box_id for u in units.values() if u.box_id}))).all()} if units else {}
+    facts = []
+    for code, pos in scans:
+        u = units.get(code)
+        if u is None:
+            facts.append(ScannedUnit(code, pos, found=False))
+            continue
+        facts.append(ScannedUnit(code, pos, lot=u.lot, problem=_storable_problem(u, box, container, now),
+                                 current=(boxes.get(u.box_id), u.position) if u.box_id else None))
+    here = occupied(session, box.id)
+    plan, problems = storage_session_plan(facts, (lot or "").strip().upper(), box.code, box.rows, box.cols,
+                                          {p: u.code for p, u in here.items()}, start)
+    records = list({u.id: u for u in [*units.values(), *here.values()]}.values())
+    return plan, [explain.text(c, p) for c, p in problems], records
+
+
+def session_content(records, plan) -> str:
+    """The fingerprint of a reviewed plan: the units it moves, those already in the box, and the plan itself."""
+    from ..audit.fingerprint import fingerprint
+
+    return fingerprint(records, *[f"{code}>{pos}" for code, pos in plan])
+
+
+def store_session(session, box: StorageLocation, lot: str, text: str, start: str | None, content: str | None,
+                  user, password: str, now: datetime, client=None):
+    """Store every unit of the reviewed plan at once, or none: one storage run, signed "performed"."""
+    import json
+
+    from ..audit.fingerprint import expect_content
+    from ..audit.signatures import sign
+    from ..core.counters import next_number
+    from .locks import lock_batch
+    from .models import StorageRun
+
+    batch = session.exec(select(Batch).where(Batch.lot == (lot or "").strip().upper())).first()
+    if batch is None:
+        raise RuleViolation(_("No batch has the lot %(lot)s.", lot=(lot or "").strip() or "-"))
+    lock_batch(session, batch.id)
+    plan, problems, records = session_plan(session, box, batch.lot, text, start, now)
+    if problems:
+        raise RuleViolation(" ".join(problems))
+    expect_content(session, content, records, *[f"{code}>{pos}" for code, pos in plan])
+    if not (content or "").strip():
+        raise RuleViolation(_("Review the plan before signing it."))
+    run = StorageRun(code=f"SR-{now.year}-{next_number(session, f'storage-run-{now.year}'):04d}", box_id=box.id,
+                     box_code=box.code, batch_id=batch.id, lot=batch.lot, placements=json.dumps(plan),
+                     unit_count=len(plan))
+    session.add(run)
+    session.flush()
+    by_code = {r.code: r for r in records if isinstance(r, DoseUnit)}
+    try:
+        with session.begin_nested(), change_reason(session, f"stored by scan session {run.code}"):
+            targets = {pos: code for code, pos in plan}
+            blocking = [code for code, _pos in plan
+                        if by_code[code].box_id == box.id and targets.get(by_code[code].position) not in (None, code)]
+            for code in blocking:  # units swapping places in the box leave their positions first
+                by_code[code].box_id, by_code[code].position = None, None
+            if blocking:
+                session.flush()
+            for code, pos in plan:
+                by_code[code].box_id, by_code[code].position = box.id, pos
+    except IntegrityError:  # a concurrent store took a position; the unique constraint decides
+        raise RuleViolation(_("A position of the plan was taken at the same moment; review the plan again."))
+    sign(session, run, "performed", user, password, client=client)
+    return run

@@ -18,7 +18,7 @@ from ..web import form_action
 from . import explain, storage
 from .batches import limits_for
 from ..errors import LimsError, RuleViolation
-from .forms import DiscardForm, LocationForm, PlaceForm, StoreHereForm, ThawForm, as_local, as_utc
+from .forms import DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, as_local, as_utc
 from .models import Batch, DoseUnit
 from .rules import ProcessLimits, box_positions, thaw_use_by
 from .spec import active_spec, limits_of
@@ -140,7 +140,41 @@ def scan_problem_text(problem, code, found=None):
     return SCAN_MESSAGES[problem](code)
 
 
-def _render_location(loc, form=None, error=None, status=200):
+@bp.route("/storage/<code>/session", methods=["POST"])
+@roles(*HANDLERS)
+def store_session(code):
+    """Review the scanned plan (step "review"), then store every unit in one signed act (step "sign")."""
+    from ..core.scan import scanned_id
+
+    s = db_session()
+    loc = storage.location(s, code)
+    form = StorageSessionForm(prefix="ss")
+    if not form.validate_on_submit():
+        return _render_location(loc, session_form=form, error=_("Correct the marked fields."), status=400)
+    try:
+        lot = scanned_id(form.lot.data, "LOT")
+        plan, problems, records = storage.session_plan(s, loc, lot, form.scans.data, form.start.data, utcnow())
+    except LimsError as err:
+        return _render_location(loc, session_form=form, error=err.message, status=err.status_code)
+    if request.form.get("step") != "sign":
+        form.content.data = storage.session_content(records, plan) if not problems else ""
+        return _render_location(loc, session_form=form, plan=plan, problems=problems,
+                                error=" ".join(problems) or None, status=422 if problems else 200)
+    if not (form.password.data or ""):
+        form.content.data = storage.session_content(records, plan) if not problems else ""
+        return _render_location(loc, session_form=form, plan=plan, problems=problems,
+                                error=_("Enter your password to sign."), status=400)
+    return form_action(
+        lambda: storage.store_session(s, loc, lot, form.scans.data, form.start.data, form.content.data, g.user,
+                                      form.password.data, utcnow(), request.remote_addr),
+        lambda **kw: _render_location(loc, session_form=form, plan=plan, problems=problems, error=kw.get("error"),
+                                      status=kw.get("status", 422)),
+        lambda run: _flash_to(url_for("storage.location", code=loc.code),
+                              _("%(n)s units of batch %(lot)s stored in %(box)s (%(run)s); your signature is recorded.",
+                                n=run.unit_count, lot=run.lot, box=loc.code, run=run.code)))
+
+
+def _render_location(loc, form=None, error=None, status=200, session_form=None, plan=None, problems=None):
     s = db_session()
     grid = None
     if loc.kind == "box":
@@ -151,6 +185,7 @@ def _render_location(loc, form=None, error=None, status=200):
                            children=storage.children(s, loc.id), kinds=explain.LOCATION_KINDS,
                            container=storage.container_of(s, loc), unit_statuses=explain.UNIT_STATUS_LABELS,
                            today=lab_today(), form=form or StoreHereForm(prefix="here"), error=error,
+                           session_form=session_form or StorageSessionForm(prefix="ss"), plan=plan, problems=problems,
                            can_handle=require_role(*HANDLERS)), status
 
 
