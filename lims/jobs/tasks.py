@@ -98,9 +98,10 @@ def donor_eligibility(session, now: datetime, today: date) -> dict:
 def rescreen_due(session, today: date) -> list:
     from ..donors.models import Donor
 
-    rows = session.exec(select(Donor).where(Donor.status.in_(("eligible", "screening_expired")))
+    rows = session.exec(select(Donor).where(Donor.status.in_(("eligible", "screening_expired", "suspended")))
                         .order_by(Donor.status_until)).all()
-    return [d for d in rows if d.status == "screening_expired" or rules.rescreen_due(d.status_until, today)]
+    # a suspended donor donates again only after a new screening's signed decision: it is due now
+    return [d for d in rows if d.status in ("screening_expired", "suspended") or rules.rescreen_due(d.status_until, today)]
 
 
 # --- quarantine clearance --------------------------------------------------------------------------

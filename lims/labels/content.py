@@ -78,7 +78,16 @@ def batch(session, b: Batch) -> LabelContent:
         "id": b.lot, "donor": f"Donor {_donor_code(session, b.donor_id)}",
         "dates": f"Don. {donation.collection_day} · Prod. {b.production_day}",
         "expiry": f"EXP {b.expiry_date}" if b.expiry_date else "", "volume_storage": STORE_AT.get(b.storage, ""),
-        "status": STATUS_TEXT[b.status], "statement": _statement()})
+        "status": _batch_status_text(session, b), "statement": _statement()})
+
+
+def _batch_status_text(session, b: Batch) -> str:
+    from ..clock import utcnow
+    from ..manufacturing.queries import batch_state
+
+    code, _why = batch_state(session, b, utcnow())
+    text = STATUS_TEXT[code]
+    return f"{text} · {DO_NOT_USE}" if code in ("expired", "recalled", "on_hold", "rejected") else text
 
 
 def donation(session, d: Donation) -> LabelContent:

@@ -23,6 +23,7 @@ from ..web import form_action
 from . import batches, explain, qc, release, storage
 from .forms import BatchFilterForm, DeviationForm, InvestigationForm, PlaceForm, ReasonSignatureForm, StepForm, as_local, as_utc
 from .models import Batch, Donation, ManufacturingSpec
+from .queries import batch_state
 from .rules import next_planned
 from .spec import qc_items, qc_name
 
@@ -151,6 +152,7 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
         units=units, path_text=partial(storage.path_text, s), use_problem=partial(storage.use_problem, s, now=now),
         place_form=PlaceForm(prefix="place"), limits=limits, clearing=clearing, blockers=blockers, review=review,
         basis=release.release_basis(s, batch), spec_label=f"{spec.code} v{spec.spec_version}",
+        batch_effective=batch_state(s, batch, now),
         dispositions=[(d, signatures_for(s, d)) for d in release.dispositions_of(s, batch)],
         audit_rows=release.audit_rows(s, batch, 300), sig_forms=sig_forms,
         statuses=explain.BATCH_STATUS_LABELS, unit_statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS,

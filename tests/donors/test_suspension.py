@@ -127,3 +127,11 @@ def test_the_receipt_form_keeps_the_typed_input_when_refused(mfg):
     _rescreen_with({"S_ESBL": "positive"})
     text = page_text(receive(mfg, appearance="brown, soft, typed by hand"))
     assert "brown, soft, typed by hand" in text and RECEIPT["retained_location"] in text
+
+
+def test_a_suspended_donor_is_listed_as_due_for_re_screening(mfg):
+    from tests.jobs.test_jobs import section
+
+    _rescreen_with({"S_ESBL": "positive"})
+    listed = section(mfg.nurse.get("/"), "due-rescreen")
+    assert "D-0001" in listed and "suspended:" in listed
