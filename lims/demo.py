@@ -271,8 +271,12 @@ def _demo_qc_and_storage(session, users, batch, tested_on, box, first_row):
     _as(session, users["tech2"])
     qc.verify(session, batch, users["tech2"], DEMO_PASSWORD, "checked against the QC reports", "demo")
     _as(session, users["tech"])
-    for i, u in enumerate(storage.units_of(session, batch), start=1):
-        storage.place(session, u, box, f"{first_row}{i}", "stored after fill")
+    # The units go into the box in one scan session, signed once (as at the freezer with a scanner).
+    scans = "\n".join(f"LIMS:DU:{u.code}" for u in storage.units_of(session, batch))
+    loc = storage.location(session, box)
+    plan, _problems, records = storage.session_plan(session, loc, batch.lot, scans, f"{first_row}1", utcnow())
+    storage.store_session(session, loc, batch.lot, scans, f"{first_row}1", storage.session_content(records, plan),
+                          users["tech"], DEMO_PASSWORD, utcnow(), "demo")
 
 
 def _demo_manufacturing_before_rescreen(session, users, donor, today):
