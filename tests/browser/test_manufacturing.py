@@ -348,7 +348,7 @@ def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab)
     assert _blockers(page) == [not_cleared, NO_REVIEW]
     expect(page.locator("#release-panel form[action$='/release']")).to_have_count(0)
     expect(page.locator("#release-panel")).to_contain_text(
-        f"Quarantine lasts until the donor passes a screening whose samples were all taken after the donation of "
+        f"quarantine lasts until the donor passes a screening whose samples were all taken after the donation of "
         f"{lab.donation_day.isoformat()}.")
     expect(page.get_by_text("You have not reviewed this trail yet.")).to_be_visible()
     shot(page, "batch_quarantine")
