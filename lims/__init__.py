@@ -44,10 +44,12 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["clock"] = SystemClock()
 
-    from . import db, errorpages, i18n, security
+    from . import boundary, db, errorpages, i18n, security
 
+    app.url_map.converters["int"] = boundary.BoundedInt  # /x/99999999999999999999 is a 404, not an overflow
     db.init_app(app)           # first: opens the request transaction
     security.init_app(app)
+    boundary.init_app(app)     # before CSRF reads the form: raw bytes checked once
     csrf.init_app(app)
     i18n.init_app(app)
 

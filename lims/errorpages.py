@@ -1,7 +1,7 @@
 """Error pages that keep the user's context: the layout, the message and a way back."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import g, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -24,8 +24,22 @@ def _titles():
 
 
 def _page(code: int, message: str):
+    _rollback()
     title = _titles().get(code, _("Error"))
     return render_template("errors/error.html", code=code, title=title, message=message, back=back_url()), code
+
+
+def _rollback() -> None:
+    """Undo the request's unfinished work before the layout reads the user's roles: after a failed statement
+    the session refuses every query (PendingRollbackError) until it is rolled back. Security events queued
+    with ``defer_write`` are kept; they are written in their own transaction."""
+    s = g.get("_lims_session")
+    if s is not None:
+        try:
+            s.rollback()
+        except Exception:  # pragma: no cover - the connection itself is gone; the page must still render
+            pass
+    g.lims_rollback = True
 
 
 def init_app(app):

@@ -128,13 +128,6 @@ def _concurrent_change(session):
                          when=format_dt(when) if when else "-"), changed_by=who, changed_at=when)
 
 
-def csv_safe(value):
-    """Neutralise spreadsheet formulas (CSV injection) in free text."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
-
-
 def audited_download(body: bytes | str, mimetype: str, file_name: str, entity: str, record_id: str, version: str,
                      what: str, inline: bool = True):
     """A generated document (report, export) and, after the request's read transaction, the audit row

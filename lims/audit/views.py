@@ -1,7 +1,6 @@
 """The audit trail for QA: filter, page through and export as CSV."""
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Blueprint, Response, render_template, request
@@ -10,8 +9,9 @@ from sqlmodel import select
 
 from ..auth.models import User
 from ..auth.permissions import roles
+from ..core.csvsafe import safe_writer
 from ..db import db_session
-from ..web import csv_safe
+from ..params import BIG_ID_MAX, arg_int
 from ..timefmt import lab_day_bounds_utc, lab_zone
 from .forms import AuditFilterForm
 from .labels import ACTION_LABELS, action_label, entity_label
@@ -34,11 +34,15 @@ def _filter_form(session):
 
 
 def _query(form):
+    """Only the filters that validated apply (a hand-edited ``?user=abc`` shows its error instead of a 500)."""
+    for f in form:
+        if f.errors:
+            f.data = None
     q = select(AuditEntry)
     if form.entity.data:
         q = q.where(AuditEntry.entity == form.entity.data)
     if form.record_id.data:
-        q = q.where(AuditEntry.record_id == form.record_id.data.strip())
+        q = q.where(AuditEntry.record_id == form.record_id.data.strip()[:80])
     if form.user.data:
         q = q.where(AuditEntry.user_id == int(form.user.data))
     if form.action.data:
@@ -57,7 +61,7 @@ def trail():
     form = _filter_form(s)
     form.validate()
     q = _query(form)
-    before = request.args.get("before", type=int)
+    before = arg_int("before", maximum=BIG_ID_MAX)
     if before:
         q = q.where(AuditEntry.id < before)
     rows = s.exec(q.order_by(AuditEntry.id.desc()).limit(PAGE + 1)).all()
@@ -83,13 +87,13 @@ def export_csv():
 
     def generate():
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = safe_writer(buf)
         buf.write("\ufeff")  # Excel opens UTF-8 (Chinese) correctly with a BOM
         w.writerow(CSV_HEADER)
         for r in rows:
             w.writerow([r.id, r.ts.isoformat(sep=" "), r.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), r.user_id, r.user_name,
                         r.action, r.entity, r.record_id, r.record_version, r.field,
-                        csv_safe(r.old_value), csv_safe(r.new_value), csv_safe(r.reason), r.client, r.hash])
+                        r.old_value, r.new_value, r.reason, r.client, r.hash])
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate(0)

@@ -15,6 +15,7 @@ from ..errors import NotFound
 from ..forms import field_labels
 from ..manufacturing.forms import as_local
 from ..manufacturing.models import Batch
+from ..params import arg_int
 from ..timefmt import lab_today, to_lab
 from ..web import form_action
 from . import adverse_events as ops
@@ -157,7 +158,7 @@ def index():
 
     s = db_session()
     scope, rows = None, None
-    page = {"limit": PAGE + 1, "after_id": request.args.get("after", type=int)}
+    page = {"limit": PAGE + 1, "after_id": arg_int("after")}
     if request.args.get("recipient"):
         r = recipient_ops.get(s, request.args["recipient"])
         scope, rows = (_("recipient"), r.code), ops.listing(s, recipient=r, **page)

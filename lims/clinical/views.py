@@ -11,6 +11,7 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..forms import field_labels
+from ..params import arg_int
 from ..timefmt import lab_today
 from ..web import form_action
 from . import recipients as ops
@@ -33,7 +34,7 @@ register(Resolver("PT", "recipient", _find, lambda s: bool(ops.CODE_RE.match(s.s
 @bp.route("/")
 @authenticated
 def index():
-    rows = ops.listing(db_session(), request.args.get("after", type=int))
+    rows = ops.listing(db_session(), arg_int("after"))
     more = len(rows) > 50
     rows = rows[:50]
     return render_template("clinical/recipients.html", rows=rows, next_after=rows[-1].id if more else None,

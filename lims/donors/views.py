@@ -14,6 +14,7 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..errors import LimsError
+from ..params import arg_int
 from ..web import form_action
 from ..timefmt import lab_today
 from . import operations as ops
@@ -45,7 +46,7 @@ register(Resolver("DO", "donor", _find, lambda s: bool(ops.CODE_RE.match(s.strip
 def index():
     form = DonorFilterForm(request.args)
     form.validate()
-    rows = ops.search(db_session(), form.status.data, form.code.data, after_id=request.args.get("after", type=int))
+    rows = ops.search(db_session(), form.status.data, form.code.data, after_id=arg_int("after"))
     more = len(rows) > 50
     rows = rows[:50]
     args = {k: v for k, v in request.args.items() if k != "after" and v}

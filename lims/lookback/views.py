@@ -173,31 +173,32 @@ CSV_HEADER = ("case", "donor", "donation", "collection_day", "retained_sample", 
 @roles(*READERS)
 def export_csv(code):
     """The case's reach as one row per unit (a donation without units is one row), audited as a printed report."""
-    import csv
     import io
+
+    from ..core.csvsafe import safe_writer
 
     from ..donors.models import Donor
     from ..timefmt import format_dt
-    from ..web import audited_download, csv_safe
+    from ..web import audited_download
 
     s = db_session()
     c = ops.get(s, code)
     donor = s.get(Donor, c.donor_id).code
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    w = csv.writer(buf)
+    w = safe_writer(buf)
     w.writerow(CSV_HEADER)
     for line in ops.reach(s, c):
         dn = line.donation
         retained = (f"disposed {line.disposed.disposed_on}" if line.disposed
                     else f"{dn.retained_ml} mL at {dn.retained_location}, keep until {dn.retained_until}")
-        base = [c.code, donor, dn.code, dn.collection_day, csv_safe(retained), line.batch.lot if line.batch else "",
+        base = [c.code, donor, dn.code, dn.collection_day, retained, line.batch.lot if line.batch else "",
                 line.batch.status if line.batch else ""]
         if not line.units:
             w.writerow(base + [""] * 7)
         for u in line.units:
             a = u.administration
-            w.writerow(base + [u.unit.code, u.unit.status, csv_safe(u.location), u.recipient or "", a.code if a else "",
+            w.writerow(base + [u.unit.code, u.unit.status, u.location, u.recipient or "", a.code if a else "",
                                format_dt(a.given_at, seconds=True) if a and a.given_at else "",
                                a.scheduled_date if a and not a.given_at else ""])
     return audited_download(buf.getvalue(), "text/csv; charset=utf-8", f"{c.code}.csv", "lookback_case", c.code,

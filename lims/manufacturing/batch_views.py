@@ -18,6 +18,7 @@ from ..donors import operations as donor_ops
 from ..donors.models import Donor
 from ..equipment.models import Equipment
 from ..forms import SignatureForm
+from ..params import arg_int
 from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import batches, explain, qc, release, storage
@@ -62,7 +63,7 @@ def index():
         q = q.where(Batch.production_day >= form.date_from.data)
     if form.date_to.data:
         q = q.where(Batch.production_day <= form.date_to.data)
-    after = request.args.get("after", type=int)
+    after = arg_int("after")
     if after:
         q = q.where(Batch.id < after)
     rows = s.exec(q.order_by(Batch.id.desc()).limit(PAGE + 1)).all()
@@ -164,13 +165,18 @@ def _render(batch, error=None, conflict=None, status=200, step_form=None, qc_val
 
 def _done(batch, message):
     flash(message, "success")
-    return redirect(url_for("batches.detail", lot=batch.lot) + request.args.get("anchor", ""))
+    return redirect(url_for("batches.detail", lot=batch.lot))
 
 
 @bp.route("/<lot>")
 @authenticated
 def detail(lot):
     return _render(batches.get(db_session(), lot))
+
+
+def _form_error(form) -> str:
+    """A hidden field's error has no place on the page: it is the message."""
+    return form.position.errors[0] if form.position.errors else _("Correct the marked fields.")
 
 
 @bp.route("/<lot>/steps", methods=["POST"])
@@ -180,7 +186,7 @@ def record_step(lot):
     batch = batches.get(s, lot)
     form = StepForm(prefix="step")
     if not form.validate_on_submit():
-        return _render(batch, step_form=form, error=_("Correct the marked fields."), status=400)
+        return _render(batch, step_form=form, error=_form_error(form), status=400)
     return form_action(
         lambda: batches.record_step(s, batch, int(form.position.data or 0), form.raw(), as_utc(form.started_at.data),
                                     as_utc(form.ended_at.data), g.user, utcnow()),
@@ -198,7 +204,7 @@ def correct_step(lot, position):
         return _render(batch, error=_("This step has not been recorded."), status=404)
     form = StepForm(prefix=f"fix{position}")
     if not form.validate_on_submit():
-        return _render(batch, correct=(position, form), error=_("Correct the marked fields."), status=400)
+        return _render(batch, correct=(position, form), error=_form_error(form), status=400)
     return form_action(
         lambda: batches.correct_step(s, step, form.version.data, form.raw(), as_utc(form.started_at.data),
                                      as_utc(form.ended_at.data), form.reason.data, utcnow()),

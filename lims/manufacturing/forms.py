@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField, PasswordField, SelectField,
                      StringField, TextAreaField)
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from ..core.once import OnceField
 from ..forms import SignatureForm, VersionedForm
@@ -27,9 +27,14 @@ def as_local(value):
     return None if value is None else to_lab(value).replace(tzinfo=None, second=0, microsecond=0)
 
 
+# Rendered in whole minutes; a browser or scanner may send seconds (a value copied from a page, a field whose
+# value had seconds), and that must not be "Not a valid datetime value".
+DT_INPUT_FORMATS = [DT_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
 def LabTime(label, required=True):
     validators = [DataRequired(message=_l("Enter the date and time."))] if required else [Optional()]
-    return DateTimeLocalField(label, format=DT_FORMAT, validators=validators)
+    return DateTimeLocalField(label, format=DT_INPUT_FORMATS, validators=validators)
 
 
 class ReceiveDonationForm(FlaskForm):
@@ -61,7 +66,7 @@ class StartBatchForm(FlaskForm):
 class StepForm(VersionedForm):
     """Every step's fields; the page shows those of the step's kind. Numbers are parsed by the rules."""
 
-    position = HiddenField()
+    position = HiddenField(validators=[Optional(), Regexp(r"^\d{1,3}$", message=_l("The form does not name a step; reload the page."))])
     diluent = StringField(_l("Diluent"), validators=[Optional(), Length(max=100)])
     volume_ml = StringField(_l("Volume (mL)"), validators=[Optional(), Length(max=20)])
     mesh_um = StringField(_l("Mesh size of each stage (µm, coarse to fine)"), validators=[Optional(), Length(max=100)])

@@ -233,15 +233,22 @@ def step_param_problems(kind: str, params: dict, limits: ProcessLimits) -> list[
     return p
 
 
+def _minute(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
 def step_time_problems(start: datetime, end: datetime, previous_end: datetime | None, next_start: datetime | None,
                        now: datetime) -> list[tuple[str, dict]]:
-    """A step ends after it starts, starts after the previous step ended, ends before the next started and is not in the future."""
+    """A step ends after it starts, starts after the previous step ended, ends before the next started and is not in the future.
+
+    Step forms record whole minutes, so a neighbour is compared at its minute: a step may start in the minute the
+    previous one ended (its prefilled start is that minute, seconds cut), and end in the minute the next began."""
     p = []
     if end < start:
         p.append(("end_before_start", {}))
-    if previous_end is not None and start < previous_end:
+    if previous_end is not None and start < _minute(previous_end):
         p.append(("before_previous", {"previous_end": previous_end}))
-    if next_start is not None and end > next_start:
+    if next_start is not None and _minute(end) > _minute(next_start):
         p.append(("after_next", {"next_start": next_start}))
     if end > now or start > now:
         p.append(("time_in_future", {}))

@@ -309,3 +309,31 @@ def test_correcting_resuspension_below_the_filled_volume_refused(app, mfg):
     refused(resp, 422, "Filling needs 720 mL but the final resuspension has 700 mL.")
     assert input_value(resp, "fix6-volume_ml") == "700"
     assert steps_state() == before
+
+
+# --- issue 16 item 11: the step form accepts its own prefilled start time; a bad position is a 400 ------------
+
+def test_step_form_accepts_seconds_and_its_own_prefilled_start(app, mfg):
+    started(mfg)
+    data = flow.step_form(1, STEPS[0][1], None, (9, 7))
+    data["step-ended_at"] += ":30"  # a value with seconds, as a browser sends when the field held seconds
+    ok(mfg.tech.post(f"/batches/{LOT}/steps", data, token_from=f"/batches/{LOT}"))
+    assert flow.row(BatchStep, lot=LOT, position=1).ended_at.second == 30
+    page = mfg.tech.get(f"/batches/{LOT}")
+    prefilled = input_value(page, "step-started_at")
+    assert prefilled == local(D, 9, 7)  # the minute the previous step ended, seconds cut
+    data = flow.step_form(2, STEPS[1][1], None, (9, 19))
+    data["step-started_at"] = prefilled
+    ok(mfg.tech.post(f"/batches/{LOT}/steps", data, token_from=f"/batches/{LOT}"))
+    assert [s.position for s in flow.rows(BatchStep, lot=LOT)] == [1, 2]
+
+
+@pytest.mark.parametrize("position", ["abc", "1e3", "99999999999999999999", "-1", ""])
+def test_a_step_position_that_is_no_step_is_refused(app, mfg, position):
+    started(mfg)
+    before = steps_state()
+    data = flow.step_form(1, STEPS[0][1], None, (9, 7))
+    data["step-position"] = position
+    resp = mfg.tech.post(f"/batches/{LOT}/steps", data, token_from=f"/batches/{LOT}")
+    assert resp.status_code in (400, 422), resp.status_code
+    assert steps_state() == before

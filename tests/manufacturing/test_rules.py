@@ -587,8 +587,14 @@ def test_step_end_before_start():
 
 
 def test_step_start_before_previous_end():
-    prev = T0 + SEC
+    prev = T0 + MIN
     assert _times(previous_end=prev) == [("before_previous", {"previous_end": prev})]
+
+
+def test_step_may_start_in_the_minute_the_previous_ended():
+    # The form shows whole minutes: a previous end at 08:00:59 prefills 08:00, which must be accepted.
+    assert _times(previous_end=T0 + timedelta(seconds=59)) == []
+    assert _times(start=T0, end=T0 + timedelta(minutes=30), next_start=T0 + timedelta(minutes=30, seconds=40)) == []
 
 
 def test_step_end_after_next_start():
