@@ -269,10 +269,11 @@ def audit_clause(case: LookbackCase):
         | AuditEntry.record_id.startswith(f"{code}:", autoescape=True))
 
 
-def scope_sentence(c: LookbackCase) -> str:
-    """Which rule set the scope and why, as the case page and the PDF say it."""
+def scope_sentence(c: LookbackCase, added: int = 0) -> str:
+    """Which rule set the scope and why, as the case page and the PDF say it; ``added``: donations QA added."""
+    more = " " + _("Widened by QA with a signed reason: %(n)s donation(s) added.", n=added) if added else ""
     if c.batch_id:
-        return _("the batch named when the case was opened")
+        return _("the batch named when the case was opened") + more
     if c.scope_basis == "no_negative":
         text = _("every donation: no fully negative screening before the finding")
     elif c.scope_basis == "negative_screening":
@@ -282,4 +283,4 @@ def scope_sentence(c: LookbackCase) -> str:
     else:
         text = _("donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
                  "(%(neg)s) is earlier", d=c.scope_start, n=c.window_days, neg=c.last_negative)
-    return f"{text} {_('up to now.')}"
+    return f"{text} {_('up to now.')}{more}"

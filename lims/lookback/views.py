@@ -101,7 +101,7 @@ def _render(c, error=None, conflict=None, status=200, **forms):
         form.content.data = content
     acts = actions.actions_of(s, c)
     return render_template(
-        "lookback/case.html", c=c, scope=ops.scope_sentence(c),
+        "lookback/case.html", c=c, scope=ops.scope_sentence(c, sum(1 for e in entries if e.addition)),
         batch_statuses=BATCH_STATUS_LABELS, unit_statuses=UNIT_STATUS_LABELS, donor=s.get(Donor, c.donor_id),
         entries=entries, scope_reason=ops.scope_reason, excluded=[e for e in entries if not e.in_scope],
         lines=lines, recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),

@@ -115,7 +115,7 @@ def _case_section(data: dict, generated_at: datetime) -> list:
 
 def _scope_section(data: dict) -> list:
     c = data["case"]
-    pairs = [(_("Scope"), cases.scope_sentence(c))]
+    pairs = [(_("Scope"), cases.scope_sentence(c, sum(1 for e in data["entries"] if e.addition)))]
     if data["batch_lot"]:
         pairs.append((_("Batch"), data["batch_lot"]))
     pairs += [
