@@ -78,7 +78,9 @@ def load_demo(session) -> int:
 
 def _demo_lookback(session, users) -> int:
     """An open lookback case mid-way: the reference donor reported a fever after his donation of two days ago;
-    QA opened a case for that batch (in quarantine) and signed the hold; the re-test and the close are to do."""
+    QA opened a case for that batch (in quarantine), widened its scope to today's batch (donated after the fever)
+    and signed the hold; the re-test and the close are to do. The case page lists every donation of the donor,
+    in scope or excluded, and why."""
     from sqlmodel import select
 
     from .donors.models import Donor
@@ -98,8 +100,16 @@ def _demo_lookback(session, users) -> int:
     case = cases.open_manual(session, None, held.lot, today - timedelta(days=1),
                              "Donor follow-up call: loose stools and 37.9 °C the day after this donation. "
                              "Batch held until the retained sample is re-tested for enteric pathogens.", today)
+    # The donation of today (in process) was given after the fever: QA widens the scope to it, signed, so the
+    # one hold covers both batches. The released batch of three weeks ago stays excluded (listed, with why).
+    later = session.exec(select(Batch).where(Batch.donor_id == donor.id, Batch.status == "in_process")
+                         .order_by(Batch.id)).first()
+    if later is not None:
+        actions.widen(session, case, actions.case_fingerprint(session, case), later.lot,
+                      "Donated after the reported fever: held with the named batch until the re-test.",
+                      users["qa"], DEMO_PASSWORD, "demo")
     actions.hold(session, case, case.version, "Precautionary hold pending re-test of the retained sample",
-                 users["qa"], DEMO_PASSWORD, "demo")
+                 users["qa"], DEMO_PASSWORD, "demo", actions.case_fingerprint(session, case))
     return 1
 
 

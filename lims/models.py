@@ -13,4 +13,4 @@ from .clinical.ae_models import AdverseEvent  # noqa: F401
 from .reports.models import ReportExport  # noqa: F401
 from .jobs.models import JobRun, RetainedDisposal  # noqa: F401
 from .lookback.models import (LookbackAction, LookbackCase, LookbackHold, LookbackNotification,  # noqa: F401
-                              LookbackRetest)
+                              LookbackRetest, LookbackScopeAddition)

@@ -23,7 +23,8 @@ from ..errors import RuleViolation
 from ..manufacturing.batches import limits_for, set_status
 from ..manufacturing.models import Batch, BatchDisposition, Donation, DoseUnit
 from . import cases, rules
-from .models import LookbackAction, LookbackCase, LookbackHold, LookbackNotification, LookbackRetest
+from .models import (LookbackAction, LookbackCase, LookbackHold, LookbackNotification, LookbackRetest,
+                     LookbackScopeAddition)
 
 CLOSE_TEXTS = {
     "outcome": lambda p: _("Choose the outcome: confirmed or unfounded."),
@@ -100,7 +101,8 @@ def lock_donor_batches(session, donor_id: int) -> None:
     session.exec(select(Batch.id).where(Batch.donor_id == donor_id).order_by(Batch.id).with_for_update()).all()
 
 
-def hold(session, case: LookbackCase, expected_version, reason: str, user, password: str, client=None) -> LookbackAction:
+def hold(session, case: LookbackCase, expected_version, reason: str, user, password: str, client=None,
+         expected_content: str | None = None) -> LookbackAction:
     """One signed act: unprocessed donations and unreleased batches held in place, released batches on hold, every
     unit not yet administered recalled and taken off its reservation (the dose is kept, without a unit)."""
     from ..clinical.course_models import Administration
@@ -110,6 +112,7 @@ def hold(session, case: LookbackCase, expected_version, reason: str, user, passw
     if not (reason or "").strip():
         raise RuleViolation(_("A reason is required to hold the products in scope."))
     lock_donor_batches(session, case.donor_id)  # a release of the same batch waits, then sees the hold
+    expect_case_content(session, case, expected_content)
     plan = hold_plan(session, case)
     if plan.size == 0:
         raise RuleViolation(_("Nothing in scope can still be used: there is nothing left to hold."))
@@ -145,6 +148,118 @@ def hold(session, case: LookbackCase, expected_version, reason: str, user, passw
                                  ref_code=code, prior_status=prior))
     session.flush()
     sign_many(session, [action, *dispositions], "approved", user, password, comment=reason, client=client)
+    return action
+
+
+# --- what the page showed -------------------------------------------------------------------------
+
+def case_records(session, case: LookbackCase) -> list:
+    """Every record the case page shows and a signer judges: the case, each donation of the donor with its batch
+    (the scope table), the units and doses in scope, the additions, holds, notifications and re-tests."""
+    entries = cases.scope_of(session, case)
+    out = [case]
+    for e in entries:
+        out.append(e.donation)
+        if e.batch is not None:
+            out.append(e.batch)
+    for line in cases.reach(session, case, entries):
+        for u in line.units:
+            out.append(u.unit)
+            if u.administration is not None:
+                out.append(u.administration)
+    out += cases.additions_of(session, case) + holds_of(session, case)
+    out += notifications_of(session, case) + retests_of(session, case)
+    return out
+
+
+def case_fingerprint(session, case: LookbackCase) -> str:
+    """The fingerprint every signature form of the case page carries (lims.audit.fingerprint)."""
+    from ..audit.fingerprint import fingerprint
+
+    return fingerprint(case_records(session, case))
+
+
+def expect_case_content(session, case: LookbackCase, expected: str | None) -> None:
+    """The signature about to be made is over the case page the signer saw: refused (409) if anything changed."""
+    from ..audit.fingerprint import expect_content
+
+    expect_content(session, expected, case_records(session, case))
+
+
+# --- widening the scope ----------------------------------------------------------------------------
+
+def _scope_targets(session, case: LookbackCase, text: str) -> tuple[list[tuple[str, Donation, str]], list[str]]:
+    """The donations named in ``text`` (donation codes or lots, typed or scanned, separated by spaces, commas or
+    lines): [(kind, donation, code named)] and every problem at once."""
+    import re
+
+    from ..core import scan
+
+    entries = {e.donation.id: e for e in cases.scope_of(session, case)}
+    found, problems, seen = [], [], set()
+    for raw in [t for t in re.split(r"[\s,;]+", text or "") if t]:
+        kind_code, ident, problem = scan.parse(raw)
+        if problem:
+            problems.append(_("The code %(code)s is not a valid LIMS code.", code=raw))
+            continue
+        ident = ident.strip().upper()
+        if kind_code in ("DN", "RS") or (kind_code is None and ident.startswith("DN-")):
+            kind = "donation"
+            donation = session.exec(select(Donation).where(Donation.code == ident)).first()
+            if donation is None:
+                problems.append(_("No donation has the code %(code)s.", code=ident))
+                continue
+        elif kind_code == "LOT" or (kind_code is None and ident.startswith("FMT-") and ident.count("-") == 2):
+            kind = "batch"
+            batch = session.exec(select(Batch).where(Batch.lot == ident)).first()
+            if batch is None:
+                problems.append(_("No batch has the lot %(lot)s.", lot=ident))
+                continue
+            donation = session.get(Donation, batch.donation_id)
+        else:
+            label = scan.RESOLVERS[kind_code].label if kind_code in scan.RESOLVERS else kind_code
+            problems.append(_("%(code)s is not a donation or a batch (%(label)s); name a donation (DN-...) or a "
+                              "batch lot (FMT-...).", code=raw, label=label or _("unknown code")))
+            continue
+        entry = entries.get(donation.id)
+        if entry is None:
+            problems.append(_("%(code)s is not a donation or batch of this case's donor.", code=ident))
+        elif donation.id in seen:
+            problems.append(_("%(code)s is named twice.", code=ident))
+        elif entry.in_scope:
+            problems.append(_("%(code)s is already in scope (%(why)s).", code=ident, why=cases.scope_reason(entry)))
+        else:
+            seen.add(donation.id)
+            found.append((kind, donation, ident))
+    return found, problems
+
+
+def widen(session, case: LookbackCase, expected_content: str | None, targets: str, reason: str, user, password: str,
+          client=None) -> LookbackAction:
+    """One signed QA act: further donations or batches of the donor added to the case's scope with a reason. From
+    then on the case covers them as its rule's own (a hold takes them out of use, recipients reached, re-tests)."""
+    _require_open(case)
+    lock_donor_batches(session, case.donor_id)
+    expect_case_content(session, case, expected_content)
+    found, problems = _scope_targets(session, case, targets)
+    if not (targets or "").strip():
+        problems.insert(0, _("Name the donations or batches to add to the scope (scan or type their codes)."))
+    if not (reason or "").strip():
+        problems.append(_("A reason is required to widen the scope."))
+    if problems:
+        raise RuleViolation(" ".join(problems))
+    summary = {"donations": [d.code for k, d, _c in found if k == "donation"],
+               "batches": [c for k, _d, c in found if k == "batch"]}
+    action = _action(session, case, "widen", reason, summary)
+    seq = _next_seq(session, LookbackScopeAddition, case)
+    rows = []
+    for i, (kind, donation, code) in enumerate(found):
+        row = LookbackScopeAddition(case_id=case.id, case_code=case.code, action_id=action.id, seq=seq + i, kind=kind,
+                                    donation_id=donation.id, ref_code=code, reason=reason.strip())
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    sign_many(session, [action, *rows], "approved", user, password, comment=reason, client=client)
     return action
 
 
@@ -193,9 +308,9 @@ def notify(session, case: LookbackCase, recipient_code: str, person: str, inform
     from ..clinical.models import Recipient
 
     _require_open(case)
-    code = (recipient_code or "").strip().upper()
     problems = []
-    if code not in recipients_reached(session, case):
+    code = cases.scanned(recipient_code, "PT", problems) or ""
+    if not problems and code not in recipients_reached(session, case):
         problems.append(_("%(code)s is not a recipient reached by this case.", code=code or "-"))
     if not (person or "").strip():
         problems.append(_("Enter who was informed (or whom you tried to reach)."))
@@ -226,13 +341,21 @@ def retests_of(session, case: LookbackCase) -> list[LookbackRetest]:
                              .order_by(LookbackRetest.tested_on, LookbackRetest.id)).all())
 
 
+def _donation_code(value: str | None, problems: list[str]) -> str | None:
+    """A donation typed or scanned: its own label (DN) or its retained sample's (RS, which names the donation)."""
+    from ..core.scan import parse
+
+    kind, _ident, _problem = parse(value or "")
+    return cases.scanned(value, "RS" if kind == "RS" else "DN", problems)
+
+
 def record_retest(session, case: LookbackCase, donation_code: str, test: str, result: str, tested_on: date | None,
                   laboratory: str, note: str | None, today: date) -> LookbackRetest:
     _require_open(case)
-    code = (donation_code or "").strip().upper()
-    line = next((ln for ln in cases.reach(session, case) if ln.donation.code == code), None)
     problems = []
-    if line is None:
+    code = _donation_code(donation_code, problems)
+    line = next((ln for ln in cases.reach(session, case) if ln.donation.code == code), None)
+    if line is None and code is not None:
         problems.append(_("Donation %(code)s is not in the scope of this case.", code=code or "-"))
     if not (test or "").strip():
         problems.append(_("Enter the test."))
@@ -271,11 +394,13 @@ def close_blockers(session, case: LookbackCase, outcome: str | None, conclusion:
 
 
 def close(session, case: LookbackCase, expected_version, outcome: str, conclusion: str, user, password: str,
-          client=None) -> LookbackAction:
+          client=None, expected_content: str | None = None) -> LookbackAction:
     """Signed close. Confirmed: batches on hold are recalled and every hold stays (the products are never used).
     Unfounded: every hold is released, units back to stock unless they expired or had been issued."""
     _require_open(case)
     check_version(session, case, expected_version)
+    lock_donor_batches(session, case.donor_id)
+    expect_case_content(session, case, expected_content)
     problems = close_blockers(session, case, outcome, conclusion)
     if problems:
         raise RuleViolation(_("Lookback case %(code)s cannot be closed: %(reasons)s", code=case.code,
@@ -339,12 +464,7 @@ def covering_open_cases(session, donation: Donation) -> list[str]:
     out = []
     for c in session.exec(select(LookbackCase).where(LookbackCase.donor_id == donation.donor_id,
                                                      LookbackCase.status == "open")).all():
-        if c.batch_id is not None:
-            covered = session.get(Batch, c.batch_id).donation_id == donation.id
-        else:
-            covered = rules.in_scope(rules.Scope(c.scope_start, c.scope_basis, c.last_negative, c.finding_date),
-                                     donation.collection_day)
-        if covered:
+        if any(e.in_scope and e.donation.id == donation.id for e in cases.scope_of(session, c)):
             out.append(c.code)
     return out
 
@@ -362,6 +482,9 @@ def timeline(session, case: LookbackCase) -> list[tuple[datetime, str, str]]:
                                          "%(d)s doses freed. %(text)s",
                                          u=len(s.get("units", [])), d=len(s.get("doses_freed", [])),
                                          b=len(s.get("batches_held", [])) + len(s.get("batches_on_hold", [])), text=a.text)))
+        elif a.kind == "widen":
+            events.append((a.acted_at, _("Scope widened to %(items)s: %(text)s",
+                                         items=", ".join(s.get("donations", []) + s.get("batches", [])), text=a.text)))
         else:
             events.append((a.acted_at, _("Closed as %(outcome)s: %(text)s", outcome=outcome_label(a.outcome), text=a.text)))
     for n in notifications_of(session, case):

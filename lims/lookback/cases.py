@@ -109,21 +109,33 @@ def open_manual(session, donor_code: str, lot: str, finding: date | None, reason
     elif finding > today:
         problems.append(_("The date of the finding is in the future."))
     donor = batch = None
-    if (lot or "").strip():
-        batch = session.exec(select(Batch).where(Batch.lot == lot.strip().upper())).first()
+    lot, donor_code = scanned(lot, "LOT", problems), scanned(donor_code, "DO", problems)
+    if lot:
+        batch = session.exec(select(Batch).where(Batch.lot == lot)).first()
         if batch is None:
-            problems.append(_("No batch has the lot %(lot)s.", lot=lot.strip()))
+            problems.append(_("No batch has the lot %(lot)s.", lot=lot))
         else:
             donor = session.get(Donor, batch.donor_id)
-    elif (donor_code or "").strip():
-        donor = session.exec(select(Donor).where(Donor.code == donor_code.strip().upper())).first()
+    elif donor_code:
+        donor = session.exec(select(Donor).where(Donor.code == donor_code)).first()
         if donor is None:
-            problems.append(_("No donor has the code %(code)s.", code=donor_code.strip()))
-    else:
+            problems.append(_("No donor has the code %(code)s.", code=donor_code))
+    elif lot is not None and donor_code is not None:  # both empty (a refused scan is named already)
         problems.append(_("Name the donor or the batch."))
     if problems:
         raise RuleViolation(" ".join(problems))
     return _open(session, donor.id, "manual", reason.strip(), finding, batch_id=batch.id if batch else None)
+
+
+def scanned(value: str | None, type_code: str, problems: list[str]) -> str | None:
+    """A typed or scanned ID (lims.core.scan.scanned_id); a refused one is added to the problems (None)."""
+    from ..core.scan import scanned_id
+
+    try:
+        return scanned_id(value, type_code)
+    except RuleViolation as err:
+        problems.append(err.message)
+        return None
 
 
 @dataclass
@@ -142,22 +154,87 @@ class DonationLine:
     disposed: object | None
 
 
-def reach(session, case: LookbackCase) -> list[DonationLine]:
+@dataclass
+class ScopeEntry:
+    """One donation of the donor as the case sees it: in scope or excluded, and why."""
+
+    donation: Donation
+    batch: Batch | None
+    in_scope: bool
+    reason: str
+    params: dict
+    addition: object | None  # the LookbackScopeAddition that put it in scope
+
+
+def additions_of(session, case: LookbackCase) -> list:
+    from .models import LookbackScopeAddition
+
+    return list(session.exec(select(LookbackScopeAddition).where(LookbackScopeAddition.case_id == case.id)
+                             .order_by(LookbackScopeAddition.seq)).all())
+
+
+def case_scope(case: LookbackCase) -> rules.Scope:
+    return rules.Scope(case.scope_start, case.scope_basis, case.last_negative, case.finding_date)
+
+
+def scope_of(session, case: LookbackCase) -> list[ScopeEntry]:
+    """Every donation of the donor, oldest first, with its batch, in scope or excluded and why (rules.classify)."""
+    donations = list(session.exec(select(Donation).where(Donation.donor_id == case.donor_id)
+                                  .order_by(Donation.collection_day, Donation.code)).all())
+    batches = {b.donation_id: b for b in session.exec(select(Batch).where(Batch.donor_id == case.donor_id)).all()}
+    added = {}
+    for a in additions_of(session, case):
+        added.setdefault(a.donation_id, a)
+    named = session.get(Batch, case.batch_id).donation_id if case.batch_id is not None else None
+    facts = [rules.DonationFacts(d.id, d.collection_day, d.status, d.id in batches) for d in donations]
+    decisions = rules.classify(case_scope(case), facts, named, {k: a.reason for k, a in added.items()})
+    return [ScopeEntry(d, batches.get(d.id), x.in_scope, x.reason, x.params, added.get(d.id))
+            for d, x in zip(donations, decisions)]
+
+
+def scope_reason(entry: ScopeEntry) -> str:
+    """Why a donation is in scope or excluded, as the case page and the PDF say it."""
+    p = entry.params
+    if entry.reason == "added":
+        return _("added by QA (%(ref)s): %(reason)s", ref=entry.addition.audit_record_id if entry.addition else "-",
+                 reason=p["reason"])
+    if entry.reason == "named_batch":
+        return _("the batch named when the case was opened")
+    if entry.reason == "other_batch":
+        return _("the case was opened for another batch of the donor only")
+    if entry.reason == "no_negative":
+        return _("no fully negative screening before the finding: every donation is in scope")
+    if entry.reason == "same_day_as_negative":
+        return _("given on the day the last negative screening was sampled (%(d)s): that sample does not clear "
+                 "the stool given that day", d=p["date"])
+    if entry.reason == "after_negative":
+        return _("after the last negative screening, sampled %(d)s", d=p["date"])
+    if entry.reason == "in_window":
+        return _("within the window before the finding, from %(d)s", d=p["date"])
+    if entry.reason == "before_negative":
+        return _("before the last negative screening, sampled %(d)s", d=p["date"])
+    if entry.reason == "before_window":
+        if p.get("negative"):
+            return _("before the window start %(d)s (the last negative screening, sampled %(neg)s, is earlier)",
+                     d=p["date"], neg=p["negative"])
+        return _("before the window start %(d)s", d=p["date"])
+    if entry.reason == "no_batch":
+        return _("no batch was made (donation rejected): no product to follow")
+    return entry.reason
+
+
+def reach(session, case: LookbackCase, entries: list[ScopeEntry] | None = None) -> list[DonationLine]:
     """Every donation in scope with its retained sample, batch, units (where and in what state) and recipients."""
     from ..clinical.course_models import Administration
     from ..clinical.models import Recipient
     from ..jobs.disposal import disposal_of
     from ..manufacturing.storage import path_text
 
-    q = select(Donation).where(Donation.donor_id == case.donor_id)
-    if case.batch_id is not None:
-        q = q.where(Donation.id == session.get(Batch, case.batch_id).donation_id)
-    s = rules.Scope(case.scope_start, case.scope_basis, case.last_negative, case.finding_date)
     lines = []
-    for dn in session.exec(q.order_by(Donation.collection_day, Donation.code)).all():
-        if case.batch_id is None and not rules.in_scope(s, dn.collection_day):
+    for entry in entries if entries is not None else scope_of(session, case):
+        if not entry.in_scope:
             continue
-        batch = session.exec(select(Batch).where(Batch.donation_id == dn.id)).first()
+        dn, batch = entry.donation, entry.batch
         units = []
         if batch is not None:
             for u in session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all():
@@ -192,10 +269,11 @@ def audit_clause(case: LookbackCase):
         | AuditEntry.record_id.startswith(f"{code}:", autoescape=True))
 
 
-def scope_sentence(c: LookbackCase) -> str:
-    """Which rule set the scope and why, as the case page and the PDF say it."""
+def scope_sentence(c: LookbackCase, added: int = 0) -> str:
+    """Which rule set the scope and why, as the case page and the PDF say it; ``added``: donations QA added."""
+    more = " " + _("Widened by QA with a signed reason: %(n)s donation(s) added.", n=added) if added else ""
     if c.batch_id:
-        return _("the batch named when the case was opened")
+        return _("the batch named when the case was opened") + more
     if c.scope_basis == "no_negative":
         text = _("every donation: no fully negative screening before the finding")
     elif c.scope_basis == "negative_screening":
@@ -205,4 +283,4 @@ def scope_sentence(c: LookbackCase) -> str:
     else:
         text = _("donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
                  "(%(neg)s) is earlier", d=c.scope_start, n=c.window_days, neg=c.last_negative)
-    return f"{text} {_('up to now.')}"
+    return f"{text} {_('up to now.')}{more}"

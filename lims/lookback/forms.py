@@ -1,4 +1,7 @@
-"""The lookback forms: open by hand, hold (signed), notify, re-test, close (signed)."""
+"""The lookback forms: open by hand, widen the scope (signed), hold (signed), notify, re-test, close (signed).
+
+Creating forms carry a one-time token (lims.core.once); signature forms a content fingerprint of the case page
+(lims.lookback.actions.case_fingerprint)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -6,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..core.once import OnceField
 from ..forms import SignatureForm
 from ..manufacturing.forms import LabTime
 
@@ -18,6 +22,7 @@ OUTCOME_CHOICES = [("confirmed", _l("Confirmed: the finding stands; held product
 
 
 class OpenCaseForm(FlaskForm):
+    once = OnceField()  # one case per form, however often it is sent (lims.core.once)
     donor = StringField(_l("Donor code"), validators=[Optional(), Length(max=40)])
     lot = StringField(_l("or batch (lot)"), validators=[Optional(), Length(max=40)])
     finding_date = DateField(_l("Date of the finding (sample or report)"),
@@ -32,6 +37,15 @@ class HoldForm(SignatureForm):
                            validators=[DataRequired(message=_l("A reason is required.")), Length(max=1000)])
 
 
+class WidenForm(SignatureForm):
+    targets = StringField(_l("Donations or batches to add (scan or type; several separated by spaces)"),
+                          validators=[DataRequired(message=_l("Name the donations or batches to add to the scope (scan or type their codes).")),
+                                      Length(max=1000)])
+    reason = TextAreaField(_l("Reason for widening the scope"),
+                           validators=[DataRequired(message=_l("A reason is required to widen the scope.")),
+                                       Length(max=1000)])
+
+
 class CloseForm(SignatureForm):
     outcome = RadioField(_l("Case outcome"), choices=OUTCOME_CHOICES,
                          validators=[DataRequired(message=_l("Choose the outcome: confirmed or unfounded."))])
@@ -41,6 +55,7 @@ class CloseForm(SignatureForm):
 
 
 class NotifyForm(FlaskForm):
+    once = OnceField()
     recipient = SelectField(_l("Recipient"), choices=[], validate_choice=False,
                             validators=[DataRequired(message=_l("Choose the recipient."))])
     informed_person = StringField(_l("Who was informed (or whom you tried to reach)"),
@@ -55,6 +70,7 @@ class NotifyForm(FlaskForm):
 
 
 class RetestForm(FlaskForm):
+    once = OnceField()
     donation = SelectField(_l("Retained sample of donation"), choices=[], validate_choice=False,
                            validators=[DataRequired(message=_l("Choose the donation."))])
     test = StringField(_l("Test"), validators=[DataRequired(message=_l("Enter the test.")), Length(max=200)])

@@ -125,3 +125,26 @@ class LookbackRetest(AuditedRecord, table=True):
     @property
     def audit_record_id(self) -> str:
         return f"{self.case_code}-R{self.seq}"
+
+
+class LookbackScopeAddition(AuditedRecord, table=True):
+    """A donation (named by itself or by its batch) QA added to a case's scope, with the signed reason.
+
+    Written by a signed "widen" action; from then on the case covers the donation like one its rule took in
+    (hold, re-tests, recipients, close)."""
+
+    __tablename__ = "lookback_scope"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="lookback_case.id", index=True)
+    case_code: str = Field(max_length=20)
+    action_id: int = Field(foreign_key="lookback_action.id")
+    seq: int
+    kind: str = Field(max_length=20)  # donation, batch (what QA named)
+    donation_id: int = Field(foreign_key="donation.id")
+    ref_code: str = Field(max_length=40)  # the donation code or the lot named
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+    @property
+    def audit_record_id(self) -> str:
+        return f"{self.case_code}-S{self.seq}"

@@ -90,3 +90,72 @@ def close_problems(outcome: str | None, conclusion: str | None, uninformed: list
     if outcome == "confirmed" and live_not_held:
         out.append(("not_held", {"n": live_not_held}))
     return out
+
+
+# --- the scope of a case, donation by donation ---------------------------------------------------
+
+@dataclass(frozen=True)
+class DonationFacts:
+    """What the scope rule needs of one donation of the donor."""
+
+    id: int
+    day: date            # lab-zone collection day
+    status: str          # received, processing, rejected
+    has_batch: bool
+
+
+@dataclass(frozen=True)
+class ScopeDecision:
+    """One donation: in scope or excluded, and why (a reason code with its facts, worded by the caller)."""
+
+    donation_id: int
+    in_scope: bool
+    reason: str
+    params: dict
+
+
+# Reasons. In scope: "added" (widened by QA), "named_batch" (the case was opened for its batch),
+# "no_negative", "same_day_as_negative", "after_negative", "in_window".
+# Excluded: "other_batch" (a case opened for another batch), "before_negative", "before_window",
+# "no_batch" (rejected before a batch was made: nothing to follow).
+IN_REASONS = ("added", "named_batch", "no_negative", "same_day_as_negative", "after_negative", "in_window")
+OUT_REASONS = ("other_batch", "before_negative", "before_window", "no_batch")
+
+
+def classify(s: Scope, donations: list[DonationFacts], named_donation_id: int | None = None,
+             added: dict[int, str] | None = None) -> list[ScopeDecision]:
+    """Every donation of the donor, in scope or excluded, with the reason.
+
+    ``s`` is the case's stored scope (start and basis); ``named_donation_id`` the donation of the batch a case
+    was opened for (such a case covers only that batch unless QA widens it); ``added`` maps the donations QA
+    added to the scope to their signed reason. An addition wins over every exclusion. A donation rejected before
+    any batch was made reached no product and is excluded even inside the dates (QA may still add it, e.g. to
+    re-test its retained sample); one received and not yet processed is in scope (it is held)."""
+    added = added or {}
+    out = []
+    for d in donations:
+        if d.id in added:
+            out.append(ScopeDecision(d.id, True, "added", {"reason": added[d.id]}))
+            continue
+        if named_donation_id is not None:
+            if d.id == named_donation_id:
+                out.append(ScopeDecision(d.id, True, "named_batch", {}))
+            else:
+                out.append(ScopeDecision(d.id, False, "other_batch", {}))
+            continue
+        if not in_scope(s, d.day):
+            if s.basis == "negative_screening":
+                out.append(ScopeDecision(d.id, False, "before_negative", {"date": s.last_negative}))
+            else:
+                out.append(ScopeDecision(d.id, False, "before_window", {"date": s.start, "negative": s.last_negative}))
+            continue
+        if not d.has_batch and d.status == "rejected":
+            out.append(ScopeDecision(d.id, False, "no_batch", {}))
+        elif s.basis == "no_negative":
+            out.append(ScopeDecision(d.id, True, "no_negative", {}))
+        elif s.basis == "negative_screening":
+            code = "same_day_as_negative" if d.day == s.last_negative else "after_negative"
+            out.append(ScopeDecision(d.id, True, code, {"date": s.last_negative}))
+        else:
+            out.append(ScopeDecision(d.id, True, "in_window", {"date": s.start}))
+    return out

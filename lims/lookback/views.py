@@ -16,7 +16,7 @@ from ..timefmt import lab_today
 from ..web import form_action
 from . import actions
 from . import cases as ops
-from .forms import CloseForm, HoldForm, NotifyForm, OpenCaseForm, RetestForm
+from .forms import CloseForm, HoldForm, NotifyForm, OpenCaseForm, RetestForm, WidenForm
 from .models import LookbackCase
 
 bp = Blueprint("lookback", __name__, url_prefix="/lookback")
@@ -56,7 +56,7 @@ def create():
     return form_action(lambda: ops.open_manual(db_session(), form.donor.data, form.lot.data, form.finding_date.data,
                                                form.reason.data, lab_today()),
                        lambda **kw: _render_new(form, kw.get("error"), kw.get("status", 422)),
-                       lambda c: _opened(c))
+                       lambda c: _opened(c), once=form.once.data)
 
 
 def _opened(c):
@@ -82,7 +82,8 @@ def _render(c, error=None, conflict=None, status=200, **forms):
     from ..manufacturing.forms import as_local
 
     s = db_session()
-    lines = ops.reach(s, c)
+    entries = ops.scope_of(s, c)
+    lines = ops.reach(s, c, entries)
     history = s.exec(select(AuditEntry).where(ops.audit_clause(c)).order_by(AuditEntry.id.desc()).limit(300)).all()
     now = utcnow()
     to_inform = actions.recipients_to_inform(s, c, lines)
@@ -94,10 +95,15 @@ def _render(c, error=None, conflict=None, status=200, **forms):
     retest.donation.choices = [("", "")] + [(ln.donation.code, ln.donation.code) for ln in lines if not ln.disposed]
     hold = forms.get("hold") or HoldForm(prefix="hold", formdata=None, version=c.version)
     close = forms.get("close") or CloseForm(prefix="close", formdata=None, version=c.version)
+    widen = forms.get("widen") or WidenForm(prefix="widen", formdata=None, version=c.version)
+    content = actions.case_fingerprint(s, c)
+    for form in (hold, close, widen):  # always what this page shows now: a refused stale form is signed after review
+        form.content.data = content
     acts = actions.actions_of(s, c)
     return render_template(
-        "lookback/case.html", c=c, scope=ops.scope_sentence(c),
+        "lookback/case.html", c=c, scope=ops.scope_sentence(c, sum(1 for e in entries if e.addition)),
         batch_statuses=BATCH_STATUS_LABELS, unit_statuses=UNIT_STATUS_LABELS, donor=s.get(Donor, c.donor_id),
+        entries=entries, scope_reason=ops.scope_reason, excluded=[e for e in entries if not e.in_scope],
         lines=lines, recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),
         elapsed_hours=int(actions.elapsed(c, now).total_seconds() // 3600), target_days=ops.target_days(),
         history=history, plan=actions.hold_plan(s, c, lines) if c.status == "open" else None,
@@ -106,7 +112,7 @@ def _render(c, error=None, conflict=None, status=200, **forms):
         held={(h.kind, h.ref_id) for h in actions.holds_of(s, c) if h.active}, timeline=actions.timeline(s, c), meanings=MEANINGS,
         outcome_label=actions.outcome_label, retest_label=actions.retest_label, method_label=actions.method_label,
         can_sign=g.user.has_role(*SIGNERS), can_notify=g.user.has_role(*NOTIFIERS),
-        notify_form=notify, retest_form=retest, hold_form=hold, close_form=close,
+        notify_form=notify, retest_form=retest, hold_form=hold, close_form=close, widen_form=widen,
         error=error, conflict=conflict, scanned=request.args.get("code")), status
 
 
@@ -116,7 +122,7 @@ def _act(code, form, key, run, message):
     if not form.validate_on_submit():
         return _render(c, error=_("Correct the marked fields."), status=400, **{key: form})
     return form_action(lambda: run(s, c), lambda **kw: _render(c, **{key: form}, **kw),
-                       lambda result: _done(c, message(result)))
+                       lambda result: _done(c, message(result)), once=form.once.data if "once" in form else None)
 
 
 def _done(c, message):
@@ -129,7 +135,7 @@ def _done(c, message):
 def hold(code):
     f = HoldForm(prefix="hold")
     return _act(code, f, "hold", lambda s, c: actions.hold(s, c, f.version.data, f.reason.data, g.user, f.password.data,
-                                                           request.remote_addr),
+                                                           request.remote_addr, f.content.data),
                 lambda a: _("Hold signed: %(n)s units recalled; every batch in scope is held.",
                             n=len(json.loads(a.summary)["units"])))
 
@@ -139,8 +145,18 @@ def hold(code):
 def close(code):
     f = CloseForm(prefix="close")
     return _act(code, f, "close", lambda s, c: actions.close(s, c, f.version.data, f.outcome.data, f.conclusion.data,
-                                                             g.user, f.password.data, request.remote_addr),
+                                                             g.user, f.password.data, request.remote_addr, f.content.data),
                 lambda a: _("Lookback case closed as %(outcome)s.", outcome=actions.outcome_label(a.outcome)))
+
+
+@bp.route("/<code>/scope", methods=["POST"])
+@roles(*SIGNERS)
+def widen(code):
+    f = WidenForm(prefix="widen")
+    return _act(code, f, "widen", lambda s, c: actions.widen(s, c, f.content.data, f.targets.data, f.reason.data, g.user,
+                                                             f.password.data, request.remote_addr),
+                lambda a: _("Scope widened: %(items)s added; hold them to take them out of use.",
+                            items=", ".join(json.loads(a.summary)["donations"] + json.loads(a.summary)["batches"])))
 
 
 @bp.route("/<code>/notifications", methods=["POST"])

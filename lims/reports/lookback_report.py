@@ -42,12 +42,13 @@ def last_audit_id(session, case: LookbackCase) -> int:
 
 def collect(session, case: LookbackCase) -> dict:
     """Everything the report prints, read once."""
-    lines = cases.reach(session, case)
+    entries = cases.scope_of(session, case)
+    lines = cases.reach(session, case, entries)
     donor = session.get(Donor, case.donor_id)
     batch = session.get(Batch, case.batch_id) if case.batch_id else None
     return {
         "case": case, "donor_code": donor.code, "batch_lot": batch.lot if batch else None,
-        "lines": lines, "doses": dict(cases.recipients_of(lines)),
+        "entries": entries, "lines": lines, "doses": dict(cases.recipients_of(lines)),
         "reached": actions.recipients_reached(session, case, lines),
         "to_inform": set(actions.recipients_to_inform(session, case, lines)),
         "informed": actions.informed(session, case),
@@ -114,7 +115,7 @@ def _case_section(data: dict, generated_at: datetime) -> list:
 
 def _scope_section(data: dict) -> list:
     c = data["case"]
-    pairs = [(_("Scope"), cases.scope_sentence(c))]
+    pairs = [(_("Scope"), cases.scope_sentence(c, sum(1 for e in data["entries"] if e.addition)))]
     if data["batch_lot"]:
         pairs.append((_("Batch"), data["batch_lot"]))
     pairs += [
@@ -124,7 +125,17 @@ def _scope_section(data: dict) -> list:
         (_("Scope start"), _("only the batch named when the case was opened") if c.batch_id
          else str(c.scope_start) if c.scope_start else _("every donation of the donor")),
     ]
-    return doc.section(_("Scope rule"), doc.facts(pairs))
+    story = doc.section(_("Scope rule"), doc.facts(pairs))
+    rows = []
+    for e in data["entries"]:
+        b = e.batch
+        rows.append([e.donation.code, str(e.donation.collection_day),
+                     f"{b.lot}\n{BATCH_STATUS_LABELS.get(b.status, b.status)}" if b else _("no batch"),
+                     _("in scope") if e.in_scope else _("excluded"), cases.scope_reason(e)])
+    story += [Spacer(1, 4), doc.para(_("Every donation of the donor: in scope or excluded"), doc.styles()["small"]),
+              doc.table([_("Donation"), _("Collection day"), _("Batch"), _("Scope"), _("Why")], rows,
+                        [24, 18, 30, 16, 92], empty=_("The donor has no donation."))]
+    return story
 
 
 def _reach_section(data: dict) -> list:
@@ -196,8 +207,12 @@ def _actions_section(data: dict) -> list:
     if not data["actions"]:
         return story + [doc.para(_("None recorded."), st["base"])]
     for a, s, sigs in data["actions"]:
-        title = _("Hold") if a.kind == "hold" else _("Closed as %(outcome)s", outcome=actions.outcome_label(a.outcome))
-        if a.kind == "hold":
+        title = (_("Hold") if a.kind == "hold" else _("Scope widened") if a.kind == "widen"
+                 else _("Closed as %(outcome)s", outcome=actions.outcome_label(a.outcome)))
+        if a.kind == "widen":
+            pairs = [(_("Donations added"), _codes(s.get("donations", []))),
+                     (_("Batches added"), _codes(s.get("batches", [])))]
+        elif a.kind == "hold":
             pairs = [(_("Units recalled"), _codes(s.get("units", []))),
                      (_("Batches on hold"), _codes(s.get("batches_on_hold", []))),
                      (_("Batches held before release"), _codes(s.get("batches_held", []))),

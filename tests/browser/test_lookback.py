@@ -5,7 +5,9 @@ released frozen batch of a new donor in its own box, one unit reserved and
 issued for a recipient's day-1 dose. In the browser QA
 - opens a case by hand for the batch from the Lookback page (a finding dated
   tomorrow is refused and what was typed survives);
-- reads the case: the donation, the six units and the recipient holding one;
+- reads the case: every donation of the donor in the scope table (a later, unprocessed donation excluded, and
+  why), the donation in scope, the six units and the recipient holding one;
+- widens the scope to the later donation, scanned, with a signed reason: it is in scope, "added by QA";
 - signs the hold: the units not yet administered are recalled, the issued one
   leaves its dose;
 - records a negative re-test of the retained sample and closes the case as
@@ -44,6 +46,21 @@ def _statuses(app, lot):
                                                                  .order_by(DoseUnit.seq)).all()]))
 
 
+def _received_today(donor: str, today) -> str:
+    """A second donation of the donor, collected 20 minutes ago and not processed."""
+    from lims.donors import operations as donor_ops
+    from lims.manufacturing import donations
+
+    from .test_manufacturing import _day_check
+
+    now = utcnow()
+    _day_check(donor, to_lab(now - timedelta(minutes=20)).date())
+    return act("tech", lambda s, u: donations.receive(s, donor_ops.get(s, donor), {
+        "collected_at": now - timedelta(minutes=20), "received_at": now - timedelta(minutes=5), "receipt_temp_c": "4.0",
+        "mass_g": "150.0", "bristol": 4, "appearance": "brown, formed",
+        "retained_location": "FRG-T retained-sample rack"}, u, utcnow()).code)
+
+
 def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(page: Page, live_server):
     with live_server.app.app_context():
         today = to_lab(utcnow()).date()
@@ -54,6 +71,7 @@ def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(pa
                                      "diagnosis": "Renal clear cell carcinoma", "metastasis_sites": "intestine",
                                      "ecog": 2, "prior_lines": 2}, "Huang Gang")
         dose = _course_with_issued_day1(patient, units[0], today)
+        later = _received_today(_donor, today)
 
     login_as(page, ACCOUNTS["qa"])
     page.locator("nav.mainnav").get_by_role("link", name="Lookback", exact=True).click()
@@ -75,11 +93,31 @@ def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(pa
         expect(reach).to_contain_text(u)
     expect(page.locator("#lookback-recipients")).to_contain_text(patient)
     expect(page.locator("#lookback-recipients")).to_contain_text(dose)
+    # Every donation of the donor, in scope or excluded, and why.
+    scope = page.locator("#lookback-scope-table")
+    expect(scope.locator("tr", has_text=later)).to_contain_text("excluded")
+    expect(scope.locator("tr", has_text=later)).to_contain_text("the case was opened for another batch of the donor only")
+    expect(scope.locator("tr", has_text=lot)).to_contain_text("the batch named when the case was opened")
     shot(page, "lookback_case")
+
+    # QA widens the scope to the later donation (scanned label), signed with a reason.
+    page.get_by_text("Widen the scope to further donations or batches").click()
+    widen = page.locator("#widen")
+    widen.get_by_label("Donations or batches to add").fill(f"LIMS:DN:{later}")
+    widen.get_by_label("Reason for widening the scope").fill("Given after the batch named: hold it too until the re-test.")
+    widen.get_by_label("Your password").fill(PASSWORD)
+    widen.get_by_role("button", name="Sign and widen the scope").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Scope widened: {later} added")
+    row = page.locator("#lookback-scope-table").locator("tr", has_text=later)
+    expect(row).to_contain_text("in scope")
+    expect(row).to_contain_text("added by QA")
+    expect(page.locator("#lookback-reach")).to_contain_text(later)
+    shot(page, "lookback_widened")
 
     # The signed hold.
     hold = page.locator("#hold")
     expect(hold).to_contain_text("6 dose units not yet administered")
+    expect(hold).to_contain_text("1 unprocessed donations")
     hold.get_by_label("Reason for the hold").fill("Precautionary hold pending the retained-sample re-test")
     hold.get_by_label("Your password").fill(PASSWORD)
     hold.get_by_role("button", name="Sign the hold").click()

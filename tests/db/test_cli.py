@@ -163,3 +163,28 @@ def test_demo_lab_is_in_the_middle_of_manufacturing(app, clock):
 
 def runner_ok(app):
     return app.test_cli_runner().invoke(args=["lims", "audit-verify"]).exit_code == 0
+
+
+def test_demo_lookback_case_lists_every_donation_of_the_donor_with_its_scope_and_reason(app):
+    """The demo's case for the febrile donation: QA widened it to today's batch; the others are excluded, with why."""
+    import re
+
+    from lims.demo import DEMO_PASSWORD
+    from lims.lookback.models import LookbackHold, LookbackScopeAddition
+    from lims.manufacturing.models import Batch
+    from tests.conftest import Browser, page_text
+
+    app.test_cli_runner().invoke(args=["lims", "demo-data"])
+    with transaction(Actor(None, "t"), write=False) as s:
+        lots = {b.status: b.lot for b in s.exec(select(Batch)).all()}
+        added = [a.ref_code for a in s.exec(select(LookbackScopeAddition)).all()]
+        held = {h.ref_code for h in s.exec(select(LookbackHold).where(LookbackHold.kind == "batch")).all()}
+    assert added == [lots["in_process"]] and held == {lots["quarantine"], lots["in_process"]}
+    qa = Browser(app.test_client())
+    assert qa.login("qa2", DEMO_PASSWORD).status_code == 302
+    page = " ".join(re.sub(r"<[^>]+>", " ", page_text(qa.get("/lookback/LB-2026-0001"))).split())
+    table = page[page.index("Every donation of the donor"):page.index("Recipients reached")]
+    assert f"{lots['released']} released excluded the case was opened for another batch of the donor only" in table
+    assert "no batch excluded the case was opened for another batch" in table  # the rejected donation
+    assert f"{lots['quarantine']} quarantine in scope the batch named when the case was opened" in table
+    assert f"{lots['in_process']} in process in scope added by QA (LB-2026-0001-S1): Donated after the reported fever" in table
