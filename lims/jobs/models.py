@@ -9,6 +9,8 @@ from sqlmodel import Field, SQLModel
 
 from ..audit.records import AuditedRecord
 
+MAX_TAKEOVERS = 3  # a run whose lease expired this often (it kills every process running it) is left stalled for QA
+
 
 class JobRun(SQLModel, table=True):
     """Operational log, not a GMP record: what a job changed is audited on the records it changed.
@@ -38,6 +40,11 @@ class JobRun(SQLModel, table=True):
     def stalled(self, now: datetime) -> bool:
         """Still "running" past its lease: its process stopped (or hangs); the next run takes it over."""
         return self.outcome == "running" and self.lease_until < now
+
+    @property
+    def given_up(self) -> bool:
+        """Taken over MAX_TAKEOVERS times and stalled again: not taken over any more (QA investigates)."""
+        return self.takeovers >= MAX_TAKEOVERS
 
 
 class RetainedDisposal(AuditedRecord, table=True):

@@ -34,12 +34,11 @@ from ..clock import utcnow
 from ..db import Actor, transaction
 from ..timefmt import lab_zone, to_lab
 from . import rules
-from .models import JobRun
+from .models import MAX_TAKEOVERS, JobRun
 from .tasks import JOBS, Job
 
 log = logging.getLogger("lims.jobs")
 SYSTEM = Actor(None, "system (scheduler)", "scheduler")
-MAX_TAKEOVERS = 3  # a run whose lease expired this often (it kills every process that runs it) stays stalled for QA
 _T = JobRun.__table__.c
 
 

@@ -259,3 +259,25 @@ def test_the_dashboard_shows_a_stalled_run_at_lease_expiry_and_its_takeover(app,
 
     tech = as_user("tech7", roles=["technician"])
     assert section(tech.get("/"), "due-failed-jobs") == ""
+
+
+def test_a_run_that_stalls_after_every_takeover_is_left_to_qa(app, clinic, clock, monkeypatch, as_user):
+    from lims.jobs.models import MAX_TAKEOVERS
+
+    _due(clock)
+    when = clock.now()
+    dead = _killed_run(app, monkeypatch, clock)
+    with monkeypatch.context() as m:  # the job kills every process that takes it over
+        _kill_after(m, 0)
+        for n in range(1, MAX_TAKEOVERS + 1):
+            clock.advance(seconds=121)
+            with pytest.raises(Killed):
+                runner.run("expire", when)
+            assert flow.row(JobRun, id=dead.id).takeovers == n
+    clock.advance(seconds=121)
+    assert runner.run("expire", when) is None and runner.sweep() == []  # not taken over again
+    r = flow.row(JobRun, id=dead.id)
+    assert (r.outcome, r.takeovers) == ("running", MAX_TAKEOVERS) and r.stalled(clock.now())
+    assert all(expired_rows(app, c) == [] for c in UNITS)
+    home = section(as_user("qa6", roles=["qa"]).get("/"), "due-failed-jobs")
+    assert f"after {MAX_TAKEOVERS} takeovers: not taken over again" in home and STALLED not in home
