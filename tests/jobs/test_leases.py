@@ -281,3 +281,32 @@ def test_a_run_that_stalls_after_every_takeover_is_left_to_qa(app, clinic, clock
     assert all(expired_rows(app, c) == [] for c in UNITS)
     home = section(as_user("qa6", roles=["qa"]).get("/"), "due-failed-jobs")
     assert f"after {MAX_TAKEOVERS} takeovers: not taken over again" in home and STALLED not in home
+
+
+def test_migration_gives_runs_claimed_before_leases_an_expired_lease(tmp_path):
+    """0016 on a database with a run left "running" by a dead pre-lease scheduler: it shows as stalled and is
+    taken over; a finished run's lease ended when it finished."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from lims.db import Database
+    from lims.migrate import upgrade
+
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(db, "0013")
+    with db.engine.begin() as c:
+        c.execute(text("INSERT INTO job_run (job, slot, runner, started_at, finished_at, outcome) VALUES "
+                       "('expire', '2026-11-23 02:00:00.000000', 'old:1', '2026-11-23 02:00:01.000000', NULL, 'running'),"
+                       "('expire', '2026-11-23 02:15:00.000000', 'old:1', '2026-11-23 02:15:01.000000',"
+                       " '2026-11-23 02:15:09.000000', 'ok')"))
+    upgrade(db)
+    with db.Session() as s:
+        from sqlmodel import select
+
+        rows = s.exec(select(JobRun).order_by(JobRun.id)).all()
+        utc = timezone.utc
+        assert [(r.lease_until, r.takeovers, r.taken_over_at) for r in rows] == [
+            (datetime(2026, 11, 23, 2, 0, 1, tzinfo=utc), 0, None), (datetime(2026, 11, 23, 2, 15, 9, tzinfo=utc), 0, None)]
+        assert rows[0].stalled(datetime(2026, 11, 23, 2, 0, 2, tzinfo=utc)) and not rows[1].stalled(datetime.max.replace(tzinfo=utc))
+    db.dispose()
