@@ -65,6 +65,9 @@ class Config:
     # Lookback.
     LOOKBACK_WINDOW_DAYS = 28       # a positive finding reaches back this far (unless a later negative screening)
     LOOKBACK_TARGET_DAYS = 3        # calendar days to complete the record review of a case
+    # Scheduled jobs (docs/jobs.md "Leases").
+    JOB_LEASE_SECONDS = 120         # a job run's claim lasts this long unless its heartbeat renews it; then it is taken over
+    JOB_BATCH_SIZE = 100            # records a job changes per transaction (each batch commits and renews the lease)
     # Reports.
     REPORT_FONT = ""                # TrueType face with Chinese glyphs; empty: instance/fonts/wqy-microhei.ttc (setup installs it)
     EXPORT_DIR = ""                 # where bulk-export ZIPs are written; empty: instance/exports
@@ -77,6 +80,7 @@ class Config:
         "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
         "ZPL_PRINTER", "SAME_DONOR_PREFERENCE", "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
         "REPORT_FONT", "EXPORT_DIR", "LOOKBACK_WINDOW_DAYS", "LOOKBACK_TARGET_DAYS",
+        "JOB_LEASE_SECONDS", "JOB_BATCH_SIZE",
     )
     TESTING = False
 

@@ -13,6 +13,15 @@ QA = ("qa", "admin")
 CLINICAL = ("clinician", "qa", "admin")
 
 
+def attention_runs(session, now: datetime, days: int = 7) -> list[JobRun]:
+    """Runs of the last ``days`` QA should look at: failed; stalled (still "running" past its lease: its process
+    died or hangs, listed from the moment the lease expired); or taken over after such a stall."""
+    stalled = (JobRun.outcome == "running") & (JobRun.lease_until < now)
+    return list(session.exec(select(JobRun).where((JobRun.outcome == "failed") | stalled | (JobRun.takeovers > 0),
+                                                  JobRun.started_at >= now - timedelta(days=days))
+                             .order_by(JobRun.id.desc()).limit(20)).all())
+
+
 def due_work(session, roles: set[str], now: datetime, today: date) -> dict:
     out: dict = {}
     if roles & set(LAB):
@@ -26,11 +35,7 @@ def due_work(session, roles: set[str], now: datetime, today: date) -> dict:
         out["lookback"] = [(c, is_overdue(c, now)) for c in open_cases(session)]
         out["review"] = tasks.ready_for_review(session)
         out["deviations"] = tasks.open_deviations(session)
-        # Failed, or still "running" an hour on: the process died after claiming its slot.
-        stuck = (JobRun.outcome == "running") & (JobRun.started_at < now - timedelta(hours=1))
-        out["failed_jobs"] = list(session.exec(select(JobRun).where((JobRun.outcome == "failed") | stuck,
-                                                                    JobRun.started_at >= now - timedelta(days=7))
-                                               .order_by(JobRun.id.desc()).limit(20)).all())
+        out["failed_jobs"] = attention_runs(session, now)
     if roles & set(CLINICAL):
         out["rescreen"] = tasks.rescreen_due(session, today)
         out["sae"] = tasks.sae_reports(session, now)

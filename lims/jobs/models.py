@@ -9,9 +9,15 @@ from sqlmodel import Field, SQLModel
 
 from ..audit.records import AuditedRecord
 
+MAX_TAKEOVERS = 3  # a run whose lease expired this often (it kills every process running it) is left stalled for QA
+
 
 class JobRun(SQLModel, table=True):
-    """Operational log, not a GMP record: what a job changed is audited on the records it changed."""
+    """Operational log, not a GMP record: what a job changed is audited on the records it changed.
+
+    The claim is a lease (docs/jobs.md "Leases"): ``runner`` is the owner's token (host:pid:random), renewed
+    by its heartbeat until ``lease_until``; a running run whose lease expired is stalled and is taken over.
+    """
 
     __tablename__ = "job_run"
     __table_args__ = (UniqueConstraint("job", "slot"),)
@@ -19,12 +25,26 @@ class JobRun(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     job: str = Field(max_length=40, index=True)
     slot: datetime  # the scheduled time this run stands for (UTC); a second claim of it fails
-    runner: str = Field(max_length=120)
+    runner: str = Field(max_length=120)  # the lease owner's token: host:pid:random
     started_at: datetime
+    lease_until: datetime  # the owner holds the run until then; renewed by its heartbeat
+    heartbeat_at: Optional[datetime] = None
+    takeovers: int = Field(default=0)  # times the run was taken over after its lease expired
+    taken_over_at: Optional[datetime] = None  # the last takeover
+    taken_over_from: Optional[str] = Field(default=None, max_length=120)  # the owner whose lease expired
     finished_at: Optional[datetime] = None
     outcome: str = Field(default="running", max_length=10)  # running, ok, failed
     counts: Optional[str] = Field(default=None, sa_column=Column(Text))  # JSON {what: n}
     error: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+    def stalled(self, now: datetime) -> bool:
+        """Still "running" past its lease: its process stopped (or hangs); the next run takes it over."""
+        return self.outcome == "running" and self.lease_until < now
+
+    @property
+    def given_up(self) -> bool:
+        """Taken over MAX_TAKEOVERS times and stalled again: not taken over any more (QA investigates)."""
+        return self.takeovers >= MAX_TAKEOVERS
 
 
 class RetainedDisposal(AuditedRecord, table=True):

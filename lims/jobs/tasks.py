@@ -29,6 +29,10 @@ class Job:
     every_minutes: int | None  # interval jobs; None: daily at ``at`` lab time
     at: tuple[int, int] = (0, 5)
     description: object = ""  # a lazy translated text
+    # (session, now, today, limit) -> (counts, more): one batch of the work, committed on its own; None: ``run``
+    # is one transaction. Either way the work is idempotent: it works from the current state, so a run taken
+    # over after its process died never does a unit twice.
+    step: Callable | None = None
 
 
 # --- expiry and thaw window ------------------------------------------------------------------------
@@ -38,6 +42,14 @@ def expire(session, now: datetime, today: date) -> dict:
 
     units, batches = expire_due(session, now)
     return {"units_expired": units, "batches_expired": batches}
+
+
+def expire_step(session, now: datetime, today: date, limit: int) -> tuple[dict, bool]:
+    """One batch of ``expire``: at most ``limit`` units; more may be due when the batch was full."""
+    from ..manufacturing.release import expire_due
+
+    units, batches = expire_due(session, now, limit)
+    return {"units_expired": units, "batches_expired": batches}, units >= limit
 
 
 def thawed_to_discard(session, now: datetime) -> list[tuple[DoseUnit, str | None]]:
@@ -164,7 +176,8 @@ def sae_deadlines(session, now: datetime, today: date) -> dict:
 
 
 JOBS: dict[str, Job] = {j.name: j for j in (
-    Job("expire", expire, 15, description=_l("expire dose units past expiry or thaw window, and fully expired batches")),
+    Job("expire", expire, 15, description=_l("expire dose units past expiry or thaw window, and fully expired batches"),
+        step=expire_step),
     Job("sae_deadlines", sae_deadlines, 15, description=_l("flag SAE reports past their deadline")),
     Job("quarantine_clearance", quarantine_clearance, 60, description=_l("count quarantined batches ready for QA review")),
     Job("donor_eligibility", donor_eligibility, None, (0, 5), _l("end eligibility past its date; count re-screenings due")),

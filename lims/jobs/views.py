@@ -30,7 +30,9 @@ class DisposalForm(FlaskForm):
 @bp.route("/")
 @roles("qa", "admin")
 def index():
-    return render_template("jobs/runs.html", runs=latest_runs(db_session(), 100), jobs=JOBS)
+    from ..clock import utcnow
+
+    return render_template("jobs/runs.html", runs=latest_runs(db_session(), 100), jobs=JOBS, now=utcnow())
 
 
 def _render_disposal(d, form, error=None, status=200):

@@ -273,9 +273,13 @@ def dispositions_of(session, batch: Batch) -> list[BatchDisposition]:
                              .order_by(BatchDisposition.id)).all())
 
 
-def expire_due(session, now: datetime) -> tuple[int, int]:
+def expire_due(session, now: datetime, limit: int | None = None) -> tuple[int, int]:
     """Units past their expiry, or thawed longer than the thaw window, become expired; a released batch whose
-    units all expired becomes expired."""
+    units all expired becomes expired.
+
+    With ``limit``, at most that many units (lowest ids first) in this call: the scheduler expires them in
+    batches, one transaction each. A unit already expired is never selected again, so a run taken over after
+    its process died continues with the rest and writes each unit's audit row once."""
     from .batches import limits_for
 
     units = list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(("quarantine", "available", "reserved")),
@@ -286,6 +290,8 @@ def expire_due(session, now: datetime) -> tuple[int, int]:
         batch = session.get(Batch, u.batch_id)
         if u.thawed_at + timedelta(hours=limits_for(session, batch).thaw_use_hours) < now:
             units.append(u)
+    if limit is not None:
+        units = sorted(units, key=lambda u: u.id)[:limit]
     with change_reason(session, "expiry or thaw window passed"):
         for u in units:
             u.status = "expired"

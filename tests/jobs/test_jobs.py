@@ -228,14 +228,15 @@ def test_concurrent_runners_claim_a_slot_once(app, backend, request):
 
 # --- failures ------------------------------------------------------------------------------------------------
 
-def test_a_run_left_running_by_a_dead_process_is_shown_to_qa_after_an_hour(app, as_user, clock):
+def test_a_run_left_running_by_a_dead_process_is_shown_to_qa_when_its_lease_expires(app, as_user, clock):
     with transaction(Actor(None, "test")) as s:
-        s.add(JobRun(job="expire", slot=clock.now() - timedelta(hours=2), runner="gone:1",
-                     started_at=clock.now() - timedelta(minutes=59)))
+        s.add(JobRun(job="expire", slot=clock.now() - timedelta(hours=2), runner="gone:1:dead",
+                     started_at=clock.now() - timedelta(seconds=100), lease_until=clock.now() + timedelta(seconds=20)))
     qa = as_user("qa8", roles=["qa"])
-    assert "still running after an hour" not in section(qa.get("/"), "due-failed-jobs")
-    clock.advance(minutes=2)
-    assert "still running after an hour" in section(qa.get("/"), "due-failed-jobs")
+    assert "stalled" not in section(qa.get("/"), "due-failed-jobs")
+    clock.advance(seconds=21)  # the lease expired: not an hour later
+    stalled = section(qa.get("/"), "due-failed-jobs")
+    assert "stalled" in stalled and "gone:1:dead" in stalled and "the next run takes it over" in stalled
 
 
 def test_a_failing_job_is_recorded_and_shown_to_qa(app, as_user, monkeypatch, clock):
@@ -340,7 +341,8 @@ def test_scheduler_configuration(app):
 
     sched = runner.build_scheduler(app)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == set(JOBS) and len(jobs) == 5
+    assert set(jobs) == set(JOBS) | {runner.SWEEP} and len(jobs) == 6
+    assert jobs[runner.SWEEP].trigger.interval == timedelta(seconds=60)  # half the default lease of 120 s
     assert sched.timezone == ZoneInfo("Asia/Shanghai")
     for j in jobs.values():  # not started: the scheduler's job defaults apply when it starts
         effective = {k: getattr(j, k, sched._job_defaults.get(k)) for k in ("coalesce", "max_instances")}
