@@ -158,18 +158,66 @@ def demo_data_cmd():
         click.echo(f"  {username:<10} {','.join(roles):<22} {name}")
 
 
+def _report_broken(result, prefix="AUDIT TRAIL BROKEN") -> str:
+    where = f" at row {result.broken_at}" if result.broken_at is not None else ""
+    more = f"; {result.more} further problem(s)" if result.more else ""
+    return f"{prefix}{where}: {result.problem} ({result.checked} rows read{more})"
+
+
 @lims_cli.command("audit-verify")
 def audit_verify_cmd():
-    """Walk the audit hash chain and report the first broken link."""
+    """Verify the keyed audit chain, its head, the signatures in it and the checkpoints; name the first bad row."""
+    from .audit.keys import AuditKeyMissing
+    from .audit.trail import verify_stored_chain
+
+    try:
+        with transaction(_cli_actor(), write=False) as s:
+            result = verify_stored_chain(s)
+    except AuditKeyMissing as err:
+        raise click.ClickException(str(err))
+    if result.ok:
+        click.echo(f"audit trail intact: {result.checked} rows verified with the audit key; head at row {result.head_seq}")
+        return
+    click.echo(_report_broken(result), err=True)
+    for at, text in result.problems[1:20]:
+        click.echo(f"  also{'' if at is None else f' row {at}'}: {text}", err=True)
+    sys.exit(1)
+
+
+def _checkpoint(reason: str, also_to: Path | None = None):
+    """Verify the trail, then write a checkpoint of its head; (result, checkpoint or None)."""
+    from .audit import checkpoints
+    from .audit.keys import audit_key
     from .audit.trail import verify_stored_chain
 
     with transaction(_cli_actor(), write=False) as s:
         result = verify_stored_chain(s)
-    if result.ok:
-        click.echo(f"audit trail intact: {result.checked} rows verified")
-        return
-    click.echo(f"AUDIT TRAIL BROKEN at row {result.broken_at}: {result.problem} ({result.checked} rows read)", err=True)
-    sys.exit(1)
+    if not result.ok:
+        return result, None
+    return result, checkpoints.write(audit_key(), result.head_seq, result.head_hash, reason, also_to=also_to)
+
+
+@lims_cli.command("audit-checkpoint")
+@click.option("--print", "print_only", is_flag=True, help="Print the latest checkpoint instead of writing one.")
+@click.option("--reason", default="by hand", help="Why (kept with the checkpoint).")
+def audit_checkpoint_cmd(print_only, reason):
+    """Write a checkpoint of the audit chain head outside the database and print it for the paper log."""
+    from .audit import checkpoints
+    from .audit.keys import AuditKeyMissing, audit_key
+
+    try:
+        if print_only:
+            rows = [c for c in checkpoints.read_store(audit_key()) if c.valid]
+            if not rows:
+                raise click.ClickException(f"no checkpoint in {checkpoints.store_path()}")
+            click.echo(checkpoints.printable(rows[-1]))
+            return
+        result, cp = _checkpoint(reason)
+    except AuditKeyMissing as err:
+        raise click.ClickException(str(err))
+    if cp is None:
+        raise click.ClickException(_report_broken(result, "no checkpoint written: audit trail broken"))
+    click.echo(checkpoints.printable(cp))
 
 
 def _sha256(path: Path) -> str:

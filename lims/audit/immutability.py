@@ -35,3 +35,62 @@ def drop_sql(dialect: str, table: str) -> list[str]:
         f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
     ]
+
+
+# --- the chain head: one row that only moves forward ----------------------------------------------------------
+
+CHAIN_HEAD_TABLE = "audit_chain_head"
+# Every table a fixture that empties the database must unguard and guard again.
+GUARDED_TABLES = APPEND_ONLY_TABLES + (CHAIN_HEAD_TABLE,)
+
+_HEAD_BAD_UPDATE = (
+    "NEW.id <> OLD.id OR NEW.last_seq < OLD.last_seq"
+    " OR (NEW.last_seq = OLD.last_seq AND NEW.last_hash <> OLD.last_hash)"
+    " OR (NEW.last_seq > OLD.last_seq AND NOT EXISTS"
+    " (SELECT 1 FROM audit_entry a WHERE a.id = NEW.last_seq AND a.hash = NEW.last_hash))"
+)
+
+
+def head_create_sql(dialect: str) -> list[str]:
+    """The head may only move forward to an existing row's (id, hash); never deleted, never a second row."""
+    t = CHAIN_HEAD_TABLE
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {t}_forward_only BEFORE UPDATE ON {t} WHEN {_HEAD_BAD_UPDATE} "
+            f"BEGIN SELECT RAISE(ABORT, '{t} only moves forward to an existing row: UPDATE refused'); END",
+            f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} "
+            f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: DELETE refused'); END",
+            f"CREATE TRIGGER {t}_one_row BEFORE INSERT ON {t} WHEN NEW.id <> 1 OR EXISTS (SELECT 1 FROM {t}) "
+            f"BEGIN SELECT RAISE(ABORT, '{t} has one row: INSERT refused'); END",
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION lims_head_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN "
+            f"IF TG_OP = 'UPDATE' AND NOT ({_HEAD_BAD_UPDATE}) THEN RETURN NEW; END IF; "
+            "IF TG_OP = 'INSERT' AND NEW.id = 1 AND NOT EXISTS (SELECT 1 FROM audit_chain_head) THEN RETURN NEW; END IF; "
+            "RAISE EXCEPTION USING MESSAGE = 'audit_chain_head only moves forward to an existing row: ' || TG_OP || ' refused'; "
+            "END $$",
+            f"CREATE TRIGGER {t}_forward_only BEFORE INSERT OR UPDATE OR DELETE ON {t} "
+            "FOR EACH ROW EXECUTE FUNCTION lims_head_forward_only()",
+            f"CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION lims_refuse_change()",
+        ]
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+def head_drop_sql(dialect: str) -> list[str]:
+    t = CHAIN_HEAD_TABLE
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {t}_forward_only", f"DROP TRIGGER IF EXISTS {t}_no_delete",
+                f"DROP TRIGGER IF EXISTS {t}_one_row"]
+    return [f"DROP TRIGGER IF EXISTS {t}_forward_only ON {t}", f"DROP TRIGGER IF EXISTS {t}_no_truncate ON {t}"]
+
+
+def guard_sql(dialect: str, table: str) -> list[str]:
+    """The triggers of any guarded table (append-only tables and the chain head)."""
+    return head_create_sql(dialect) if table == CHAIN_HEAD_TABLE else create_sql(dialect, table)
+
+
+def unguard_sql(dialect: str, table: str) -> list[str]:
+    return head_drop_sql(dialect) if table == CHAIN_HEAD_TABLE else drop_sql(dialect, table)
