@@ -35,6 +35,17 @@ def init_cmd():
     if db.is_sqlite:
         Path(db.url.database).parent.mkdir(parents=True, exist_ok=True)
     upgrade(db)
+    from .audit.keys import ensure_key, key_path
+    from .audit.models import AuditChainHead
+
+    with transaction(_cli_actor(), write=False) as s:
+        head = s.get(AuditChainHead, 1)
+        empty = head is None or head.last_seq == 0
+    if empty and ensure_key():  # never a new key for a trail that exists: it would no longer verify
+        click.echo(f"created the audit key {key_path()} (mode 0600; it is never shown: back the file up "
+                   "separately from the database backups)")
+    elif not key_path().exists():
+        raise click.ClickException(f"the audit trail has rows but its key {key_path()} is missing: restore the key file")
     from .donors.protocols import seed_default_protocol
     from .clinical.courses import seed_default_template
     from .manufacturing.spec import seed_default_spec

@@ -187,5 +187,7 @@ def verify_stored_chain(session, checkpoints=None):
     from .integrity import verify_database
     from .keys import audit_key
 
-    key = audit_key()
+    head = session.execute(select(AuditChainHead.last_seq).where(AuditChainHead.id == 1)).scalar()
+    first = session.execute(select(AuditEntry.id).limit(1)).scalar()
+    key = audit_key(create=not head and first is None)  # an empty trail may get its key now; a trail with rows never
     return verify_database(session, key, read_store(key) if checkpoints is None else checkpoints)
