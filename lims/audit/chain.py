@@ -61,6 +61,13 @@ def verify(rows: Iterable[Mapping], key: bytes, head_seq: int | None = None, hea
         if not hmac.compare_digest(entry_hash(key, prev_hash, row), row["hash"]):
             return VerifyResult(False, n, row["id"], "content does not match its keyed hash (row altered or forged)")
         prev_hash, expected_id = row["hash"], expected_id + 1
-    if head_seq is not None and (head_seq != expected_id - 1 or head_hash != prev_hash):
-        return VerifyResult(False, n, expected_id, f"chain head says {head_seq} rows but {expected_id - 1} were found (rows removed)")
+    last = expected_id - 1
+    if head_seq is not None and head_seq > last:
+        return VerifyResult(False, n, last + 1, f"missing: the chain head says {head_seq} rows but the trail ends at row "
+                                                f"{last} (rows removed from the end)")
+    if head_seq is not None and head_seq < last:
+        return VerifyResult(False, n, head_seq + 1, f"lies beyond the chain head, which says {head_seq} rows "
+                                                    f"(head rolled back); the trail goes on to row {last}")
+    if head_seq is not None and head_hash != prev_hash:
+        return VerifyResult(False, n, last, "does not match the chain head's hash (head altered)")
     return VerifyResult(True, n)
