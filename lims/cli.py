@@ -244,74 +244,262 @@ def _pg_parts():
     return url.host or "127.0.0.1", url.port or 5432, url.username or "", url.database
 
 
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from .migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    from .migrate import alembic_config
+
+    return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _sqlite_copy(src: Path, dst: Path) -> None:
+    """Copy a SQLite database with SQLite's online backup API: committed content still in the WAL is included."""
+    s = sqlite3.connect(src)  # read-write open: recovers a WAL left by a crash instead of failing on it
+    try:
+        d = sqlite3.connect(dst)
+        try:
+            with d:
+                s.backup(d)
+            ok = d.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            d.close()
+    finally:
+        s.close()
+    if ok != "ok":
+        raise click.ClickException(f"the copy {dst} failed its integrity check ({ok})")
+
+
+def _verify_sqlite_file(path: Path, checkpoints_=None):
+    """Verify the audit trail of a SQLite file with the key (read only)."""
+    from sqlalchemy import create_engine
+
+    from .audit.integrity import verify_database
+    from .audit.keys import audit_key
+
+    eng = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with eng.connect() as conn:
+            return verify_database(conn, audit_key(), checkpoints_ or [])
+    finally:
+        eng.dispose()
+
+
 @lims_cli.command("backup")
 @click.option("--to", "dest_dir", default=None, help="Folder for the backup (default LIMS_BACKUP_DIR).")
 def backup_cmd(dest_dir):
-    """Consistent online copy of the SQLite database; pg_dump instructions on PostgreSQL."""
+    """Consistent online copy of the SQLite database with its checksum, schema revision and an audit checkpoint;
+    on PostgreSQL an audit checkpoint and the pg_dump command."""
+    import json
+
+    from .audit import checkpoints
+    from .audit.keys import AuditKeyMissing, audit_key
+
     db = get_db()
     if not db.is_sqlite:
         host, port, user, name = _pg_parts()
+        try:
+            result, cp = _checkpoint("backup (pg_dump)")
+        except AuditKeyMissing as err:
+            raise click.ClickException(str(err))
         click.echo("PostgreSQL: back up with pg_dump (consistent while the app runs):")
         click.echo(f"  pg_dump -h {host} -p {port} -U {user} -Fc -f lims-$(date -u +%Y%m%dT%H%M%SZ).dump {name}")
         click.echo("Keep the dump on separate storage and test a restore regularly (see `lims restore`).")
+        if cp is None:
+            click.echo(_report_broken(result, "no checkpoint written: audit trail broken"), err=True)
+            sys.exit(1)
+        click.echo(checkpoints.printable(cp))
         return
     dest = Path(dest_dir or current_app.config["BACKUP_DIR"])
     dest.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = dest / f"lims-{stamp}.sqlite"
-    src = sqlite3.connect(db.url.database)
+    _sqlite_copy(Path(db.url.database), target)  # SQLite online backup API: a consistent snapshot while the app runs
+    digest = _sha256(target)
+    Path(f"{target}.sha256").write_text(f"{digest}  {target.name}\n")  # `sha256sum -c` reads it
+    rev = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
     try:
-        out = sqlite3.connect(target)
-        with out:
-            src.backup(out)  # SQLite online backup API: a consistent snapshot while the app runs
-        ok = out.execute("PRAGMA integrity_check").fetchone()[0]
-        out.close()
+        revision = rev.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     finally:
-        src.close()
-    if ok != "ok":
-        raise click.ClickException(f"backup copy failed its integrity check: {ok}")
+        rev.close()
+    try:
+        key = audit_key()
+        result = _verify_sqlite_file(target, checkpoints.read_store(key))
+    except AuditKeyMissing as err:
+        raise click.ClickException(str(err))
+    cp = None
+    if result.ok:  # the backup's own head, checkpointed in the store and next to the backup
+        cp = checkpoints.write(key, result.head_seq, result.head_hash, f"backup {target.name}")
+    manifest = {"file": target.name, "sha256": digest, "schema_revision": revision,
+                "checkpoint": cp.record() if cp else None}
+    Path(f"{target}.manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     click.echo(f"backup written: {target}")
-    click.echo(f"sha256: {_sha256(target)}")
+    click.echo(f"sha256: {digest}")
+    click.echo(f"schema revision: {revision}")
+    if cp is None:
+        click.echo(_report_broken(result, "no checkpoint written: audit trail broken"), err=True)
+        sys.exit(1)
+    click.echo(checkpoints.printable(cp))
+
+
+def _refuse(message: str):
+    raise click.ClickException(f"{message}; nothing was changed")
+
+
+def _check_backup(src: Path, staging: Path, expected_sha: str | None, upgrade_old: bool) -> tuple:
+    """Every check of a SQLite backup, on a private staging copy (what is checked is what is restored).
+
+    Returns (schema revision, audit verification result, manifest checkpoint or None)."""
+    import json
+
+    from .audit import checkpoints
+    from .audit.integrity import effective_checkpoints
+    from .audit.keys import audit_key
+
+    manifest_path = Path(f"{src}.manifest.json")
+    sidecar = Path(f"{src}.sha256")
+    if expected_sha is None and sidecar.exists():
+        expected_sha = sidecar.read_text().split()[0] if sidecar.read_text().split() else ""
+    if expected_sha is None and manifest_path.exists():
+        try:
+            expected_sha = json.loads(manifest_path.read_text())["sha256"]
+        except (ValueError, KeyError, TypeError):
+            pass
+    if not expected_sha:
+        _refuse(f"no checksum for {src.name}: {sidecar.name} is missing; give the sha256 printed by `lims backup` with --sha256")
+    shutil.copyfile(src, staging)
+    actual = _sha256(staging)
+    if actual != expected_sha.strip().lower():
+        _refuse(f"checksum mismatch: {src.name} has sha256 {actual}, the backup recorded {expected_sha.strip()} "
+                "(file damaged or altered)")
+    try:
+        check = sqlite3.connect(f"file:{staging}?mode=ro", uri=True)
+        try:
+            ok = check.execute("PRAGMA integrity_check").fetchone()[0]
+            tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            revision = None
+            if "alembic_version" in tables:
+                row = check.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = row[0] if row else None
+        finally:
+            check.close()
+    except sqlite3.DatabaseError as err:
+        _refuse(f"{src.name} is not a readable SQLite database ({err})")
+    if ok != "ok":
+        _refuse(f"{src.name} fails SQLite's integrity check ({ok.splitlines()[0]})")
+    if not {"alembic_version", "audit_entry", "audit_chain_head", "app_user"} <= tables:
+        _refuse(f"{src.name} is not a LIMS database backup")
+    head = _head_revision()
+    if revision != head:
+        if revision not in _known_revisions():
+            _refuse(f"{src.name} is at schema revision {revision}, which this installation (at {head}) does not know "
+                    "(made by a newer release?)")
+        if not upgrade_old:
+            _refuse(f"{src.name} is at schema revision {revision}, older than this installation's {head}: repeat with "
+                    "--upgrade to upgrade a copy of it before restoring")
+        from .db import Database
+        from .migrate import upgrade
+
+        staged = Database(f"sqlite:///{staging}")
+        try:
+            upgrade(staged)
+        except Exception as err:  # noqa: BLE001 - any failure of the upgrade refuses the restore
+            _refuse(f"upgrading a copy of {src.name} from {revision} to {head} failed ({type(err).__name__}: {err})".splitlines()[0])
+        finally:
+            staged.dispose()
+    key = audit_key()
+    # The store's checkpoints up to the backup's head must all be in it; later ones cannot be (taken after it).
+    compare, _unsigned = effective_checkpoints(checkpoints.read_store(key))
+    probe = _verify_sqlite_file(staging)
+    result = _verify_sqlite_file(staging, [c for c in compare if c.seq <= probe.head_seq])
+    if not result.ok:
+        where = f" at row {result.broken_at}" if result.broken_at is not None else ""
+        _refuse(f"the audit trail in {src.name} does not verify{where}: {result.problem}")
+    cp = None
+    if manifest_path.exists():
+        try:
+            rec = json.loads(manifest_path.read_text()).get("checkpoint")
+        except ValueError:
+            _refuse(f"{manifest_path.name} cannot be read")
+        if rec:
+            path = staging.with_name("manifest-checkpoint.jsonl")
+            path.write_text(json.dumps(rec) + "\n")
+            (cp,) = checkpoints.read(path, key)
+            if not cp.valid:
+                _refuse(f"the checkpoint in {manifest_path.name} is not signed with the audit key")
+            if (cp.seq, cp.hash) != (result.head_seq, result.head_hash):
+                _refuse(f"the audit trail in {src.name} ends at row {result.head_seq}, but its backup checkpoint says "
+                        f"row {cp.seq} (rows cut or the head moved)")
+    return revision, result, cp
 
 
 @lims_cli.command("restore")
-@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--sha256", "expected_sha", default=None, help="The backup's checksum, when its .sha256 file is missing.")
+@click.option("--upgrade", "upgrade_old", is_flag=True, help="Upgrade a copy of a backup from an older schema revision.")
 @click.option("--yes", is_flag=True, help="Confirm replacing the current database.")
-def restore_cmd(backup_file, yes):
-    """Replace the SQLite database with a backup (stop the web and scheduler processes first)."""
+def restore_cmd(backup_file, expected_sha, upgrade_old, yes):
+    """Check a SQLite backup (checksum, schema revision, audit trail), keep a safety copy of the current
+    database, then replace it (stop the web and scheduler processes first)."""
+    import tempfile
+
+    from .audit import checkpoints
+    from .audit.keys import AuditKeyMissing, audit_key
+
     db = get_db()
     if not db.is_sqlite:
         host, port, user, name = _pg_parts()
         click.echo("PostgreSQL: stop the app, then restore the pg_dump file with:")
         click.echo(f"  pg_restore -h {host} -p {port} -U {user} --clean --if-exists -d {name} BACKUP.dump")
+        click.echo("then run `lims audit-verify` before starting the app again.")
         return
     src_path = Path(backup_file)
-    check = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True)
-    try:
-        if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise click.ClickException("the backup file fails SQLite's integrity check; nothing was changed")
-        tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"alembic_version", "audit_entry", "app_user"} <= tables:
-            raise click.ClickException("this file is not a LIMS database backup; nothing was changed")
-    finally:
-        check.close()
-    if not yes:
-        raise click.ClickException("restoring replaces every record made since the backup: repeat with --yes")
-    db.dispose()
+    if not src_path.is_file():
+        _refuse(f"no backup file {src_path}")
     live = Path(db.url.database)
-    safety = live.with_name(live.name + ".before-restore")
-    if live.exists():
-        shutil.copy2(live, safety)
-    src = sqlite3.connect(src_path)
-    dst = sqlite3.connect(live)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".lims-restore-", dir=live.parent))
     try:
-        with dst:
-            src.backup(dst)
+        staging = work / "backup.sqlite"
+        try:
+            revision, result, _cp = _check_backup(src_path, staging, expected_sha, upgrade_old)
+        except AuditKeyMissing as err:
+            raise click.ClickException(f"{err}; nothing was changed")
+        summary = (f"{src_path.name}: checksum, schema revision {revision} and audit trail ({result.head_seq} rows) "
+                   "verified")
+        if not yes:
+            raise click.ClickException(f"{summary}; restoring replaces every record made since the backup: repeat with --yes")
+        db.dispose()
+        safety = None
+        if live.exists():
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            safety = live.with_name(f"{live.name}.before-restore-{stamp}")
+            _sqlite_copy(live, safety)  # with the WAL's committed content (a plain file copy would leave it out)
+        src = sqlite3.connect(staging)
+        dst = sqlite3.connect(live)
+        try:
+            with dst:
+                src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
     finally:
-        src.close()
-        dst.close()
+        shutil.rmtree(work, ignore_errors=True)
     from .audit.trail import audit_event
 
+    key = audit_key()
+    checkpoints.write(key, result.head_seq, result.head_hash, f"restore of {src_path.name}", kind="restore")
     with transaction(_cli_actor()) as s:
         audit_event(s, "restore", "database", None, reason=f"restored from {src_path.name} (sha256 {_sha256(src_path)})")
-    click.echo(f"restored {live} from {src_path}; the previous file was kept as {safety}")
+    after, cp = _checkpoint(f"after restore of {src_path.name}")
+    click.echo(f"restored {live} from {src_path} ({summary})")
+    click.echo(f"the previous database was kept as {safety}" if safety else "there was no previous database")
+    if cp is not None:
+        click.echo(checkpoints.printable(cp))
