@@ -231,6 +231,27 @@ def audit_checkpoint_cmd(print_only, reason):
     click.echo(checkpoints.printable(cp))
 
 
+@lims_cli.command("pg-roles")
+@click.option("--owner", required=True, help="Role that owns the schema and runs `lims init` (migrations).")
+@click.option("--app", "app_role", required=True, help="Role the web workers and the scheduler connect as.")
+@click.option("--schema", default="public", show_default=True)
+@click.option("--database", default=None, help="Also make the owner own this database.")
+def pg_roles_cmd(owner, app_role, schema, database):
+    """Print the PostgreSQL SQL for an owner role and an application role that may only append to the audit trail.
+
+    Run it with psql as a superuser once, and again after every `lims init` that added tables (idempotent)."""
+    from sqlmodel import SQLModel
+
+    from .audit.immutability import pg_role_sql
+
+    tables = [t.name for t in SQLModel.metadata.sorted_tables] + ["alembic_version"]
+    try:
+        for stmt in pg_role_sql(owner, app_role, schema, tables, database):
+            click.echo(stmt + ";")
+    except ValueError as err:
+        raise click.ClickException(str(err))
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

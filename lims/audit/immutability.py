@@ -94,3 +94,47 @@ def guard_sql(dialect: str, table: str) -> list[str]:
 
 def unguard_sql(dialect: str, table: str) -> list[str]:
     return head_drop_sql(dialect) if table == CHAIN_HEAD_TABLE else drop_sql(dialect, table)
+
+
+# --- PostgreSQL roles: an owner for migrations, an application role that can only append to the audit tables --
+
+APPEND_ONLY_GRANTS = {"audit_entry": "SELECT, INSERT", "signature": "SELECT, INSERT",
+                      CHAIN_HEAD_TABLE: "SELECT, UPDATE"}  # the head moves forward only (trigger)
+
+
+def pg_role_sql(owner: str, app: str, schema: str, tables: list[str], database: str | None = None) -> list[str]:
+    """SQL that a superuser runs once (the roles) and again after every migration (the grants; idempotent).
+
+    The owner owns the schema and every table, so only it (never the application) can drop or disable the
+    triggers. The application role may read and write the records, but only SELECT and INSERT the audit trail
+    and the signatures, and UPDATE the chain head (which its trigger lets move only forward)."""
+    for name in (owner, app, schema):
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a plain SQL name: {name!r}")
+    out = [
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{owner}') THEN "
+        f"CREATE ROLE {owner} LOGIN; END IF; END $$",
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app}') THEN "
+        f"CREATE ROLE {app} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; END IF; END $$",
+    ]
+    if database:
+        out.append(f"ALTER DATABASE {database} OWNER TO {owner}")
+    out += [
+        f"ALTER SCHEMA {schema} OWNER TO {owner}",
+        f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+        f"REVOKE ALL ON SCHEMA {schema} FROM {app}",
+        f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+    ]
+    for t in sorted(tables):
+        out.append(f"ALTER TABLE {schema}.{t} OWNER TO {owner}")
+        out.append(f"REVOKE ALL ON {schema}.{t} FROM {app}")
+        if t in APPEND_ONLY_GRANTS:
+            out.append(f"GRANT {APPEND_ONLY_GRANTS[t]} ON {schema}.{t} TO {app}")
+        elif t == "alembic_version":
+            out.append(f"GRANT SELECT ON {schema}.{t} TO {app}")
+        else:
+            out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{t} TO {app}")
+    out.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}")
+    out.append(f"ALTER FUNCTION {schema}.lims_refuse_change() OWNER TO {owner}")
+    out.append(f"ALTER FUNCTION {schema}.lims_head_forward_only() OWNER TO {owner}")
+    return out
