@@ -7,6 +7,7 @@ deployment sets them in its systemd unit or environment file, never in code.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -51,6 +52,10 @@ class Config:
     PROXY_FIX = False               # trust X-Forwarded-* from one proxy (gunicorn behind nginx)
     SQLITE_BUSY_TIMEOUT_MS = 15000
     BACKUP_DIR = str(BASE_DIR / "backups")
+    # Tamper-evident audit trail (docs/hardening.md): the HMAC key lives outside the database, and so do the
+    # head checkpoints. The key file is created (32 random bytes, mode 0600) while the chain is still empty.
+    AUDIT_KEY_FILE = str(INSTANCE_DIR / "audit.key")
+    AUDIT_CHECKPOINT_DIR = str(INSTANCE_DIR / "checkpoints")
     SQL_ECHO = False
     # Labels (labels/ holds the layouts).
     LABEL_STATEMENT = "For clinical research use only / 仅供临床研究使用"
@@ -77,7 +82,7 @@ class Config:
         "PASSWORD_MIN_LENGTH", "PASSWORD_MIN_SCORE", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES", "SESSION_MAX_HOURS",
         "LOGIN_FREE_FAILURES_PER_ACCOUNT", "LOGIN_FREE_FAILURES_PER_ADDRESS", "LOGIN_FIRST_DELAY_SECONDS",
         "LOGIN_MAX_DELAY_SECONDS", "LOGIN_THROTTLE_WINDOW_HOURS", "HSTS_MAX_AGE_SECONDS", "COOKIE_SECURE",
-        "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
+        "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "AUDIT_KEY_FILE", "AUDIT_CHECKPOINT_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
         "ZPL_PRINTER", "SAME_DONOR_PREFERENCE", "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
         "REPORT_FONT", "EXPORT_DIR", "LOOKBACK_WINDOW_DAYS", "LOOKBACK_TARGET_DAYS",
         "JOB_LEASE_SECONDS", "JOB_BATCH_SIZE",
@@ -97,3 +102,6 @@ class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = True  # CSRF stays on in tests: the suite proves it
     SECRET_KEY = "test-secret-key-not-for-production"
+    # One key per test process (never the installation's); the app fixture gives each test its own checkpoints.
+    AUDIT_KEY_FILE = str(Path(tempfile.gettempdir()) / f"lims-test-{os.getpid()}" / "audit.key")
+    AUDIT_CHECKPOINT_DIR = str(Path(tempfile.gettempdir()) / f"lims-test-{os.getpid()}" / "checkpoints")

@@ -95,18 +95,18 @@ def pg_migrated():
 
 
 def reset_pg(url: str, tables: list[str]) -> None:
-    """Empty every table; the append-only triggers are dropped and put back."""
-    from lims.audit.immutability import APPEND_ONLY_TABLES, create_sql, drop_sql
+    """Empty every table; the append-only and chain-head triggers are dropped and put back."""
+    from lims.audit.immutability import GUARDED_TABLES, guard_sql, unguard_sql
 
     eng = create_engine(url)
     with eng.begin() as c:
-        for t in APPEND_ONLY_TABLES:
-            for stmt in drop_sql("postgresql", t):
+        for t in GUARDED_TABLES:
+            for stmt in unguard_sql("postgresql", t):
                 c.exec_driver_sql(stmt)
         c.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         c.exec_driver_sql("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 0, '" + "0" * 64 + "')")
-        for t in APPEND_ONLY_TABLES:
-            for stmt in create_sql("postgresql", t):
+        for t in GUARDED_TABLES:
+            for stmt in guard_sql("postgresql", t):
                 c.exec_driver_sql(stmt)
     eng.dispose()
 
@@ -151,7 +151,8 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def app(database_url, clock, tmp_path):
-    app = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "backups"))
+    app = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "backups"),
+                     AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
     app.extensions["clock"] = clock
     app.test_client_class = IsolatedClient
     with app.app_context():

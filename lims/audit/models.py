@@ -34,6 +34,9 @@ class AuditEntry(SQLModel, table=True):
     new_value: Optional[str] = Field(default=None, sa_column=Column(Text))
     reason: Optional[str] = Field(default=None, sa_column=Column(Text))
     client: Optional[str] = Field(default=None, max_length=80)
+    # A "sign" row carries the signature it records (canonical JSON: id, signer, meaning, record type/id/version,
+    # content hash, time, comment), so the signature table is bound into the chain.
+    signature: Optional[str] = Field(default=None, sa_column=Column(Text))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -41,7 +44,8 @@ class AuditEntry(SQLModel, table=True):
 class AuditChainHead(SQLModel, table=True):
     """The last sequence and hash; locked while rows are appended.
 
-    Also lets audit-verify notice rows cut off the end of the chain.
+    Also lets audit-verify notice rows cut off the end of the chain. Triggers let it only move forward, to a
+    row that exists with that hash (``lims.audit.immutability``); it is never deleted.
     """
 
     __tablename__ = "audit_chain_head"

@@ -93,8 +93,13 @@ def sign_many(session, records, meaning: str, user, password: str, *, comment: s
                         signed_at=now, comment=(comment or "").strip() or None)
         session.add(sig)
         sigs.append(sig)
+    session.flush()  # the signatures' ids, which their audit rows record
+    from .integrity import signature_record
+
+    for record, sig in zip(records, sigs):
+        # the chained row carries the whole signature: deleting or changing a signature row breaks audit-verify
         audit_event(session, "sign", record.audit_entity, record.audit_record_id, field="meaning",
-                    new=meaning, reason=sig.comment, record_version=record.version)
+                    new=meaning, reason=sig.comment, record_version=record.version, signature=signature_record(sig))
     session.flush()
     return sigs
 

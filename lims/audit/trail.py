@@ -67,6 +67,9 @@ def append_rows(session, rows: list[dict]) -> None:
     if head is None:
         raise RuntimeError("audit chain head missing: run `flask --app wsgi lims init`")
     seq, prev = head
+    from .keys import audit_key
+
+    key = audit_key(create=seq == 0)  # a new database's first row creates the key file; later, a missing key is an error
     now = utcnow()
     actor = _actor(session)
     out = []
@@ -78,24 +81,26 @@ def append_rows(session, rows: list[dict]) -> None:
             "user_name": actor.name if actor else "unknown",
             "client": actor.client if actor else None,
             "record_version": None, "field": None, "old_value": None, "new_value": None,
-            "reason": None, "record_id": None,
+            "reason": None, "record_id": None, "signature": None,
         }
         full.update(row)
         full["prev_hash"] = prev
-        full["hash"] = prev = entry_hash(prev, full)
+        full["hash"] = prev = entry_hash(key, prev, full)
         out.append(full)
     conn.execute(insert(AuditEntry.__table__), out)
     conn.execute(update(AuditChainHead.__table__).where(AuditChainHead.id == 1).values(last_seq=seq, last_hash=prev))
 
 
 def audit_event(session, action: str, entity: str, record_id=None, *, reason=None, field=None,
-                old=None, new=None, record_version=None) -> None:
-    """Record an event that is not a row change (login, signature, print, ...)."""
+                old=None, new=None, record_version=None, signature: str | None = None) -> None:
+    """Record an event that is not a row change (login, signature, print, ...).
+
+    ``signature``: the canonical record of the signature a "sign" row records (``integrity.signature_record``)."""
     append_rows(session, [{
         "action": action, "entity": entity,
         "record_id": None if record_id is None else str(record_id),
         "record_version": record_version, "field": field,
-        "old_value": fmt_value(old), "new_value": fmt_value(new), "reason": reason,
+        "old_value": fmt_value(old), "new_value": fmt_value(new), "reason": reason, "signature": signature,
     }])
 
 
@@ -174,10 +179,15 @@ def _after_flush(session, _ctx):
     append_rows(session, rows)
 
 
-def verify_stored_chain(session):
-    """Verify the whole stored chain against its head (``lims audit-verify``)."""
-    from .chain import verify
+def verify_stored_chain(session, checkpoints=None):
+    """Verify the stored chain, its head, its signatures and the checkpoints (``lims audit-verify``).
 
-    head = session.get(AuditChainHead, 1)
-    rows = (r._asdict() for r in session.execute(select(*AuditEntry.__table__.c).order_by(AuditEntry.id)))
-    return verify(rows, head.last_seq if head else None, head.last_hash if head else None)
+    ``checkpoints``: None reads the installation's checkpoint store."""
+    from .checkpoints import read_store
+    from .integrity import verify_database
+    from .keys import audit_key
+
+    head = session.execute(select(AuditChainHead.last_seq).where(AuditChainHead.id == 1)).scalar()
+    first = session.execute(select(AuditEntry.id).limit(1)).scalar()
+    key = audit_key(create=not head and first is None)  # an empty trail may get its key now; a trail with rows never
+    return verify_database(session, key, read_store(key) if checkpoints is None else checkpoints)

@@ -175,6 +175,27 @@ def sae_deadlines(session, now: datetime, today: date) -> dict:
     return {"missed": missed, "newly_flagged": flagged, "due_within_24h": soon}
 
 
+# --- audit trail checkpoint ------------------------------------------------------------------------
+
+def audit_checkpoint(session, now: datetime, today: date) -> dict:
+    """Verify the audit trail and write a checkpoint of its head outside the database (docs/hardening.md).
+
+    A broken trail fails the run (listed for QA on the home page and at /jobs/) and writes no checkpoint.
+    The verification reads in its own read transaction, so writers are never held up by it."""
+    from ..audit import checkpoints
+    from ..audit.keys import audit_key
+    from ..audit.trail import verify_stored_chain
+    from ..db import transaction
+
+    with transaction(session.info.get("actor"), write=False) as r:
+        result = verify_stored_chain(r)
+    if not result.ok:
+        where = f" at row {result.broken_at}" if result.broken_at is not None else ""
+        raise RuntimeError(f"audit trail broken{where}: {result.problem}")
+    checkpoints.write(audit_key(), result.head_seq, result.head_hash, f"daily job {today.isoformat()}")
+    return {"rows_verified": result.checked, "head_seq": result.head_seq}
+
+
 JOBS: dict[str, Job] = {j.name: j for j in (
     Job("expire", expire, 15, description=_l("expire dose units past expiry or thaw window, and fully expired batches"),
         step=expire_step),
@@ -182,4 +203,5 @@ JOBS: dict[str, Job] = {j.name: j for j in (
     Job("quarantine_clearance", quarantine_clearance, 60, description=_l("count quarantined batches ready for QA review")),
     Job("donor_eligibility", donor_eligibility, None, (0, 5), _l("end eligibility past its date; count re-screenings due")),
     Job("retained_samples", retained_samples, None, (0, 10), _l("count retained samples due for disposal")),
+    Job("audit_checkpoint", audit_checkpoint, None, (0, 30), _l("verify the audit trail and checkpoint its head outside the database")),
 )}

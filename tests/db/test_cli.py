@@ -91,7 +91,9 @@ def test_restore_refuses_a_file_that_is_not_a_lims_backup(app, backend, tmp_path
     import sqlite3
 
     sqlite3.connect(bogus).execute("create table t (x)").connection.commit()
-    r = app.test_cli_runner().invoke(args=["lims", "restore", str(bogus), "--yes"])
+    from lims.cli import _sha256
+
+    r = app.test_cli_runner().invoke(args=["lims", "restore", str(bogus), "--yes", "--sha256", _sha256(bogus)])
     assert r.exit_code != 0 and "not a LIMS database backup" in r.output
 
 

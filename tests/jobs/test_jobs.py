@@ -329,7 +329,7 @@ def test_run_jobs_command(app, clock):
     every = cli.invoke(args=["lims", "run-jobs"])
     assert every.exit_code == 0, every.output
     assert "expire: already run for this slot" in every.output
-    for name in ("sae_deadlines", "quarantine_clearance", "donor_eligibility", "retained_samples"):
+    for name in ("sae_deadlines", "quarantine_clearance", "donor_eligibility", "retained_samples", "audit_checkpoint"):
         assert re.search(rf"^{name}: ok", every.output, re.M), every.output
 
 
@@ -341,7 +341,7 @@ def test_scheduler_configuration(app):
 
     sched = runner.build_scheduler(app)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == set(JOBS) | {runner.SWEEP} and len(jobs) == 6
+    assert set(jobs) == set(JOBS) | {runner.SWEEP} and len(jobs) == 7
     assert jobs[runner.SWEEP].trigger.interval == timedelta(seconds=60)  # half the default lease of 120 s
     assert sched.timezone == ZoneInfo("Asia/Shanghai")
     for j in jobs.values():  # not started: the scheduler's job defaults apply when it starts
@@ -356,3 +356,34 @@ def test_scheduler_configuration(app):
             assert timedelta(0) < fire - now <= timedelta(minutes=job.every_minutes), name
         else:
             assert fire == datetime(2026, 11, 24, *job.at, tzinfo=shanghai), name
+
+
+# --- audit checkpoint ----------------------------------------------------------------------------------
+
+def test_daily_audit_checkpoint_verifies_the_trail_and_writes_its_head_outside_the_database(app, clock, make_user):
+    from sqlalchemy import text
+
+    from lims.audit import checkpoints
+    from lims.audit.immutability import create_sql, drop_sql
+    from lims.audit.keys import audit_key
+
+    assert runner.JOBS["audit_checkpoint"].every_minutes is None  # daily, like the other daily jobs
+    make_user("tech1")
+    last = audit_rows(app)[-1]
+    r = runner.run("audit_checkpoint", clock.now())
+    assert counts(r) == {"rows_verified": last.id, "head_seq": last.id}
+    (cp,) = checkpoints.read_store(audit_key())
+    assert cp.valid and (cp.seq, cp.hash, cp.kind) == (last.id, last.hash, "checkpoint")
+    assert cp.reason.startswith("daily job ")
+    assert runner.run("audit_checkpoint", clock.now()) is None  # once per lab day
+
+    engine = app.extensions["lims_db"].engine  # a row altered behind the application: the next day's run fails
+    with engine.begin() as conn:
+        for stmt in drop_sql(engine.dialect.name, "audit_entry"):
+            conn.exec_driver_sql(stmt)
+        conn.execute(text(f"UPDATE audit_entry SET reason = 'edited' WHERE id = {last.id}"))
+        for stmt in create_sql(engine.dialect.name, "audit_entry"):
+            conn.exec_driver_sql(stmt)
+    failed = runner.run("audit_checkpoint", clock.now() + timedelta(days=1))
+    assert failed.outcome == "failed" and f"audit trail broken at row {last.id}" in failed.error
+    assert len(checkpoints.read_store(audit_key())) == 1  # no checkpoint of a broken trail
