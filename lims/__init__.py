@@ -81,6 +81,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     public(app.view_functions["static"])
 
     app.before_request(load_user)
+    app.before_request(boundary.refuse_bad_input)  # after load_user: the refusal page keeps the user's layout
     app.before_request(lambda: enforce(app))
 
     errorpages.init_app(app)

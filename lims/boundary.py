@@ -83,8 +83,19 @@ class BoundedInt(IntegerConverter):
 
 
 def init_app(app) -> None:
+    """Read the raw bytes first (before CSRF parses the form; Werkzeug would have replaced invalid UTF-8 by then);
+    the refusal itself comes from ``refuse_bad_input``, registered after the user is loaded, so the error page
+    still shows a signed-in user their navigation."""
+    from flask import g
+
     @app.before_request
     def _check_boundary():
-        where = problem()
-        if where is not None:
-            raise _refuse(where)
+        g.lims_bad_input = problem()
+
+
+def refuse_bad_input():
+    from flask import g
+
+    where = g.pop("lims_bad_input", None)
+    if where is not None:
+        raise _refuse(where)

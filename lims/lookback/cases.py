@@ -273,7 +273,7 @@ def scope_sentence(c: LookbackCase, added: int = 0) -> str:
     """Which rule set the scope and why, as the case page and the PDF say it; ``added``: donations QA added."""
     more = " " + _("Widened by QA with a signed reason: %(n)s donation(s) added.", n=added) if added else ""
     if c.batch_id:
-        return _("the batch named when the case was opened") + more
+        return _("the batch named when the case was opened") + ("." if more else "") + more
     if c.scope_basis == "no_negative":
         text = _("every donation: no fully negative screening before the finding")
     elif c.scope_basis == "negative_screening":

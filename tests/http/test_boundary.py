@@ -81,6 +81,7 @@ def test_bad_bytes_in_the_address_are_refused(app, as_user, url):
     qa = as_user("qa1", roles=["qa"])
     r = qa.get(url)
     assert r.status_code == 400 and REFUSED in page_text(r)
+    assert "Qa1" in page_text(r) and "Sign out" in page_text(r)  # the page still knows who is signed in
 
 
 # --- query parameters ----------------------------------------------------------------------------------
