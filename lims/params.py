@@ -7,8 +7,6 @@ helper here returns a value a query can use, or refuses the request with a
 """
 from __future__ import annotations
 
-from datetime import date
-
 from flask import request
 from flask_babel import gettext as _
 
@@ -16,7 +14,6 @@ from .errors import LimsError
 
 ID_MAX = 2**31 - 1  # INTEGER: the largest id most tables hold (the audit trail's are BIGINT: BIG_ID_MAX)
 BIG_ID_MAX = 2**63 - 1
-TEXT_MAX = 200
 
 
 class BadParameter(LimsError):
@@ -40,19 +37,3 @@ def arg_int(name: str, minimum: int = 1, maximum: int = ID_MAX) -> int | None:
         raise BadParameter(_("The address parameter %(name)s must be a whole number from %(low)s to %(high)s; "
                              "nothing was changed.", name=name, low=minimum, high=maximum))
     return int(value)
-
-
-def arg_text(name: str, max_length: int = TEXT_MAX) -> str:
-    """Stripped text cut to ``max_length`` characters ('' when absent): a search box, a scanned code."""
-    return (_raw(name) or "")[:max_length]
-
-
-def arg_date(name: str) -> date | None:
-    value = _raw(name)
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadParameter(_("The address parameter %(name)s must be a date (YYYY-MM-DD); nothing was changed.",
-                             name=name)) from None

@@ -273,7 +273,7 @@ class Sweep:
 
         return MultiDict(pairs)
 
-    def fuzz_forms(self, client, pages, password, csrf):
+    def fuzz_forms(self, client, pages, password):
         seen = set()
         for page_url, body in pages.items():
             if not body:
@@ -292,7 +292,6 @@ class Sweep:
                 for what, data in self.mutations(form["fields"], password):
                     self.send(client, "POST", path, data if isinstance(data, bytes) else self._multidict(data),
                               what=f"{endpoint}: {what}")
-        return seen
 
     def _build(self, rule):
         """A URL of ``rule`` with ids seen while crawling (or a guess), None if none can be built."""

@@ -36,7 +36,7 @@ def test_fuzz_sweep(demo_app, backend):
     anonymous = app.test_client()
     pages = sweep.crawl(anonymous)
     pages.update({"/login": anonymous.get("/login").get_data(as_text=True)})
-    sweep.fuzz_forms(anonymous, pages, "wrong password", None)
+    sweep.fuzz_forms(anonymous, pages, "wrong password")
     sweep.fuzz_gets(anonymous, pages)
 
     for username in ROLES:
@@ -45,7 +45,7 @@ def test_fuzz_sweep(demo_app, backend):
         assert r.status_code == 302, f"{username} could not sign in"
         pages = sweep.crawl(b.client)
         csrf = b.token("/")
-        sweep.fuzz_forms(b.client, pages, DEMO_PASSWORD, csrf)
+        sweep.fuzz_forms(b.client, pages, DEMO_PASSWORD)
         sweep.fuzz_gets(b.client, pages)
         sweep.fuzz_unreached_posts(b.client, DEMO_PASSWORD, csrf)
         sweep.fuzz_unreached_gets(b.client)
