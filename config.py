@@ -60,7 +60,8 @@ class Config:
     # Labels (labels/ holds the layouts).
     LABEL_STATEMENT = "For clinical research use only / 仅供临床研究使用"
     ZPL_DOTS_PER_MM = 8             # 8 = 203 dpi, 12 = 300 dpi
-    ZPL_FONT = "0"                  # printer font letter; a CJK font (e.g. a downloaded TrueType) for Chinese text
+    ZPL_CJK = "graphic"             # Chinese on ZPL labels: "graphic" (^GFA bitmap, any Zebra) or "font" (ZPL_FONT)
+    ZPL_FONT = ""                   # with ZPL_CJK=font: TrueType font downloaded to the printer, e.g. E:SIMSUN.TTF
     ZPL_PRINTER = ""                # host:port of a Zebra printer's raw port (9100) for direct printing; empty: download only
     # Courses and adverse events.
     SAME_DONOR_PREFERENCE = True    # a course's later doses come from the donor of its first (refused while one is usable)
@@ -82,8 +83,9 @@ class Config:
         "PASSWORD_MIN_LENGTH", "PASSWORD_MIN_SCORE", "LOCKOUT_ATTEMPTS", "IDLE_TIMEOUT_MINUTES", "SESSION_MAX_HOURS",
         "LOGIN_FREE_FAILURES_PER_ACCOUNT", "LOGIN_FREE_FAILURES_PER_ADDRESS", "LOGIN_FIRST_DELAY_SECONDS",
         "LOGIN_MAX_DELAY_SECONDS", "LOGIN_THROTTLE_WINDOW_HOURS", "HSTS_MAX_AGE_SECONDS", "COOKIE_SECURE",
-        "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "AUDIT_KEY_FILE", "AUDIT_CHECKPOINT_DIR", "SQL_ECHO", "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_FONT",
-        "ZPL_PRINTER", "SAME_DONOR_PREFERENCE", "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
+        "PROXY_FIX", "SQLITE_BUSY_TIMEOUT_MS", "BACKUP_DIR", "AUDIT_KEY_FILE", "AUDIT_CHECKPOINT_DIR", "SQL_ECHO",
+        "LABEL_STATEMENT", "ZPL_DOTS_PER_MM", "ZPL_CJK", "ZPL_FONT", "ZPL_PRINTER", "SAME_DONOR_PREFERENCE",
+        "SAE_ETHICS_HOURS", "SAE_FATAL_DAYS", "SAE_OTHER_DAYS",
         "REPORT_FONT", "EXPORT_DIR", "LOOKBACK_WINDOW_DAYS", "LOOKBACK_TARGET_DAYS",
         "JOB_LEASE_SECONDS", "JOB_BATCH_SIZE",
     )

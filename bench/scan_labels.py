@@ -309,7 +309,7 @@ def main() -> None:
             ms, doc = median_of(lambda code=code: label_pdf.render(layouts[code], contents, title="bench"), 5)
             label_rows.append((f"PDF {len(contents)} labels {code}", ms, f"{len(doc) / 1024:.0f} KB"))
         ms, job = median_of(lambda: label_zpl.render(layouts["tube_50x30"], contents, app.config["ZPL_DOTS_PER_MM"],
-                                                     app.config["ZPL_FONT"]), 5)
+                                                     app.config["ZPL_CJK"], app.config["ZPL_FONT"]), 5)
         label_rows.append((f"ZPL {len(contents)} labels tube_50x30", ms, f"{len(job.encode()) / 1024:.0f} KB"))
 
     # POST /labels/print, a lot's 9 units per request (each a different lot: first prints, audited)

@@ -1,9 +1,11 @@
 """Label layouts are data: one JSON file per label stock in the top-level ``labels/`` folder.
 
-A layout names its size in mm, the QR code's square (position and size) and
-the fields it prints with their positions (mm from the label's top-left
-corner to the text baseline) and fonts. A new stock is a new file; a
-malformed file is refused with a message naming the file and the field.
+A layout names its size in mm, the code's square (position, size, symbology
+and the longest payload it must carry) and the fields it prints with their
+positions (mm from the label's top-left corner to the text baseline) and
+fonts. A new stock is a new file; a malformed file is refused with a message
+naming the file and the field, and so is a code square in which the longest
+payload would get modules below 0.5 mm (lims/labels/codes.py).
 """
 from __future__ import annotations
 
@@ -11,9 +13,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import codes
+
 LAYOUT_DIR = Path(__file__).resolve().parent.parent.parent / "labels"
 FIELDS = ("product", "product_zh", "id", "donor", "dates", "date", "expiry", "volume_storage", "status",
           "statement", "keep_until", "name", "location")
+
+
+# The longest payload a stock carries unless its file says otherwise: LIMS:DU:FMT-20261123-01-03 and its kin
+# with room to spare; storage-location codes can be longer and print on a stock whose code square holds them.
+DEFAULT_MAX_PAYLOAD = 32
 
 
 class LayoutError(ValueError):
@@ -54,6 +63,13 @@ class Layout:
     fields: tuple[FieldSpec, ...]
     sheet: Sheet | None = None
     release_only: bool = False  # a release label: dose units print on it only once released
+    name_zh: str = ""  # the stock's name for zh_CN users (the English name when empty)
+    symbology: str = "qr"  # "qr" or "datamatrix", the same in PDF and ZPL
+    max_payload_chars: int = DEFAULT_MAX_PAYLOAD
+
+    def display_name(self, locale: str | None) -> str:
+        """The name a user of ``locale`` reads in the stock chooser."""
+        return self.name_zh if self.name_zh and (locale or "").startswith("zh") else self.name
 
 
 def _num(data: dict, key: str, where: str, integer: bool = False):
@@ -83,6 +99,20 @@ def parse_layout(code: str, data, source: str) -> Layout:
     qx, qy, qs = (_num(qr, "x_mm", f"{source}: qr"), _num(qr, "y_mm", f"{source}: qr"), _num(qr, "size_mm", f"{source}: qr"))
     if qx + qs > width + 1e-9 or qy + qs > height + 1e-9:
         raise LayoutError(f"{source}: qr: the {qs:g} mm code at ({qx:g}, {qy:g}) does not fit the {width:g} x {height:g} mm label")
+    symbology = qr.get("symbology", "qr")
+    if symbology not in codes.SYMBOLOGIES:
+        raise LayoutError(f"{source}: qr: 'symbology' must be one of {', '.join(codes.SYMBOLOGIES)}")
+    longest = _num(qr, "max_payload_chars", f"{source}: qr", integer=True) if "max_payload_chars" in qr \
+        else DEFAULT_MAX_PAYLOAD
+    total = codes.worst_case_modules(longest, symbology) + 2 * codes.quiet_zone(symbology)
+    if not codes.large_enough(qs, total):
+        raise LayoutError(f"{source}: qr: a {longest}-character payload needs {total} modules: at {qs:g} mm they would "
+                          f"be {qs / total:.2f} mm, {codes.module_dots(qs, total, 8)} dots at 203 dpi and "
+                          f"{codes.module_dots(qs, total, 12)} at 300 dpi (at least {codes.MIN_MODULE_MM:g} mm, 4 and 6 "
+                          f"dots)")
+    name_zh = data.get("name_zh", "")
+    if not isinstance(name_zh, str):
+        raise LayoutError(f"{source}: 'name_zh' must be a text")
     raw_fields = data.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
         raise LayoutError(f"{source}: 'fields' must be a non-empty list")
@@ -117,7 +147,8 @@ def parse_layout(code: str, data, source: str) -> Layout:
     release_only = data.get("release_only", False)
     if not isinstance(release_only, bool):
         raise LayoutError(f"{source}: 'release_only' must be true or false")
-    return Layout(code, name.strip(), width, height, qx, qy, qs, tuple(fields), sheet, release_only)
+    return Layout(code, name.strip(), width, height, qx, qy, qs, tuple(fields), sheet, release_only, name_zh.strip(),
+                  symbology, longest)
 
 
 def load_layout(path: Path) -> Layout:

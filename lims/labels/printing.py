@@ -8,6 +8,8 @@ from ..audit.models import AuditEntry
 from ..audit.trail import audit_event
 from ..errors import RuleViolation
 from . import content, pdf, zpl
+from .codes import CodeTooSmall
+from .fit import DoesNotFit
 from .layouts import Layout
 
 ENTITY = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "donation", "LOC": "storage_location",
@@ -20,6 +22,26 @@ def previously_printed(session, labels) -> bool:
     entities = {ENTITY[lab.kind] for lab in labels}
     return session.exec(select(AuditEntry.id).where(AuditEntry.action == "print", AuditEntry.entity.in_(entities),
                                                     AuditEntry.record_id.in_(ids)).limit(1)).first() is not None
+
+
+def _render(layout: Layout, labels, fmt: str, code: str, config) -> bytes | str:
+    """The document; both formats refuse the same text and the same too-small code with the same message."""
+    if fmt not in ("pdf", "zpl", "zpl_send"):
+        raise RuleViolation(_("Choose PDF or ZPL."))
+    try:
+        if fmt == "pdf":
+            return pdf.render(layout, labels, title=code)
+        return zpl.render(layout, labels, config["ZPL_DOTS_PER_MM"], config.get("ZPL_CJK", "graphic"),
+                          config.get("ZPL_FONT", ""))
+    except DoesNotFit as err:
+        raise RuleViolation(_("%(text)s does not fit on the %(layout)s; choose a larger label stock.",
+                              text=err.text, layout=err.layout))
+    except CodeTooSmall as err:
+        raise RuleViolation(_("The code of %(payload)s would print too small to scan on the %(layout)s; choose a "
+                              "larger label stock.", payload=err.payload, layout=err.layout))
+    except zpl.ZplSettingError as err:
+        raise RuleViolation(_("The ZPL settings cannot print Chinese text (%(error)s); nothing was printed.",
+                              error=err))
 
 
 def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason: str | None, config) -> tuple[bytes | str, int]:
@@ -36,16 +58,7 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
     reprint = previously_printed(session, labels)
     if reprint and not (reason or "").strip():
         raise RuleViolation(_("These labels were printed before: give a reason for the reprint."))
-    if fmt in ("zpl", "zpl_send"):
-        document = zpl.render(layout, labels, config["ZPL_DOTS_PER_MM"], config["ZPL_FONT"])
-    elif fmt == "pdf":
-        try:
-            document = pdf.render(layout, labels, title=code)
-        except pdf.DoesNotFit as err:
-            raise RuleViolation(_("%(text)s does not fit on the %(layout)s; choose a larger label stock.",
-                                  text=err.text, layout=err.layout))
-    else:
-        raise RuleViolation(_("Choose PDF or ZPL."))
+    document = _render(layout, labels, fmt, code, config)
     what = f"{'reprint' if reprint else 'print'} {layout.code} {fmt}" + (" (retained sample)" if kind == "RS" else "")
     if fmt == "zpl_send":
         printer = config.get("ZPL_PRINTER") or ""

@@ -23,10 +23,14 @@ UNIT = LabelContent("DU", "FMT-20261123-01-03", {
 RETAINED = LabelContent("RS", "DN-20261123-01", {**UNIT.texts, "id": "DN-20261123-01"})
 
 
-def decoded(document: bytes, page: int = 0, dpi: int = 600) -> list[str]:
-    """Rasterise one PDF page and decode every QR code on it with zxing-cpp."""
+CODE_FORMATS = {zxingcpp.BarcodeFormat.QRCode: "qr", zxingcpp.BarcodeFormat.DataMatrix: "datamatrix"}
+
+
+def decoded(document: bytes, page: int = 0, dpi: int = 600, symbology: str | None = None) -> list[str]:
+    """Rasterise one PDF page and decode every QR code and Data Matrix on it (only ``symbology``'s when given)."""
     image = pypdfium2.PdfDocument(document)[page].render(scale=dpi / 72).to_pil().convert("L")
-    return sorted(r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode)
+    return sorted(r.text for r in zxingcpp.read_barcodes(image)
+                  if CODE_FORMATS.get(r.format) and symbology in (None, CODE_FORMATS[r.format]))
 
 
 @pytest.mark.parametrize("code", sorted(c for c in LAYOUTS if LAYOUTS[c].sheet is None))
@@ -42,8 +46,8 @@ def test_label_pdf_is_the_layout_size_with_its_texts_and_qr(code):
     text = "".join(reader.pages[0].extract_text().split())  # extraction spaces font runs apart: compare without spaces
     for f in layout.fields:  # every field the layout prints is on the label whole
         assert "".join(first.texts[f.field].split()) in text, (f.field, text)
-    assert decoded(document, 0) == [first.payload]
-    assert decoded(document, 1) == [second.payload]
+    assert decoded(document, 0, symbology=layout.symbology) == [first.payload]
+    assert decoded(document, 1, symbology=layout.symbology) == [second.payload]
 
 
 def test_an_id_that_does_not_fit_is_refused_never_cut():
@@ -84,15 +88,21 @@ def test_too_long_text_shrinks_then_is_cut_never_overflows():
 @pytest.mark.parametrize("code", sorted(LAYOUTS))
 def test_zpl_round_trips_payload_size_and_fields(code):
     layout = LAYOUTS[code]
-    job = zpl.render(layout, [UNIT, LabelContent("DU", "FMT-20261123-01-04", {**UNIT.texts, "id": "FMT-20261123-01-04"})], 8)
+    first = RETAINED if code == "cryovial_25x13" else UNIT
+    second = LabelContent(first.kind, first.record_id[:-1] + "4", {**first.texts, "id": first.record_id[:-1] + "4"})
+    job = zpl.render(layout, [first, second], 8)
     formats = re.findall(r"\^XA.*?\^XZ", job, re.S)
     assert len(formats) == 2
-    first = formats[0]
-    assert re.search(r"\^BQN,2,\d+\^FDQA,LIMS:DU:FMT-20261123-01-03\^FS", first)  # QR, error correction Q
-    assert f"^PW{round(layout.width_mm * 8)}" in first and f"^LL{round(layout.height_mm * 8)}" in first
-    assert "^CI28" in first
-    fields = re.findall(r"\^FH_\^FD(.*?)\^FS", first)
-    assert fields == [UNIT.texts[f.field] for f in layout.fields]
+    one = formats[0]
+    if layout.symbology == "qr":
+        assert re.search(rf"\^BQN,2,\d+\^FDQA,{first.payload}\^FS", one)  # QR, error correction Q
+    else:
+        assert re.search(rf"\^BXN,\d+,200,\d+,\d+,6\^FH_\^FD{first.payload}\^FS", one)  # Data Matrix ECC 200
+    assert f"^PW{round(layout.width_mm * 8)}" in one and f"^LL{round(layout.height_mm * 8)}" in one
+    assert "^CI28" in one
+    assert re.findall(r"\^FX(\w+)\^FS", one) == [f.field for f in layout.fields]  # every field, in layout order
+    sent = "".join(re.findall(r"\^FH_\^FD(.*?)\^FS", one.split("^FXid^FS")[1].split("^FX")[0]))
+    assert sent == first.record_id  # the ID goes as text in font 0
 
 
 def test_zpl_escapes_carets_and_tildes_in_data():
