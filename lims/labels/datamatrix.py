@@ -3,7 +3,7 @@
 A 25 x 13 mm cryovial has room for a 12 mm code: a QR code of its payload
 (version 2, 25 modules plus a 4-module quiet zone) gets 0.36 mm modules, too
 small for a frosted vial; a Data Matrix of the same payload needs 18-20 modules
-plus a 2-module quiet zone, 0.5 mm at 203 dpi. ReportLab ships the ECC 200 bit
+plus the 1-module quiet zone ISO/IEC 16022 asks for, 0.5 mm at 203 dpi. ReportLab ships the ECC 200 bit
 placement and Reed-Solomon code only for the 44 x 44 size in C40; this module
 uses them for every square size up to 44 x 44 with ASCII encodation (digit
 pairs packed), which is what Zebra printers pick for these payloads too.
@@ -16,7 +16,7 @@ from reportlab.graphics.barcode.ecc200datamatrix import ECC200DataMatrix
 SIZES = {10: (1, 3, 5), 12: (1, 5, 7), 14: (1, 8, 10), 16: (1, 12, 12), 18: (1, 18, 14), 20: (1, 22, 18),
          22: (1, 30, 20), 24: (1, 36, 24), 26: (1, 44, 28), 32: (2, 62, 36), 36: (2, 86, 42), 40: (2, 114, 48),
          44: (2, 144, 56)}
-QUIET_ZONE = 2  # modules; ISO/IEC 16022 asks for 1, a frosted vial gets two
+QUIET_ZONE = 1  # modules (ISO/IEC 16022); the label's edge and the text's gap add to it
 
 
 class TooLong(ValueError):
