@@ -7,6 +7,7 @@ from sqlmodel import select
 from ..audit.models import AuditEntry
 from ..audit.trail import audit_event
 from ..errors import RuleViolation
+from ..reports.fonts import FontMissing
 from . import content, pdf, zpl
 from .codes import CodeTooSmall
 from .fit import DoesNotFit
@@ -24,24 +25,35 @@ def previously_printed(session, labels) -> bool:
                                                     AuditEntry.record_id.in_(ids)).limit(1)).first() is not None
 
 
+def _stock_name(layout: Layout) -> str:
+    """The stock's name in the user's language (its Chinese name for zh_CN), as the stock chooser shows it."""
+    from flask_babel import get_locale
+
+    return layout.display_name(str(get_locale() or ""))
+
+
 def _render(layout: Layout, labels, fmt: str, code: str, config) -> bytes | str:
     """The document; both formats refuse the same text and the same too-small code with the same message."""
     if fmt not in ("pdf", "zpl", "zpl_send"):
         raise RuleViolation(_("Choose PDF or ZPL."))
+    cjk, font = config.get("ZPL_CJK", "graphic"), config.get("ZPL_FONT", "")
+    if fmt != "pdf" and cjk not in zpl.CJK_MODES:
+        raise RuleViolation(_("LIMS_ZPL_CJK must be graphic or font (is %(value)s); nothing was printed.", value=cjk))
+    if fmt != "pdf" and cjk == "font" and not font.strip():
+        raise RuleViolation(_("LIMS_ZPL_CJK is font but LIMS_ZPL_FONT names no font on the printer; nothing was "
+                              "printed."))
     try:
         if fmt == "pdf":
             return pdf.render(layout, labels, title=code)
-        return zpl.render(layout, labels, config["ZPL_DOTS_PER_MM"], config.get("ZPL_CJK", "graphic"),
-                          config.get("ZPL_FONT", ""))
+        return zpl.render(layout, labels, config["ZPL_DOTS_PER_MM"], cjk, font)
     except DoesNotFit as err:
         raise RuleViolation(_("%(text)s does not fit on the %(layout)s; choose a larger label stock.",
-                              text=err.text, layout=err.layout))
+                              text=err.text, layout=_stock_name(layout)))
     except CodeTooSmall as err:
         raise RuleViolation(_("The code of %(payload)s would print too small to scan on the %(layout)s; choose a "
-                              "larger label stock.", payload=err.payload, layout=err.layout))
-    except zpl.ZplSettingError as err:
-        raise RuleViolation(_("The ZPL settings cannot print Chinese text (%(error)s); nothing was printed.",
-                              error=err))
+                              "larger label stock.", payload=err.payload, layout=_stock_name(layout)))
+    except FontMissing as err:
+        raise RuleViolation(_("The label font is missing (%(error)s); nothing was printed.", error=err))
 
 
 def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason: str | None, config) -> tuple[bytes | str, int]:
@@ -54,7 +66,7 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
                    for lab in labels if lab.kind != "DU" or lab.state not in RELEASED_UNIT]
         if blocked:
             raise RuleViolation(_("The %(layout)s is printed only for released dose units in date: %(ids)s. Print the tube label, which shows the unit's state.",
-                                  layout=layout.name, ids=", ".join(blocked)))
+                                  layout=_stock_name(layout), ids=", ".join(blocked)))
     reprint = previously_printed(session, labels)
     if reprint and not (reason or "").strip():
         raise RuleViolation(_("These labels were printed before: give a reason for the reprint."))

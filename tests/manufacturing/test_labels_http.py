@@ -4,7 +4,9 @@ from datetime import date
 
 from pypdf import PdfReader
 
+from lims.labels.layouts import all_layouts
 from tests.conftest import audit_rows, page_text
+from tests.labels import zplcheck
 from tests.labels.test_render import decoded
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import lab
@@ -64,6 +66,7 @@ def test_all_units_of_a_lot_in_one_document_pdf_and_zpl(app, mfg):
     r = print_labels(mfg.tech, "LOT_UNITS", LOT, fmt="zpl", reason="ZPL copy for the Zebra in room 2", page=page)
     assert r.status_code == 200 and r.data.decode().count("^XA") == 6
     assert f"^FDQA,LIMS:DU:{LOT}-06^FS" in r.data.decode()
+    zplcheck.check_zpl_fits(all_layouts()["tube_50x30"], r.data.decode(), 8)
 
 
 def test_retained_sample_on_a_cryovial_and_a_unit_id_that_would_not_fit(app, mfg):
@@ -190,24 +193,38 @@ def test_screening_specimen_tube_labels(app, mfg):
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/screenings/{sc.id}")
 
 
-def test_every_label_kind_on_every_stock(app, mfg):
-    """Each kind on each stock: the PDF page is the stock's size, the ID is printed and the QR decodes to the payload;
-    where a field that must print whole does not fit (a long ID on a cryovial) the print is refused, never cut."""
-    from lims.donors.screening_models import Screening
+def _printed(mfg, kind, ident, layout, fmt):
+    """(response, the flashed message of a refusal) of one print."""
+    r = print_labels(mfg.tech, kind, ident, layout=layout, fmt=fmt, reason="layout check")
+    if r.status_code != 302:
+        return r, ""
+    text = page_text(mfg.tech.get(r.headers["Location"]))
+    return r, next((line.strip() for line in text.splitlines() if "does not fit" in line or "too small" in line), text)
+
+
+def _print_everything(app, mfg, records, quarantined: bool):
+    """Every kind on every stock through POST /labels/print, as PDF and as ZPL at 203 and 300 dpi.
+
+    PDF: the page is the stock's size, the ID is printed, the code decodes frosted at 203 and 300 dpi. ZPL, rendered
+    by zplkit: every text box inside its field, no overlaps, the code decodes frosted. A refusal is the same
+    refusal in both formats. Returns the refused (kind, stock) pairs."""
     from lims.labels.layouts import all_layouts
 
-    flow.to_quarantine(mfg)
-    sc = flow.row(Screening, donor_id=1)
-    records = {"DU": (UNIT, f"LIMS:DU:{UNIT}"), "LOT": (LOT, f"LIMS:LOT:{LOT}"),
-               "DN": (flow.DONATION, f"LIMS:DN:{flow.DONATION}"), "RS": (flow.DONATION, f"LIMS:RS:{flow.DONATION}"),
-               "LOC": ("BOX-F1", "LIMS:LOC:BOX-F1"), "SP": (str(sc.id), f"LIMS:SP:SC{sc.id}-BLOOD")}
     refused = []
     for code, layout in all_layouts().items():
-        if layout.release_only:
+        if layout.release_only and quarantined:
             continue  # covered by test_release_label_only_once_released
         for kind, (ident, payload) in records.items():
-            r = print_labels(mfg.tech, kind, ident, layout=code, reason="layout check")
+            if layout.release_only and kind != "DU":
+                continue
+            r, message = _printed(mfg, kind, ident, code, "pdf")
+            answers = []
+            for dots in (8, 12):
+                app.config["ZPL_DOTS_PER_MM"] = dots
+                answers.append(_printed(mfg, kind, ident, code, "zpl"))
             if r.status_code == 302:
+                assert "does not fit on the" in message, (kind, code, message)
+                assert [(z.status_code, m) for z, m in answers] == [(302, message)] * 2, (kind, code)
                 refused.append((kind, code))
                 continue
             assert r.status_code == 200, (kind, code)
@@ -215,7 +232,29 @@ def test_every_label_kind_on_every_stock(app, mfg):
             size = (round(float(page.mediabox.width) / 72 * 25.4), round(float(page.mediabox.height) / 72 * 25.4))
             assert size == ((210, 297) if layout.sheet else (round(layout.width_mm), round(layout.height_mm))), (kind, code)
             assert payload.split(":", 2)[2] in page.extract_text().replace("\n", ""), (kind, code)
-            assert payload in decoded(r.data, 0, dpi=300 if layout.sheet else 600), (kind, code)
-            z = print_labels(mfg.tech, kind, ident, layout=code, fmt="zpl", reason="layout check")
-            assert f"^FDQA,{payload}^FS" in z.data.decode(), (kind, code)
-    assert refused == [("DU", "cryovial_25x13")]  # a lot number (15 characters) still fits a cryovial
+            for dpi in (203, 300):
+                assert payload in zplcheck.pdf_decodes_frosted(r.data, layout.symbology, dpi), (kind, code, dpi)
+            for dots, (z, _message) in zip((8, 12), answers):
+                assert z.status_code == 200, (kind, code, dots)
+                job = z.data.decode()
+                zplcheck.check_zpl_fits(layout, job, dots)
+                assert zplcheck.zpl_decodes_frosted(job, layout.symbology, dots)[0] == [payload], (kind, code, dots)
+    app.config["ZPL_DOTS_PER_MM"] = 8
+    return refused
+
+
+def test_every_label_kind_on_every_stock(app, mfg, clock):
+    """Quarantined, then released: each kind on each stock in PDF and ZPL fits, scans, or is refused the same way in
+    both (a long ID on a cryovial is refused, never cut); the release label prints once the unit is released."""
+    from lims.donors.screening_models import Screening
+
+    flow.to_quarantine(mfg)
+    sc = flow.row(Screening, donor_id=1)
+    records = {"DU": (UNIT, f"LIMS:DU:{UNIT}"), "LOT": (LOT, f"LIMS:LOT:{LOT}"),
+               "DN": (flow.DONATION, f"LIMS:DN:{flow.DONATION}"), "RS": (flow.DONATION, f"LIMS:RS:{flow.DONATION}"),
+               "LOC": ("BOX-F1", "LIMS:LOC:BOX-F1"), "SP": (str(sc.id), f"LIMS:SP:SC{sc.id}-BLOOD")}
+    assert _print_everything(app, mfg, records, quarantined=True) == [("DU", "cryovial_25x13")]
+    flow.clear_donor(mfg, clock)
+    ok(flow.review(mfg.qa))
+    ok(flow.release(mfg.qa))
+    assert _print_everything(app, mfg, {"DU": records["DU"]}, quarantined=False) == [("DU", "cryovial_25x13")]
