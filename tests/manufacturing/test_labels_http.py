@@ -258,3 +258,16 @@ def test_every_label_kind_on_every_stock(app, mfg, clock):
     ok(flow.review(mfg.qa))
     ok(flow.release(mfg.qa))
     assert _print_everything(app, mfg, {"DU": records["DU"]}, quarantined=False) == [("DU", "cryovial_25x13")]
+
+
+def test_stock_chooser_and_refusal_name_the_stock_in_chinese_for_zh_users(app, mfg):
+    from lims.labels.layouts import all_layouts
+
+    flow.to_quarantine(mfg)
+    assert mfg.tech.post("/profile", {"language": "zh_CN"}).status_code == 302
+    html = page_text(mfg.tech.get(f"/units/{UNIT}"))
+    for code, layout in all_layouts().items():
+        assert f'<option value="{code}"' in html and layout.name_zh in html and layout.name not in html
+    r = print_labels(mfg.tech, "DU", UNIT, layout="cryovial_25x13", fmt="zpl")
+    assert r.status_code == 302 and prints(UNIT) == []
+    assert f"{UNIT} 在 冻存管标签 25 × 13 mm（留样） 上放不下" in page_text(mfg.tech.get(r.headers["Location"]))
