@@ -19,6 +19,8 @@ symbol size the PDF draws), with whole-dot modules of at least 0.5 mm.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from . import codes, fit
 from .layouts import Layout
 
@@ -51,9 +53,16 @@ def send(job: str, address: str, timeout: float = 5.0) -> None:
 
 def graphic(text: str, h: int) -> tuple[str, int, int]:
     """(^GFA command, width, ascent) of ``text`` drawn with the report font at ``h`` pixels, 1 bit per dot."""
+    fit.cjk_font()  # FontMissing before anything is cached
+    return _graphic(text, h, str(fit.fonts.font_path()))
+
+
+@lru_cache(maxsize=512)
+def _graphic(text: str, h: int, font_path: str) -> tuple[str, int, int]:
+    """Cached by font file: a lot's labels repeat the same status and statement, and drawing them is most of a job."""
     from PIL import Image, ImageDraw
 
-    font = fit.bitmap_font(h)
+    font = fit._pil_font(font_path, h)
     ascent, descent = font.getmetrics()
     width = max(1, fit.graphic_width(text, h))
     image = Image.new("L", (width, ascent + descent), 255)
