@@ -16,15 +16,15 @@ from functools import lru_cache
 from reportlab.pdfbase import pdfmetrics
 
 from ..reports import fonts
+from .codes import PRINTER_DOTS_PER_MM
 
 PT_MM = 25.4 / 72
 MIN_FONT_PT = 4.0
 NEVER_CUT = ("id", "expiry", "donor", "status")
 ELLIPSIS = "…"
-ZPL_DOTS_PER_MM = (8, 12)
 # Advance widths of Zebra font 0 (CG Triumvirate Bold Condensed) per em of the ^A0 height, measured with zplkit's
-# captured printer strikes. A rendered line runs up to 5.3 % (and a dot or two) wider than the sum of these at
-# heights of 11 dots and more, so the width model adds 6 % and 2 dots (FONT0_SLACK, FONT0_EXTRA_DOTS).
+# captured printer strikes (its hyphen is a minus sign nearly one em wide). A rendered line runs up to 5.3 % (and a
+# dot or two) wider than the sum of these at heights of 11 dots and more, so the width model adds 6 % and 2 dots.
 FONT0_ADVANCE = {
     ' ': 0.2812, '!': 0.2812, '"': 0.4688, '#': 0.4688, '$': 0.4688, '%': 0.9062, '&': 0.625, "'": 0.2812,
     '(': 0.2812, ')': 0.2812, '*': 0.4688, '+': 0.9062, ',': 0.2812, '-': 0.9062, '.': 0.2812, '/': 0.2812,
@@ -39,6 +39,7 @@ FONT0_ADVANCE = {
     'r': 0.3438, 's': 0.4375, 't': 0.2812, 'u': 0.5, 'v': 0.4375, 'w': 0.6562, 'x': 0.4375, 'y': 0.4375,
     'z': 0.375, '{': 0.5, '|': 0.5, '}': 0.5, '~': 0.9781, '·': 0.0938, 'é': 0.4688,
 }
+FONT0_SLACK, FONT0_EXTRA_DOTS = 1.06, 2
 
 
 class DoesNotFit(ValueError):
@@ -96,7 +97,8 @@ def zpl_height(size_pt: float, dots_per_mm: int) -> int:
 
 
 @lru_cache(maxsize=64)
-def _pil_font(path: str, px: int):
+def pil_font(path: str, px: int):
+    """The TrueType face at ``path`` loaded by Pillow at ``px`` pixels (loading it is slow: cached)."""
     from PIL import ImageFont
 
     return ImageFont.truetype(path, size=px, index=0)
@@ -105,10 +107,7 @@ def _pil_font(path: str, px: int):
 def bitmap_font(px: int):
     """The report font at ``px`` pixels for Chinese drawn as a ZPL graphic."""
     cjk_font()  # the same FontMissing as the PDF when the face is not installed
-    return _pil_font(str(fonts.font_path()), px)
-
-
-FONT0_SLACK, FONT0_EXTRA_DOTS = 1.06, 2
+    return pil_font(str(fonts.font_path()), px)
 
 
 def font0_width(text: str, h: int) -> int:
@@ -117,6 +116,7 @@ def font0_width(text: str, h: int) -> int:
 
 
 def graphic_width(text: str, h: int) -> int:
+    """Dots a run drawn as a bitmap with the report font at ``h`` pixels takes (the bitmap is cut to this)."""
     return math.ceil(bitmap_font(h).getlength(text))
 
 
@@ -126,17 +126,23 @@ def resident_width(text: str, h: int) -> int:
 
 
 def zpl_width_dots(text: str, size_pt: float, dots_per_mm: int, cjk: str) -> int:
+    """Dots the ZPL renderer advances over ``text``: its runs side by side, each as wide as measured here."""
     h = zpl_height(size_pt, dots_per_mm)
     measure = {"font0": font0_width, "other": graphic_width,
                "cjk": graphic_width if cjk == "graphic" else resident_width}
     return sum(measure[kind](part, h) for kind, part in zpl_runs(text))
 
 
-@lru_cache(maxsize=4096)
 def width_pt(text: str, bold: bool, size: float) -> float:
     """The widest reading of the text over every renderer, resolution and Chinese mode, in points."""
+    return _width_pt(text, bold, size, str(fonts.font_path()))
+
+
+@lru_cache(maxsize=4096)
+def _width_pt(text: str, bold: bool, size: float, _font_path: str) -> float:
+    """Cached by report font file (a lot's labels repeat most of their texts)."""
     widths = [sum(pdfmetrics.stringWidth(part, font, size) for font, part in pdf_runs(text, bold))]
-    for d in ZPL_DOTS_PER_MM:
+    for d in PRINTER_DOTS_PER_MM:
         for mode in ("graphic", "font"):
             widths.append(zpl_width_dots(text, size, d, mode) / d / PT_MM)
     return max(widths)

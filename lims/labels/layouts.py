@@ -108,8 +108,8 @@ def parse_layout(code: str, data, source: str) -> Layout:
     if not codes.large_enough(qs, total):
         raise LayoutError(f"{source}: qr: a {longest}-character payload needs {total} modules: at {qs:g} mm they would "
                           f"be {qs / total:.2f} mm, {codes.module_dots(qs, total, 8)} dots at 203 dpi and "
-                          f"{codes.module_dots(qs, total, 12)} at 300 dpi (at least {codes.MIN_MODULE_MM:g} mm, 4 and 6 "
-                          f"dots)")
+                          f"{codes.module_dots(qs, total, 12)} at 300 dpi "
+                          f"(at least {codes.MIN_MODULE_MM:g} mm, 4 and 6 dots)")
     name_zh = data.get("name_zh", "")
     if not isinstance(name_zh, str):
         raise LayoutError(f"{source}: 'name_zh' must be a text")

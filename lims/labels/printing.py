@@ -9,7 +9,7 @@ from ..audit.trail import audit_event
 from ..errors import RuleViolation
 from ..reports.fonts import FontMissing
 from . import content, pdf, zpl
-from .codes import CodeTooSmall
+from .codes import PRINTER_DOTS_PER_MM, CodeTooSmall
 from .fit import DoesNotFit
 from .layouts import Layout
 
@@ -37,6 +37,9 @@ def _render(layout: Layout, labels, fmt: str, code: str, config) -> bytes | str:
     if fmt not in ("pdf", "zpl", "zpl_send"):
         raise RuleViolation(_("Choose PDF or ZPL."))
     cjk, font = config.get("ZPL_CJK", "graphic"), config.get("ZPL_FONT", "")
+    if fmt != "pdf" and config["ZPL_DOTS_PER_MM"] not in PRINTER_DOTS_PER_MM:
+        raise RuleViolation(_("LIMS_ZPL_DOTS_PER_MM must be 8 (203 dpi) or 12 (300 dpi) (is %(value)s); nothing was "
+                              "printed.", value=config["ZPL_DOTS_PER_MM"]))
     if fmt != "pdf" and cjk not in zpl.CJK_MODES:
         raise RuleViolation(_("LIMS_ZPL_CJK must be graphic or font (is %(value)s); nothing was printed.", value=cjk))
     if fmt != "pdf" and cjk == "font" and not font.strip():

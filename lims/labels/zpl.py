@@ -29,7 +29,8 @@ RESIDENT_LETTER = "J"  # not a built-in Zebra font letter (A-H, 0, P-V)
 
 
 class ZplSettingError(ValueError):
-    """The ZPL settings cannot print Chinese: an unknown LIMS_ZPL_CJK or "font" without LIMS_ZPL_FONT."""
+    """Settings ZPL cannot print with: a resolution fit.py does not measure for, an unknown LIMS_ZPL_CJK, or "font"
+    without LIMS_ZPL_FONT."""
 
 
 def _escape(text: str) -> str:
@@ -62,7 +63,7 @@ def _graphic(text: str, h: int, font_path: str) -> tuple[str, int, int]:
     """Cached by font file: a lot's labels repeat the same status and statement, and drawing them is most of a job."""
     from PIL import Image, ImageDraw
 
-    font = fit._pil_font(font_path, h)
+    font = fit.pil_font(font_path, h)
     ascent, descent = font.getmetrics()
     width = max(1, fit.graphic_width(text, h))
     image = Image.new("L", (width, ascent + descent), 255)
@@ -112,13 +113,16 @@ def _code(layout: Layout, payload: str, dots_per_mm: int) -> str:
 
 def render(layout: Layout, contents: list, dots_per_mm: int = 8, cjk: str = "graphic", font: str = "") -> str:
     """The job for ``contents``; fit.DoesNotFit or codes.CodeTooSmall as the PDF raises them, nothing half-made."""
+    if dots_per_mm not in codes.PRINTER_DOTS_PER_MM:
+        raise ZplSettingError(f"LIMS_ZPL_DOTS_PER_MM must be 8 or 12 (is {dots_per_mm!r})")
     if cjk not in CJK_MODES:
         raise ZplSettingError(f"LIMS_ZPL_CJK must be one of {', '.join(CJK_MODES)} (is {cjk!r})")
     if cjk == "font" and not font.strip():
         raise ZplSettingError("LIMS_ZPL_CJK is 'font' but LIMS_ZPL_FONT names no font on the printer")
     labels = []
     for content in contents:
-        lines = ["^XA", "^CI28", f"^PW{round(layout.width_mm * dots_per_mm)}", f"^LL{round(layout.height_mm * dots_per_mm)}"]
+        lines = ["^XA", "^CI28", f"^PW{round(layout.width_mm * dots_per_mm)}",
+                 f"^LL{round(layout.height_mm * dots_per_mm)}"]
         if cjk == "font":
             lines.append(f"^CW{RESIDENT_LETTER},{font.strip()}")
         lines.append(_code(layout, content.payload, dots_per_mm))

@@ -163,3 +163,9 @@ def test_a_payload_whose_code_would_print_too_small_is_refused_in_both_formats()
         pdf.render(layout, [long])
     with pytest.raises(codes.CodeTooSmall):
         zpl.render(layout, [long])
+
+
+def test_a_resolution_the_fitting_rules_do_not_measure_for_is_refused():
+    """Fitting measures at 8 and 12 dots/mm only; 24 (600 dpi) would print text it never measured."""
+    with pytest.raises(zpl.ZplSettingError, match="8 or 12"):
+        zpl.render(LAYOUTS["tube_50x30"], [UNIT], 24)

@@ -271,3 +271,20 @@ def test_stock_chooser_and_refusal_name_the_stock_in_chinese_for_zh_users(app, m
     r = print_labels(mfg.tech, "DU", UNIT, layout="cryovial_25x13", fmt="zpl")
     assert r.status_code == 302 and prints(UNIT) == []
     assert f"{UNIT} 在 冻存管标签 25 × 13 mm（留样） 上放不下" in page_text(mfg.tech.get(r.headers["Location"]))
+
+
+def test_zpl_settings_that_cannot_print_are_refused_with_nothing_printed(app, mfg):
+    flow.to_quarantine(mfg)
+    for setting, value, message in (("ZPL_CJK", "truetype", "LIMS_ZPL_CJK must be graphic or font"),
+                                    ("ZPL_CJK", "font", "LIMS_ZPL_FONT names no font on the printer"),
+                                    ("ZPL_DOTS_PER_MM", 24, "LIMS_ZPL_DOTS_PER_MM must be 8 (203 dpi) or 12")):
+        before = {k: app.config[k] for k in ("ZPL_CJK", "ZPL_FONT", "ZPL_DOTS_PER_MM")}
+        app.config[setting] = value
+        r = print_labels(mfg.tech, "DU", UNIT, fmt="zpl")
+        app.config.update(before)
+        assert r.status_code == 302 and prints(UNIT) == []
+        assert message in page_text(mfg.tech.get(r.headers["Location"]))
+    app.config.update(ZPL_CJK="font", ZPL_FONT="E:SIMSUN.TTF")
+    r = print_labels(mfg.tech, "DU", UNIT, fmt="zpl")
+    app.config.update(ZPL_CJK="graphic", ZPL_FONT="")
+    assert r.status_code == 200 and "^CWJ,E:SIMSUN.TTF" in r.data.decode() and "^FD待放行^FS" in r.data.decode()
