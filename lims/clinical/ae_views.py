@@ -195,5 +195,5 @@ def terms():
     """The catalogue, browsable: SOC, term, MedDRA code, definition and each grade's text."""
     q = (request.args.get("q") or "").strip()[:80]
     cat = ctcae.default()
-    return render_template("clinical/ctcae.html", q=q, results=cat.search(q, limit=50, aliases=search_aliases()) if q else None,
-                           socs=cat.terms_by_soc(), version=cat.version)
+    results = cat.search(q, limit=50, aliases=search_aliases()) if q else None
+    return render_template("clinical/ctcae.html", q=q, results=results, socs=cat.terms_by_soc(), version=cat.version)

@@ -52,7 +52,8 @@ TECHNICAL = {
 # The element marker is a substring of an element's start tag; that element's subtree is left out on matching pages.
 PENDING = [
     (r"^/audit/", "", "audit trail page: field names, values and system reasons are translated on the audit branch"),
-    (r".*", '<select name="layout"', "label stock names (lims/labels/layouts.py) get Chinese names on the labels branch"),
+    (r".*", '<select name="layout"',
+     "label stock names (lims/labels/layouts.py, the print form's stock menu) get Chinese names on the labels branch"),
 ]
 
 

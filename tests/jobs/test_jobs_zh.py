@@ -64,3 +64,10 @@ def test_english_keeps_the_titles_in_english_and_unknown_count_keys_as_stored(ap
     runs = _runs_text(en.get("/jobs/"))
     assert "Expiry of units and batches" in runs and "units expired: 12" in runs
     assert "something_new: 3" in runs and "retired_job" in page_text(en.get("/jobs/"))
+
+
+def test_the_scheduler_commands_are_printed_as_literal_code_in_both_languages(app, as_user):
+    for username, language in (("qa_zh", "zh_CN"), ("qa_en", "en")):
+        page = as_user(username, roles=["qa"], language=language).get("/jobs/").get_data(as_text=True)
+        assert "<code>flask --app wsgi lims scheduler</code>" in page and "<code>lims run-jobs</code>" in page
+        assert "&lt;code&gt;" not in page
