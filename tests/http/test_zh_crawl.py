@@ -2,8 +2,8 @@
 
 On the demo lab, each demo role (technician, QA, clinician, admin) signs in with its language set to zh_CN and
 follows every same-origin link reachable from the home page and the navigation (GET only, bounded per endpoint,
-never "sign out"). The visible text of every HTML page (no tags, scripts, styles) must hold no word that the
-application's own English messages use: the set of words of 3+ letters of every msgid the extractor finds.
+never "sign out"). The visible text of every HTML page (text nodes, placeholders, tooltips and button captions; no
+tags, scripts, styles) must hold no word that the application's own English messages use: the set of words of 3+ letters of every msgid the extractor finds.
 
 What is not the application's English is left out, built from the sources rather than a hand list where possible:
 - data typed by users: every word of the demo database's free text (values with a space or a capital letter:
@@ -156,12 +156,22 @@ class VisibleText(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag == "a" and dict(attrs).get("href"):
             self.links.append(dict(attrs)["href"])
+        skip = self.skip_depth > 0 or self._left_out(tag, attrs, self.get_starttag_text() or "")
+        if not skip:
+            self._shown_attributes(tag, dict(attrs))
         if tag in self.VOID:
             return
-        skip = self.skip_depth > 0 or self._left_out(tag, attrs, self.get_starttag_text() or "")
         self.stack.append((tag, skip))
         if skip:
             self.skip_depth += 1
+
+    def _shown_attributes(self, tag, a):
+        """Text the reader sees that lives in attributes: placeholders, tooltips, button captions."""
+        for name in ("placeholder", "title"):
+            if a.get(name):
+                self.parts.append(a[name])
+        if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
+            self.parts.append(a["value"])
 
     def handle_endtag(self, tag):
         if tag in self.VOID:
@@ -263,6 +273,10 @@ def test_the_visible_text_rule_leaves_out_scripts_code_and_english_catalogue_tex
     parser.feed('<p>结果 <b>ok</b><script>var shown = 1</script><code>expire</code><span lang="en">Mild pain</span>'
                 '<br><details class="history"><summary>Changes</summary></details> 完成</p>')
     assert parser.text() == "结果 ok 完成"
+    parser = VisibleText()
+    parser.feed('<input name="q" placeholder="Search terms"><span title="Expired"></span><input type="submit" value="Go">'
+                '<input type="hidden" value="hidden">')
+    assert parser.text() == "Search terms Expired Go"
     assert _words("Re-screening of donor's %(x)s") == {"screening", "donor", "'s"} - {"'s"}
 
 
