@@ -107,6 +107,15 @@ def _template_helpers(app: Flask) -> None:
     app.jinja_env.filters["entity"] = entity_label
     app.jinja_env.filters["dt"] = format_dt
     app.jinja_env.filters["dts"] = lambda d: format_dt(d, seconds=True)
+    from .jobs.tasks import counts_list, job_title
+
+    app.jinja_env.filters["job_title"] = job_title  # job_run.job code -> title (the jobs page and the home list)
+    app.jinja_env.filters["job_counts"] = counts_list
+    from .ctcae.names import soc_name, term_name
+
+    # CTCAE names by locale; the record keeps the English term (lims/ctcae/names.py).
+    app.jinja_env.filters["ctcae_term"] = term_name  # {{ ae.term|ctcae_term(ae.term_code) }}
+    app.jinja_env.filters["ctcae_soc"] = soc_name
 
     def _unit_state(u):
         from .clock import utcnow

@@ -10,6 +10,7 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..ctcae import catalogue as ctcae
+from ..ctcae.names import search_aliases
 from ..db import db_session
 from ..errors import NotFound
 from ..forms import field_labels
@@ -55,7 +56,7 @@ def _prepare(form, term, session, r):
 
 
 def _render_new(r, term, form, q="", error=None, status=200):
-    results = ctcae.default().search(q, limit=30) if q else []
+    results = ctcae.default().search(q, limit=30, aliases=search_aliases()) if q else []
     return render_template("clinical/ae_new.html", r=r, term=term, form=form, q=q, results=results, error=error,
                            socs=ctcae.default().terms_by_soc() if not (q or term) else [], labels=LABELS,
                            version=ctcae.default().version), status
@@ -194,5 +195,5 @@ def terms():
     """The catalogue, browsable: SOC, term, MedDRA code, definition and each grade's text."""
     q = (request.args.get("q") or "").strip()[:80]
     cat = ctcae.default()
-    return render_template("clinical/ctcae.html", q=q, results=cat.search(q, limit=50) if q else None,
-                           socs=cat.terms_by_soc(), version=cat.version)
+    results = cat.search(q, limit=50, aliases=search_aliases()) if q else None
+    return render_template("clinical/ctcae.html", q=q, results=results, socs=cat.terms_by_soc(), version=cat.version)

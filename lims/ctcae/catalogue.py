@@ -91,11 +91,13 @@ class Catalogue:
     def by_code(self, code) -> Term | None:
         return self._by_code.get(str(code).strip())
 
-    def search(self, text: str, limit: int = 20) -> list[Term]:
+    def search(self, text: str, limit: int = 20, aliases: dict[str, str] | None = None) -> list[Term]:
+        """Terms whose name (or alias, code -> other-language name) holds ``text``, then those whose definition does."""
         needle = (text or "").strip().casefold()
         if not needle:
             return []
-        by_name = [t for t in self.terms if needle in t.term.casefold()]
+        aliases = aliases or {}
+        by_name = [t for t in self.terms if needle in t.term.casefold() or needle in aliases.get(t.code, "").casefold()]
         by_name.sort(key=lambda t: (not t.term.casefold().startswith(needle), t.term.casefold()))
         seen = {t.code for t in by_name}
         by_def = [t for t in self.terms

@@ -62,7 +62,9 @@ def _status_text(donor: Donor) -> str:
     if donor.status == "suspended" and donor.status_reason:
         return _("%(status)s: %(reason)s; only a signed eligibility decision lifts it", status=label,
                  reason=donor.status_reason)
-    return f"{label} {_('until %(d)s', d=donor.status_until)}" if donor.status_until else label
+    if donor.status_until:
+        return _("%(status)s until %(d)s", status=label, d=donor.status_until)
+    return label
 
 
 def status_text(donor: Donor) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 OUTCOME_LABELS = {
     "eligible": lambda: _("eligible"), "deferred": lambda: _("temporarily deferred"),
@@ -33,6 +34,30 @@ _TEXTS = {
 
 VALUE_LABELS = {"negative": lambda: _("negative"), "positive": lambda: _("positive"),
                 "indeterminate": lambda: _("indeterminate"), "no": lambda: _("no"), "yes": lambda: _("yes")}
+
+
+# Display labels of the codes protocol items store (ProtocolItem.kind, .result_type) and of the stored
+# qualitative / yes-no values (rules.QUALITATIVE, rules.YES_NO). The database keeps the code; pages show these.
+ITEM_KIND_LABELS = {
+    "questionnaire": _l("Questionnaire and interview"), "assessment": _l("Physical and psychological assessment"),
+    "blood": _l("Blood tests"), "stool": _l("Stool tests"), "donation_day": _l("Donation-day check"),
+}
+RESULT_TYPE_LABELS = {"qualitative": _l("qualitative (negative/positive)"), "numeric": _l("numeric"),
+                      "yes_no": _l("yes/no")}
+
+
+def kind_label(kind: str) -> str:
+    return str(ITEM_KIND_LABELS.get(kind, kind))
+
+
+def result_type_label(result_type: str) -> str:
+    return str(RESULT_TYPE_LABELS.get(result_type, result_type))
+
+
+def value_label(value) -> str:
+    """A stored result in the reader's language: words translated, numbers as stored."""
+    label = VALUE_LABELS.get(str(value).lower())
+    return label() if label else ("" if value is None else str(value))
 
 
 def reason_text(reason, names: dict | None = None) -> str:

@@ -13,7 +13,8 @@ from ..errors import LimsError
 from ..web import form_action
 from ..forms import SignatureForm
 from . import protocol_ops as ops
-from .protocols import items_of
+from .explain import kind_label, result_type_label
+from .protocols import items_of, protocol_text
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
@@ -21,7 +22,7 @@ bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 @bp.route("/")
 @authenticated
 def index():
-    return render_template("donors/protocols.html", rows=ops.all_versions(db_session()))
+    return render_template("donors/protocols.html", rows=ops.all_versions(db_session()), protocol_text=protocol_text)
 
 
 def _render(p, form_data=None, item_data=None, sign_form=None, error=None, conflict=None, status=200):
@@ -33,6 +34,7 @@ def _render(p, form_data=None, item_data=None, sign_form=None, error=None, confl
         data=form_data, item_data=item_data or {}, fields=ops.PROTOCOL_FIELDS,
         sign_form=sign_form, error=error, conflict=conflict,
         can_manage=require_role("qa"), blank_form=FlaskForm(),
+        protocol_text=protocol_text, kind_label=kind_label, result_type_label=result_type_label,
     ), status
 
 

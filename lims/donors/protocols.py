@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from sqlmodel import select
@@ -17,6 +18,9 @@ def _dec(value):
     return None if value is None else Decimal(str(value))
 
 
+SEEDED_TRANSLATED = ("title", "source")  # protocol texts the seed file also gives in Chinese (title_zh, source_zh)
+
+
 def seed_default_protocol(session) -> ScreeningProtocol | None:
     """Create the default protocol (version 1) unless a protocol with its code exists."""
     data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
@@ -24,6 +28,8 @@ def seed_default_protocol(session) -> ScreeningProtocol | None:
     if exists is not None:
         return None
     items = data.pop("items")
+    for key in SEEDED_TRANSLATED:
+        data.pop(f"{key}_zh", None)  # display only: the record keeps the English text
     proto = ScreeningProtocol(**{**data, "bmi_min": _dec(data["bmi_min"]), "bmi_max": _dec(data["bmi_max"])})
     session.add(proto)
     session.flush()
@@ -87,3 +93,21 @@ def item_names(session) -> dict[str, str]:
         return {}
     rows = session.exec(select(ProtocolItem.code, ProtocolItem.name_zh).order_by(ProtocolItem.id)).all()
     return {code: zh for code, zh in rows if zh}
+
+
+@lru_cache(maxsize=1)
+def _seeded_chinese() -> dict[str, str]:
+    """English seeded text -> its Chinese, from the seed file (title_zh, source_zh)."""
+    data = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    return {data[key]: data[f"{key}_zh"] for key in SEEDED_TRANSLATED if data.get(f"{key}_zh")}
+
+
+def protocol_text(text: str | None) -> str:
+    """A protocol's title or source in the reader's language.
+
+    The seeded English texts have a Chinese version in the seed file; the record keeps the English, so reports
+    and the audit trail quote what was stored. A text the lab typed (a changed title) is shown as typed.
+    """
+    if not text:
+        return ""
+    return _seeded_chinese().get(text, text) if _zh() else text

@@ -130,10 +130,14 @@ def _suspend_on_failing(session, donor: Donor, sc: Screening, pairs) -> None:
 
 
 def allowed_values(item: ProtocolItem) -> str:
+    """The values an item accepts, in the reader's language (the stored codes are QUALITATIVE and YES_NO)."""
+    from .explain import value_label
+    from .rules import QUALITATIVE, YES_NO
+
     if item.result_type == "qualitative":
-        return "negative / positive / indeterminate"
+        return " / ".join(value_label(v) for v in QUALITATIVE)
     if item.result_type == "yes_no":
-        return "no / yes"
+        return " / ".join(value_label(v) for v in YES_NO)
     return _("a number in %(unit)s", unit=item.unit or "-")
 
 

@@ -22,20 +22,21 @@ from ..forms import SignatureForm
 from ..timefmt import lab_today
 from . import operations as donor_ops
 from . import screening as ops
-from .explain import outcome_label, reason_text
+from .explain import ITEM_KIND_LABELS, outcome_label, reason_text, value_label
 from .models import ScreeningProtocol
 from .screening_models import Screening
-from .protocols import display_name, item_names, items_of
+from .protocols import PANEL_KINDS, display_name, item_names, items_of
 
 bp = Blueprint("screening", __name__)
 
 ENTERERS = ("technician", "clinician", "qa")
 DECIDERS = ("clinician", "qa")
-KIND_LABELS = OrderedDict([("questionnaire", _l("Questionnaire and interview")), ("assessment", _l("Physical and psychological assessment")),
-                           ("blood", _l("Blood tests")), ("stool", _l("Stool tests"))])
+# The screening page's groups, in panel order (donation-day items have their own screen).
+KIND_LABELS = OrderedDict((kind, ITEM_KIND_LABELS[kind]) for kind in PANEL_KINDS)
 
 
-# Option text starts with the English code so typing n / p / i / y selects from the keyboard in every language.
+# An option's text starts with the code's first letter, so typing n / p / i / y selects from the keyboard in
+# every language ("n · 阴性" in Chinese, "negative" in English).
 OPTION_LABELS = {"negative": _l("negative"), "positive": _l("positive"), "indeterminate": _l("indeterminate"),
                  "no": _l("no"), "yes": _l("yes")}
 
@@ -113,7 +114,8 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
         panel=panel or PanelForm(prefix="panel", sample_date=lab_today()), typed=typed or {},
         verify_form=verify_form, decide_form=decide_form,
         decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range,
-        reason_text=partial(reason_text, names=item_names(s)), display_name=display_name, outcome_label=outcome_label, allowed=ops.allowed_values,
+        reason_text=partial(reason_text, names=item_names(s)), display_name=display_name, outcome_label=outcome_label,
+        allowed=ops.allowed_values, value_label=value_label,
         error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
         can_decide=require_role(*DECIDERS) and sc.status == "open",
     ), status

@@ -6,6 +6,7 @@ do (review a batch, dispose of a sample) are computed, never guessed.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
@@ -205,3 +206,41 @@ JOBS: dict[str, Job] = {j.name: j for j in (
     Job("retained_samples", retained_samples, None, (0, 10), _l("count retained samples due for disposal")),
     Job("audit_checkpoint", audit_checkpoint, None, (0, 30), _l("verify the audit trail and checkpoint its head outside the database")),
 )}
+
+
+# Display labels (docs/i18n.md): the job's code stays what ``lims run-jobs`` takes and what job_run stores;
+# pages show the title, and a run's counts (stored as JSON {key: n}) as "label: n".
+JOB_TITLES = {
+    "expire": _l("Expiry of units and batches"),
+    "sae_deadlines": _l("SAE report deadlines"),
+    "quarantine_clearance": _l("Quarantine batch review"),
+    "donor_eligibility": _l("Donor eligibility"),
+    "retained_samples": _l("Retained samples"),
+    "audit_checkpoint": _l("Audit trail checkpoint"),
+}
+COUNT_LABELS = {
+    "units_expired": _l("units expired"), "batches_expired": _l("batches expired"),
+    "screening_expired": _l("screenings expired"), "rescreen_due": _l("re-screenings due"),
+    "ready_for_review": _l("batches ready for review"), "due_for_disposal": _l("retained samples due for disposal"),
+    "missed": _l("deadlines missed"), "newly_flagged": _l("newly flagged"), "due_within_24h": _l("due within 24 h"),
+    "rows_verified": _l("audit rows verified"), "head_seq": _l("chain head sequence"),
+}
+
+
+def job_title(name: str) -> str:
+    """A job's title in the reader's language; a job no longer defined keeps its stored code."""
+    return str(JOB_TITLES.get(name, name))
+
+
+def counts_list(counts: str | None) -> list[tuple[str, object]]:
+    """A run's stored counts as (label, value) pairs in stored key order; text that is not a JSON object stays one
+    item, so nothing stored is hidden."""
+    if not counts:
+        return []
+    try:
+        data = json.loads(counts)
+    except ValueError:
+        return [("", counts)]
+    if not isinstance(data, dict):
+        return [("", counts)]
+    return [(str(COUNT_LABELS.get(key, key)), value) for key, value in data.items()]

@@ -283,4 +283,4 @@ def scope_sentence(c: LookbackCase, added: int = 0) -> str:
     else:
         text = _("donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
                  "(%(neg)s) is earlier", d=c.scope_start, n=c.window_days, neg=c.last_negative)
-    return f"{text} {_('up to now.')}{more}"
+    return _("%(scope)s up to now.", scope=text) + more

@@ -58,16 +58,18 @@ def criterion(item) -> str:
 def params_text(kind: str, p: dict) -> str:
     """A recorded step's parameters in one line, as the batch page and the batch report print them."""
     if kind == "homogenisation":
-        return f"{_('Diluent')}: {p['diluent']}; {p['volume_ml']} mL"
+        return _("Diluent: %(diluent)s; %(ml)s mL", diluent=p["diluent"], ml=p["volume_ml"])
     if kind == "microfiltration":
-        return f"{_('Stages')}: {' → '.join(str(m) for m in p['mesh_um'])} µm ({len(p['mesh_um'])})"
+        return _("Stages: %(meshes)s µm (%(n)s)", meshes=" → ".join(str(m) for m in p["mesh_um"]),
+                 n=len(p["mesh_um"]))
     if kind == "wash":
         return f"{p['g_force']} × g, {p['minutes']} min, {p['temperature_c']} °C"
     if kind == "resuspension":
         extra = f", {p['cryoprotectant']} {p['cryoprotectant_pct']} %" if p.get("cryoprotectant") else ""
         return f"{p['volume_ml']} mL {p['diluent']}{extra}"
     if kind == "fill":
-        return f"{_('%(n)s units × %(ml)s mL', n=p['dose_count'], ml=p['unit_volume_ml'])}, {STORAGE_LABELS[p['storage']]}"
+        return _("%(n)s units × %(ml)s mL, %(storage)s", n=p["dose_count"], ml=p["unit_volume_ml"],
+                 storage=STORAGE_LABELS[p["storage"]])
     return ""
 
 
