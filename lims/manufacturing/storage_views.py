@@ -1,8 +1,6 @@
 """Storage locations, box view, dose units and the inventory."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -16,11 +14,10 @@ from ..db import db_session
 from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import explain, storage
-from .batches import limits_for
 from ..errors import LimsError, RuleViolation
 from .forms import DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, as_local, as_utc
 from .models import Batch, DoseUnit
-from .rules import ProcessLimits, box_positions, thaw_use_by
+from .rules import ProcessLimits, box_positions
 from .spec import active_spec, limits_of
 
 bp = Blueprint("storage", __name__)
@@ -198,11 +195,9 @@ def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, dis
         thaw_form.thawed_at.data = as_local(now)
     history = s.exec(select(AuditEntry).where(AuditEntry.entity == "dose_unit", AuditEntry.record_id == u.code)
                      .order_by(AuditEntry.id.desc()).limit(200)).all()
-    limits = limits_for(s, batch)
     return render_template(
         "manufacturing/unit.html", u=u, batch=batch, where=storage.path_text(s, u.box_id, u.position),
-        usable_until=u.expires_at - timedelta(minutes=1),
-        problem=storage.use_problem(s, u, now), thaw_until=thaw_use_by(u.thawed_at, limits) if u.thawed_at else None,
+        problem=storage.use_problem(s, u, now),
         place_form=place_form or PlaceForm(prefix="place", version=version_token(u)), thaw_form=thaw_form,
         discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,
         statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS, batch_statuses=explain.BATCH_STATUS_LABELS,
