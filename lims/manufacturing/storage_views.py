@@ -15,7 +15,8 @@ from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import explain, storage
 from ..errors import LimsError, RuleViolation
-from .forms import DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, as_local, as_utc
+from .forms import (DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, VerifyLabelForm,
+                    as_local, as_utc)
 from .models import Batch, DoseUnit
 from .rules import ProcessLimits, box_positions
 from .spec import active_spec, limits_of
@@ -186,7 +187,7 @@ def _render_location(loc, form=None, error=None, status=200, session_form=None, 
                            can_handle=require_role(*HANDLERS)), status
 
 
-def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None):
+def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None, verify_form=None):
     s = db_session()
     now = utcnow()
     batch = s.get(Batch, u.batch_id)
@@ -200,9 +201,36 @@ def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, dis
         problem=storage.use_problem(s, u, now),
         place_form=place_form or PlaceForm(prefix="place", version=version_token(u)), thaw_form=thaw_form,
         discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,
+        verify_form=verify_form or VerifyLabelForm(prefix="verify"), label=_label_status(s, u, now),
         statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS, batch_statuses=explain.BATCH_STATUS_LABELS,
         can_handle=require_role(*HANDLERS), can_thaw=require_role("technician", "qa", "clinician"),
     ), status
+
+
+def _label_status(s, u, now):
+    """(last print, is it of the unit's current state) for the unit page's label section; (None, False) unprinted."""
+    from ..labels import reconcile
+    from .queries import unit_state
+
+    p = reconcile.last_print(s, u)
+    return p, bool(p and reconcile.is_current(p, unit_state(s, u, now)))
+
+
+@bp.route("/units/<code>/verify-label", methods=["POST"])
+@roles(*HANDLERS)
+def verify_label(code):
+    """The scan of the printed label: checked against the unit and its state, recorded as "label verified"."""
+    from ..labels import reconcile
+
+    s = db_session()
+    u = storage.unit(s, code)
+    form = VerifyLabelForm(prefix="verify")
+    if not form.validate_on_submit():
+        return _render_unit(u, error=_("Scan the printed label."), status=400, verify_form=form)
+    return form_action(
+        lambda: reconcile.verify(s, u, form.payload.data, g.user, utcnow()),
+        lambda **kw: _render_unit(u, verify_form=form, error=kw.get("error"), status=kw.get("status", 422)),
+        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Label of unit %(code)s verified.", code=u.code)))
 
 
 @bp.route("/units/<code>")
