@@ -20,8 +20,9 @@ from ..manufacturing.models import Batch, Donation, DoseUnit, StorageLocation
 PRODUCT = {"frozen": ("Washed microbiota, frozen", "洗涤菌群悬液（冷冻）"),
            "fresh": ("Washed microbiota, fresh", "洗涤菌群悬液（新鲜）")}
 STORE_AT = {"frozen": "Store at -80 °C / -80 °C保存", "fresh": "Store at 2-8 °C / 2-8 °C保存"}
-# A thawed unit is out of the freezer: kept at 2-8 °C and used within the thaw window (domain.md, storage).
-THAWED = "Thawed %(t)s · 2-8 °C, %(h)s h / 已解冻"
+# A thawed unit is out of the freezer: kept at 2-8 °C until its USE BY (thaw + N h, domain.md, storage). The thaw's
+# date is the USE BY line's (or the day before it), so the time alone keeps the line within a 50 mm tube label.
+THAWED = "Thawed %(t)s · 2-8 °C 已解冻"
 STATUS_TEXT = {"quarantine": "QUARANTINE 待放行", "available": "RELEASED 已放行", "reserved": "RELEASED 已放行",
                "issued": "RELEASED 已放行", "administered": "ADMINISTERED 已给药", "released": "RELEASED 已放行",
                "in_process": "IN PROCESS 生产中", "awaiting_qc": "QUARANTINE 待放行", "rejected": "REJECTED 拒绝放行",
@@ -68,7 +69,7 @@ def use_by_text(state) -> str:
 def storage_text(state) -> str:
     """The storage line: -80 °C frozen, 2-8 °C fresh, or the thaw time and the 2-8 °C thaw window."""
     if state.thawed_at is not None:
-        return THAWED % {"t": to_lab(state.thawed_at).strftime("%m-%d %H:%M"), "h": state.thaw_hours}
+        return THAWED % {"t": to_lab(state.thawed_at).strftime("%H:%M")}
     return STORE_AT[state.storage]
 
 
