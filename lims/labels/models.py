@@ -35,3 +35,15 @@ class LabelPrint(AuditedRecord, table=True):
     @property
     def audit_record_id(self) -> str:
         return f"{self.unit_code}/L{self.id}"
+
+
+def _register_entity_label() -> None:
+    """The audit pages name this record type (each domain adds its own, lims.audit.labels)."""
+    from flask_babel import lazy_gettext as _l
+
+    from ..audit.labels import ENTITY_LABELS
+
+    ENTITY_LABELS.setdefault("label_print", _l("Label print"))
+
+
+_register_entity_label()
