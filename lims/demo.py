@@ -395,8 +395,8 @@ def _label_for_issue(session, u, tech, day) -> None:
     from .manufacturing import storage
 
     storage.thaw(session, u, _at(day, 8, 30), tech, _at(day, 8, 30))
-    printing.print_labels(session, "DU", u.code, all_layouts()["tube_50x30"], "pdf", "thawed for issue", current_app.config,
-                          now=_at(day, 8, 35))
+    printing.print_labels(session, "DU", u.code, all_layouts()["tube_50x30"], "pdf", "thawed for issue",
+                          current_app.config, now=_at(day, 8, 35))
     reconcile.verify(session, u, f"LIMS:DU:{u.code}", tech, _at(day, 8, 36))
 
 

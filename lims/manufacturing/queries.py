@@ -54,7 +54,8 @@ class UnitState:
         from ..timefmt import format_dt
 
         if self.thawed_at is not None:
-            return _("Thawed %(t)s · keep at 2-8 °C and use within %(h)s h", t=format_dt(self.thawed_at), h=self.thaw_hours)
+            return _("Thawed %(t)s · keep at 2-8 °C and use within %(h)s h", t=format_dt(self.thawed_at),
+                     h=self.thaw_hours)
         return _("Store at -80 °C") if self.storage == "frozen" else _("Store at 2-8 °C")
 
 
@@ -83,7 +84,8 @@ def _held_by(session, u: DoseUnit, cache: dict) -> tuple[str, ...]:
 
 
 def unit_state(session, u: DoseUnit, now: datetime) -> UnitState:
-    """What the unit is at ``now`` and until when it may be used: the one answer pages, labels and the issue desk use."""
+    """What the unit is at ``now`` and until when it may be used: the one answer pages, labels and the issue desk
+    use."""
     cache = _cache()
     hours = _thaw_hours(session, u.batch_id, cache)
     code, why = effective_unit_status(u.status, now, u.expires_at, u.thawed_at, hours, _held_by(session, u, cache))

@@ -57,7 +57,8 @@ def test_wrong_scans_are_refused_with_nothing_stored_and_the_right_one_verifies(
     print_label(tech, U2)
     before = len(audit_rows(app))
     refused(scan(tech, U1, f"LIMS:DU:{U2}"), 422, f"This label belongs to unit {U2}, not to {U1}")
-    refused(scan(tech, U1, f"LIMS:LOT:{LOT}"), 422, f"LIMS:LOT:{LOT} is not a dose unit label: scan the label of unit {U1}.")
+    refused(scan(tech, U1, f"LIMS:LOT:{LOT}"), 422,
+            f"LIMS:LOT:{LOT} is not a dose unit label: scan the label of unit {U1}.")
     refused(scan(tech, U1, "hello world"), 422, "hello world is not a label scan")
     refused(scan(tech, U1, U1), 422, f"{U1} is not a label scan")  # typing the code proves no label was scanned
     refused(scan(tech, U1, "LIMS:"), 422, "is not a label scan")
@@ -71,7 +72,8 @@ def test_wrong_scans_are_refused_with_nothing_stored_and_the_right_one_verifies(
     rows = [r for r in audit_rows(app, entity="label_print") if r.field == "verified_at"]
     assert [(r.record_id, r.reason) for r in rows] == [(f"{U1}/L{p.id}", "label verified by scan")]
     assert "verified 2026-11-25 10:00 CST" in page_text(tech.get(f"/units/{U1}"))
-    refused(scan(tech, U1, f"LIMS:DU:{U1}"), 422, f"The label of unit {U1} printed 2026-11-25 10:00 CST was already verified.")
+    refused(scan(tech, U1, f"LIMS:DU:{U1}"), 422,
+            f"The label of unit {U1} printed 2026-11-25 10:00 CST was already verified.")
     assert prints(U2)[0].verified_at is None
 
 
