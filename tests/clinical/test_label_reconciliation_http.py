@@ -133,3 +133,15 @@ def test_the_page_and_the_label_print_the_same_minute_for_a_frozen_unit(app, cli
     text = print_label(clinic.tech, U2)
     assert use_by_on_page(clinic.tech, U2) == "2027-05-23 23:59 CST"
     assert "EXP 2027-05-23 23:59 CST" in text and "RELEASED" in text
+
+
+def test_the_demo_issues_its_units_under_verified_thawed_labels(app):
+    from lims.manufacturing.models import DoseUnit
+
+    r = app.test_cli_runner().invoke(args=["lims", "demo-data"])
+    assert r.exit_code == 0, r.output
+    given = [u for u in flow.rows(DoseUnit) if u.status in ("issued", "administered")]
+    assert given
+    for u in given:
+        p = prints(u.code)[-1]
+        assert p.verified_at is not None and p.thawed_at == u.thawed_at and p.thawed_at is not None, u.code
