@@ -383,6 +383,23 @@ def _demo_recipients(session, users) -> int:
 # three days ago, day 2 postponed a day for fever and given yesterday (38.4 C two hours later: the AE),
 # day 3 today with its unit reserved for the lab to issue. P1's course is planned for next week.
 
+def _label_for_issue(session, u, tech, day) -> None:
+    """What the lab does before the 08:40 issue: thaw at 08:30, print the thawed label, scan it back.
+
+    Through the same operations as the unit page, so the demo's issued units carry verified labels of the
+    state they were issued in (labels.reconcile)."""
+    from flask import current_app
+
+    from .labels import printing, reconcile
+    from .labels.layouts import all_layouts
+    from .manufacturing import storage
+
+    storage.thaw(session, u, _at(day, 8, 30), tech, _at(day, 8, 30))
+    printing.print_labels(session, "DU", u.code, all_layouts()["tube_50x30"], "pdf", "thawed for issue",
+                          current_app.config, now=_at(day, 8, 35))
+    reconcile.verify(session, u, f"LIMS:DU:{u.code}", tech, _at(day, 8, 36))
+
+
 def _demo_courses(session, users) -> int:
     from sqlmodel import select
 
@@ -410,6 +427,7 @@ def _demo_courses(session, users) -> int:
         _as(session, nurse)
         dispensing.reserve(session, dose, units.pop(0).code, _at(day, 7, 0))
         _as(session, tech)
+        _label_for_issue(session, session.get(DoseUnit, dose.unit_id), tech, day)
         dispensing.issue(session, session.get(DoseUnit, dose.unit_id).code, tech, _at(day, 8, 40), day)
         _as(session, nurse)
         given_at = _at(day, hh, 0)

@@ -14,3 +14,4 @@ from .reports.models import ReportExport  # noqa: F401
 from .jobs.models import JobRun, RetainedDisposal  # noqa: F401
 from .lookback.models import (LookbackAction, LookbackCase, LookbackHold, LookbackNotification,  # noqa: F401
                               LookbackRetest, LookbackScopeAddition)
+from .labels.models import LabelPrint  # noqa: F401

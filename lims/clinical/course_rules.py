@@ -164,10 +164,12 @@ class UnitFacts:
 
 
 def use_by(u: UnitFacts, thaw_hours: int) -> datetime:
-    """The last instant the unit may go into a patient: expiry, or thaw + N h for a thawed unit, whichever first."""
-    if u.thawed_at is not None:
-        return min(u.expires_at - timedelta(microseconds=1), u.thawed_at + timedelta(hours=thaw_hours))
-    return u.expires_at - timedelta(microseconds=1)
+    """The last instant the unit may go into a patient: expiry, or thaw + N h for a thawed unit, whichever first.
+
+    The manufacturing rule ``unit_use_by`` decides it, so the dose page, the unit page and the label agree."""
+    from ..manufacturing.rules import unit_use_by
+
+    return unit_use_by(u.expires_at, u.thawed_at, thaw_hours)[0]
 
 
 def reservation_problems(u: UnitFacts, for_date: date, now: datetime, thaw_hours: int,

@@ -12,6 +12,7 @@ from ..core.scan import Resolver, register
 from ..db import db_session
 from ..manufacturing.forms import as_local
 from ..manufacturing.models import DoseUnit
+from ..manufacturing.queries import unit_state
 from ..manufacturing.storage import path_text
 from ..timefmt import lab_today
 from ..web import form_action
@@ -89,7 +90,7 @@ def _dose_context(s, a):
     given_by = s.get(User, a.given_by_id).full_name if a.given_by_id else ""
     return {"a": a, "c": c, "r": r, "t": t, "u": u, "given_by": given_by, "today": lab_today(), "history": history, "localised": localised,
             "unit_place": path_text(s, u.box_id, u.position) if u and u.box_id else None,
-            "use_by": dispensing.rules.use_by(dispensing.unit_facts(s, u), dispensing.thaw_hours(s, u)) if u else None,
+            "use_by": unit_state(s, u, now).use_by_minute if u else None,
             "unit_check": unit_check, "candidates": candidates, "observations": bedside.observations(s, a),
             "postponements": ops.postponements(s, [a.id]),
             "can_clinical": require_role(*CLINICAL), "can_dispense": require_role(*DISPENSERS),

@@ -10,6 +10,7 @@ from sqlmodel import select
 from ..audit.trail import change_reason
 from ..core.scan import expect
 from ..errors import RuleViolation
+from ..labels import reconcile
 from ..manufacturing import storage
 from ..manufacturing.batches import limits_for
 from ..manufacturing.models import Batch, DoseUnit
@@ -116,7 +117,10 @@ def release_if_unusable(session, a: Administration) -> None:
 
 
 def issue(session, scanned: str, user, now: datetime, today) -> Administration:
-    """The lab hands out a reserved unit for today's dose; a frozen unit is thawed now (the thaw clock starts)."""
+    """The lab hands out a reserved unit for today's dose, under a verified label of its current state.
+
+    A frozen unit is thawed (and its thaw recorded) before it is issued: the thaw changes what its label must
+    say (USE BY thaw + N h, 2-8 °C), so the thawed label is printed and scanned back first (``labels.reconcile``)."""
     u = _scanned_unit(session, scanned)
     a = session.exec(select(Administration).where(Administration.unit_id == u.id)).first()
     if a is None or u.status != "reserved":
@@ -129,7 +133,11 @@ def issue(session, scanned: str, user, now: datetime, today) -> Administration:
     if problem:
         raise RuleViolation(problem)
     if u.storage == "frozen" and u.thawed_at is None:
-        storage.thaw(session, u, now, user, now)
+        raise RuleViolation(_("Unit %(code)s is still frozen: record its thaw on the unit page, print the thawed "
+                              "label and scan it into \"Verify label\", then issue it.", code=u.code))
+    label_problem = reconcile.issue_problem(session, u, now)
+    if label_problem:
+        raise RuleViolation(label_problem)
     with change_reason(session, f"issued for {a.code}"):
         u.status, u.box_id, u.position = "issued", None, None
         a.issued_at, a.issued_by_id = now, user.id

@@ -1,25 +1,28 @@
 """What a label says, per record kind: texts by field name and the QR payload.
 
 Labels carry the donor code, never the donor's identity (domain.md section 5).
-Status is printed large: QUARANTINE until the batch is released.
+Status is printed large: QUARANTINE until the batch is released. A dose unit's label says its effective state at
+print time, from the same ``unit_state`` the unit page reads: a thawed unit prints USE BY (thaw + N h or the
+expiry, whichever is first), its thaw time and 2-8 °C instead of the frozen expiry and -80 °C.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-
 from flask import current_app
 from flask_babel import gettext as _
 from sqlmodel import select
 
 from ..donors.models import Donor
 from ..errors import NotFound, RuleViolation
-from ..timefmt import format_dt
+from ..timefmt import format_dt, to_lab
 from ..manufacturing.models import Batch, Donation, DoseUnit, StorageLocation
 
 PRODUCT = {"frozen": ("Washed microbiota, frozen", "洗涤菌群悬液（冷冻）"),
            "fresh": ("Washed microbiota, fresh", "洗涤菌群悬液（新鲜）")}
 STORE_AT = {"frozen": "Store at -80 °C / -80 °C保存", "fresh": "Store at 2-8 °C / 2-8 °C保存"}
+# A thawed unit is out of the freezer: kept at 2-8 °C until its USE BY (thaw + N h, domain.md, storage). The thaw's
+# date is the USE BY line's (or the day before it), so the time alone keeps the line within a 50 mm tube label.
+THAWED = "Thawed %(t)s · 2-8 °C 已解冻"
 STATUS_TEXT = {"quarantine": "QUARANTINE 待放行", "available": "RELEASED 已放行", "reserved": "RELEASED 已放行",
                "issued": "RELEASED 已放行", "administered": "ADMINISTERED 已给药", "released": "RELEASED 已放行",
                "in_process": "IN PROCESS 生产中", "awaiting_qc": "QUARANTINE 待放行", "rejected": "REJECTED 拒绝放行",
@@ -35,6 +38,7 @@ class LabelContent:
     record_id: str  # the human ID the payload carries
     texts: dict = field(default_factory=dict)
     state: str = ""  # the record's status code (a dose unit's decides whether a release label may print)
+    unit_state: object = None  # a dose unit's UnitState at print time: what the print record keeps
 
     @property
     def payload(self) -> str:
@@ -55,6 +59,20 @@ def unit_status_text(state) -> str:
     return f"{text} · {DO_NOT_USE}" if state.do_not_use else text
 
 
+def use_by_text(state) -> str:
+    """The label's date line: EXP for a unit still frozen or fresh, USE BY once thawed; the minute is the
+    last usable one (``UnitState.use_by_minute``), the same the unit page prints."""
+    word = "USE BY" if state.thawed_at is not None else "EXP"
+    return f"{word} {format_dt(state.use_by_minute)}"
+
+
+def storage_text(state) -> str:
+    """The storage line: -80 °C frozen, 2-8 °C fresh, or the thaw time and the 2-8 °C thaw window."""
+    if state.thawed_at is not None:
+        return THAWED % {"t": to_lab(state.thawed_at).strftime("%H:%M")}
+    return STORE_AT[state.storage]
+
+
 def dose_unit(session, u: DoseUnit, now=None) -> LabelContent:
     from ..clock import utcnow
     from ..manufacturing.queries import unit_state
@@ -66,11 +84,11 @@ def dose_unit(session, u: DoseUnit, now=None) -> LabelContent:
     return LabelContent("DU", u.code, {
         "product": en, "product_zh": zh, "id": u.code, "donor": f"Donor {_donor_code(session, batch.donor_id)}",
         "dates": f"Don. {donation.collection_day} · Prod. {batch.production_day}",
-        "expiry": f"EXP {format_dt(u.expires_at - timedelta(minutes=1))}", "volume_storage": f"{u.volume_ml.normalize():f} mL · {STORE_AT[u.storage]}",
-        "status": unit_status_text(state), "statement": _statement()}, state.code)
+        "expiry": use_by_text(state), "volume_storage": f"{u.volume_ml.normalize():f} mL · {storage_text(state)}",
+        "status": unit_status_text(state), "statement": _statement()}, state.code, state)
 
 
-def batch(session, b: Batch) -> LabelContent:
+def batch(session, b: Batch, now=None) -> LabelContent:
     donation = session.get(Donation, b.donation_id)
     en, zh = PRODUCT.get(b.storage or "frozen")
     return LabelContent("LOT", b.lot, {
@@ -78,14 +96,15 @@ def batch(session, b: Batch) -> LabelContent:
         "id": b.lot, "donor": f"Donor {_donor_code(session, b.donor_id)}",
         "dates": f"Don. {donation.collection_day} · Prod. {b.production_day}",
         "expiry": f"EXP {b.expiry_date}" if b.expiry_date else "", "volume_storage": STORE_AT.get(b.storage, ""),
-        "status": _batch_status_text(session, b), "statement": _statement()})
+        "status": _batch_status_text(session, b, now), "statement": _statement()})
 
 
-def _batch_status_text(session, b: Batch) -> str:
+def _batch_status_text(session, b: Batch, now=None) -> str:
+    """The batch's effective status at print time: expired, held by a lookback case or recalled says DO NOT USE."""
     from ..clock import utcnow
     from ..manufacturing.queries import batch_state
 
-    code, _why = batch_state(session, b, utcnow())
+    code, _why = batch_state(session, b, now or utcnow())
     text = STATUS_TEXT[code]
     return f"{text} · {DO_NOT_USE}" if code in ("expired", "recalled", "on_hold", "rejected") else text
 
@@ -130,14 +149,14 @@ def screening_specimens(session, sc) -> list[LabelContent]:
         for sp in specimens]
 
 
-def for_record(session, kind: str, code: str) -> list[LabelContent]:
+def for_record(session, kind: str, code: str, now=None) -> list[LabelContent]:
     """The labels to print for a scanned/typed record; a lot prints one label per dose unit."""
     from ..core.scan import scanned_id
 
     code = (code or "").strip().upper() if kind == "SP" else scanned_id(code, {"LOT_UNITS": "LOT"}.get(kind, kind))
     if kind == "DU":
         u = session.exec(select(DoseUnit).where(DoseUnit.code == code)).first()
-        return [dose_unit(session, u)] if u else _missing()
+        return [dose_unit(session, u, now)] if u else _missing()
     if kind == "LOT_UNITS":
         b = session.exec(select(Batch).where(Batch.lot == code)).first()
         if b is None:
@@ -145,10 +164,10 @@ def for_record(session, kind: str, code: str) -> list[LabelContent]:
         units = session.exec(select(DoseUnit).where(DoseUnit.batch_id == b.id).order_by(DoseUnit.seq)).all()
         if not units:
             raise RuleViolation(_("Batch %(lot)s has no dose units yet.", lot=b.lot))
-        return [dose_unit(session, u) for u in units]
+        return [dose_unit(session, u, now) for u in units]
     if kind == "LOT":
         b = session.exec(select(Batch).where(Batch.lot == code)).first()
-        return [batch(session, b)] if b else _missing()
+        return [batch(session, b, now)] if b else _missing()
     if kind in ("DN", "RS"):
         d = session.exec(select(Donation).where(Donation.code == code)).first()
         if d is None:

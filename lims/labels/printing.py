@@ -1,4 +1,7 @@
-"""Printing labels: the documents, the release-label rule and the audit of every print and reprint."""
+"""Printing labels: the documents, the release-label rule and the audit of every print and reprint.
+
+Every dose-unit label printed is also kept as a ``LabelPrint`` with the state it says, for reconciliation
+(``reconcile``): the unit is issued only once such a label of its current state is scanned back."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -8,7 +11,7 @@ from ..audit.models import AuditEntry
 from ..audit.trail import audit_event
 from ..errors import RuleViolation
 from ..reports.fonts import FontMissing
-from . import content, pdf, zpl
+from . import content, pdf, reconcile, zpl
 from .codes import PRINTER_DOTS_PER_MM, CodeTooSmall
 from .fit import DoesNotFit
 from .layouts import Layout
@@ -59,9 +62,15 @@ def _render(layout: Layout, labels, fmt: str, code: str, config) -> bytes | str:
         raise RuleViolation(_("The label font is missing (%(error)s); nothing was printed.", error=err))
 
 
-def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason: str | None, config) -> tuple[bytes | str, int]:
-    """(document, number of labels). A reprint needs a reason; a release label needs released units."""
-    labels = content.for_record(session, kind, code)
+def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason: str | None, config,
+                 now=None) -> tuple[bytes | str, int]:
+    """(document, number of labels). A reprint needs a reason; a release label needs released units.
+
+    ``now``: the print time (the clock by default); the labels say the units' state at that instant."""
+    from ..clock import utcnow
+
+    now = now or utcnow()
+    labels = content.for_record(session, kind, code, now)
     if layout.release_only:
         from ..manufacturing.explain import UNIT_STATUS_LABELS
 
@@ -85,6 +94,8 @@ def print_labels(session, kind: str, code: str, layout: Layout, fmt: str, reason
             raise RuleViolation(_("The printer at %(printer)s did not take the job (%(error)s); nothing was printed.",
                                   printer=printer, error=err))
         what += f" to {printer}"
+    actor = session.info.get("actor")
+    reconcile.record_prints(session, labels, layout.code, fmt, now, actor.user_id if actor else None)
     for lab in labels:  # written in the request's transaction: a refused print leaves no row
         audit_event(session, "print", ENTITY[lab.kind], lab.record_id, field="label", new=f"{what}, 1 of {len(labels)}",
                     reason=(reason or "").strip() or None)

@@ -155,6 +155,12 @@ class ThawForm(FlaskForm):
     thawed_at = LabTime(_l("Thawed at (37 °C water bath)"))
 
 
+class VerifyLabelForm(FlaskForm):
+    """The scan of a just-printed label (the scanner types LIMS:DU:<code> and Enter)."""
+    payload = StringField(_l("Scan the printed label"), validators=[
+        DataRequired(message=_l("Scan the printed label.")), Length(max=200)])
+
+
 class DiscardForm(FlaskForm):
     reason = TextAreaField(_l("Reason for discarding"), validators=[DataRequired(message=_l("A reason is required to discard a unit.")), Length(max=1000)])
 

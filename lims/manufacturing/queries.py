@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from . import explain
 from .models import Batch, DoseUnit, ManufacturingSpec
-from .rules import USABLE_UNIT_STATUSES, effective_unit_status
+from .rules import USABLE_UNIT_STATUSES, effective_unit_status, printed_minute, unit_use_by
 from .spec import limits_of
 
 
@@ -23,6 +23,11 @@ class UnitState:
     stored: str             # the status as stored
     reason: str | None      # why the effective status differs from the stored one, as a sentence
     usable: bool            # released and in date: may be reserved, issued or given
+    use_by: datetime | None = None     # the last usable instant: expiry, or thaw + N h when that comes first
+    use_by_rule: str = "expiry"        # which rule set use_by: "expiry" or "thaw"
+    thawed_at: datetime | None = None
+    thaw_hours: int = 6
+    storage: str = "frozen"            # fresh or frozen, as filled
 
     @property
     def label(self) -> str:
@@ -32,6 +37,26 @@ class UnitState:
     def do_not_use(self) -> bool:
         """Printed as DO NOT USE on a label: expired, recalled, held, discarded."""
         return self.code in ("expired", "recalled", "on_hold", "discarded")
+
+    @property
+    def use_by_minute(self) -> datetime | None:
+        """The minute the unit page, the dose page and the label all print as "use by"."""
+        return printed_minute(self.use_by) if self.use_by else None
+
+    @property
+    def storage_condition(self) -> str:
+        """Where the unit must be kept now: "frozen" (-80 °C), "fresh" or "thawed" (2-8 °C, within the window)."""
+        return "thawed" if self.thawed_at is not None else self.storage
+
+    def storage_text(self) -> str:
+        """The storage line of the unit page, in the reader's language (a label prints both languages)."""
+        from flask_babel import gettext as _
+        from ..timefmt import format_dt
+
+        if self.thawed_at is not None:
+            return _("Thawed %(t)s · keep at 2-8 °C and use within %(h)s h", t=format_dt(self.thawed_at),
+                     h=self.thaw_hours)
+        return _("Store at -80 °C") if self.storage == "frozen" else _("Store at 2-8 °C")
 
 
 def _cache() -> dict:
@@ -59,10 +84,14 @@ def _held_by(session, u: DoseUnit, cache: dict) -> tuple[str, ...]:
 
 
 def unit_state(session, u: DoseUnit, now: datetime) -> UnitState:
+    """What the unit is at ``now`` and until when it may be used: the one answer pages, labels and the issue desk
+    use."""
     cache = _cache()
-    code, why = effective_unit_status(u.status, now, u.expires_at, u.thawed_at, _thaw_hours(session, u.batch_id, cache),
-                                      _held_by(session, u, cache))
-    return UnitState(code, u.status, explain.text(*why) if why else None, code in USABLE_UNIT_STATUSES)
+    hours = _thaw_hours(session, u.batch_id, cache)
+    code, why = effective_unit_status(u.status, now, u.expires_at, u.thawed_at, hours, _held_by(session, u, cache))
+    use_by, rule = unit_use_by(u.expires_at, u.thawed_at, hours)
+    return UnitState(code, u.status, explain.text(*why) if why else None, code in USABLE_UNIT_STATUSES,
+                     use_by, rule, u.thawed_at, hours, u.storage)
 
 
 def unit_states(session, units, now: datetime) -> dict[int, UnitState]:

@@ -454,6 +454,23 @@ def thaw_use_by(thawed_at: datetime, limits: ProcessLimits) -> datetime:
     return thawed_at + timedelta(hours=limits.thaw_use_hours)
 
 
+def unit_use_by(expires_at: datetime, thawed_at: datetime | None, thaw_hours: int) -> tuple[datetime, str]:
+    """(last usable instant, the rule that sets it: "expiry" or "thaw").
+
+    The same boundaries as ``effective_unit_status``: expired from ``expires_at`` on (so the last usable instant
+    is one microsecond before it), the thaw window inclusive at thaw + N h. Where both fall together the expiry
+    decides. Pages and labels print the minute of this instant, so they never disagree."""
+    last = expires_at - timedelta(microseconds=1)
+    if thawed_at is not None and thawed_at + timedelta(hours=thaw_hours) < last:
+        return thawed_at + timedelta(hours=thaw_hours), "thaw"
+    return last, "expiry"
+
+
+def printed_minute(instant: datetime) -> datetime:
+    """The minute a page or label prints for an instant: the instant with its seconds cut, never rounded up."""
+    return instant.replace(second=0, microsecond=0)
+
+
 def unit_use_problem(now: datetime, expires_at: datetime, thawed_at: datetime | None,
                      limits: ProcessLimits) -> tuple[str, dict] | None:
     """Why a unit cannot be used now: expired (from ``expires_at`` on) or past thaw + N h (inclusive)."""

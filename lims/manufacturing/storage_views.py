@@ -1,8 +1,6 @@
 """Storage locations, box view, dose units and the inventory."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -16,11 +14,11 @@ from ..db import db_session
 from ..timefmt import to_lab, lab_today
 from ..web import form_action
 from . import explain, storage
-from .batches import limits_for
 from ..errors import LimsError, RuleViolation
-from .forms import DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, as_local, as_utc
+from .forms import (DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, VerifyLabelForm,
+                    as_local, as_utc)
 from .models import Batch, DoseUnit
-from .rules import ProcessLimits, box_positions, thaw_use_by
+from .rules import ProcessLimits, box_positions
 from .spec import active_spec, limits_of
 
 bp = Blueprint("storage", __name__)
@@ -189,7 +187,7 @@ def _render_location(loc, form=None, error=None, status=200, session_form=None, 
                            can_handle=require_role(*HANDLERS)), status
 
 
-def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None):
+def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None, verify_form=None):
     s = db_session()
     now = utcnow()
     batch = s.get(Batch, u.batch_id)
@@ -198,16 +196,41 @@ def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, dis
         thaw_form.thawed_at.data = as_local(now)
     history = s.exec(select(AuditEntry).where(AuditEntry.entity == "dose_unit", AuditEntry.record_id == u.code)
                      .order_by(AuditEntry.id.desc()).limit(200)).all()
-    limits = limits_for(s, batch)
     return render_template(
         "manufacturing/unit.html", u=u, batch=batch, where=storage.path_text(s, u.box_id, u.position),
-        usable_until=u.expires_at - timedelta(minutes=1),
-        problem=storage.use_problem(s, u, now), thaw_until=thaw_use_by(u.thawed_at, limits) if u.thawed_at else None,
+        problem=storage.use_problem(s, u, now),
         place_form=place_form or PlaceForm(prefix="place", version=version_token(u)), thaw_form=thaw_form,
         discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,
+        verify_form=verify_form or VerifyLabelForm(prefix="verify"), label=_label_status(s, u, now),
         statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS, batch_statuses=explain.BATCH_STATUS_LABELS,
         can_handle=require_role(*HANDLERS), can_thaw=require_role("technician", "qa", "clinician"),
     ), status
+
+
+def _label_status(s, u, now):
+    """(last print, is it of the unit's current state) for the unit page's label section; (None, False) unprinted."""
+    from ..labels import reconcile
+    from .queries import unit_state
+
+    p = reconcile.last_print(s, u)
+    return p, bool(p and reconcile.is_current(p, unit_state(s, u, now)))
+
+
+@bp.route("/units/<code>/verify-label", methods=["POST"])
+@roles(*HANDLERS)
+def verify_label(code):
+    """The scan of the printed label: checked against the unit and its state, recorded as "label verified"."""
+    from ..labels import reconcile
+
+    s = db_session()
+    u = storage.unit(s, code)
+    form = VerifyLabelForm(prefix="verify")
+    if not form.validate_on_submit():
+        return _render_unit(u, error=_("Scan the printed label."), status=400, verify_form=form)
+    return form_action(
+        lambda: reconcile.verify(s, u, form.payload.data, g.user, utcnow()),
+        lambda **kw: _render_unit(u, verify_form=form, error=kw.get("error"), status=kw.get("status", 422)),
+        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Label of unit %(code)s verified.", code=u.code)))
 
 
 @bp.route("/units/<code>")

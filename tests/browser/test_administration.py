@@ -146,10 +146,25 @@ def _course_with_issued_day1(recipient: str, unit: str, today: date) -> str:
         return day1.code
 
     dose = act("clin", plan_and_reserve)
-    # Issued (and thawed) three hours ago, so the infusion can be typed two hours back and the
-    # 120-minute observation falls due now.
-    issued = act("tech", lambda s, u: dispensing.issue(s, f"LIMS:DU:{unit}", u, utcnow() - timedelta(hours=3),
-                                                       today).code)
+    # Thawed, labelled (label scanned back) and issued three hours ago, so the infusion can be typed two hours
+    # back and the 120-minute observation falls due now.
+    def thaw_label_issue(s, u):
+        from flask import current_app
+
+        from lims.labels import printing, reconcile
+        from lims.labels.layouts import all_layouts
+        from lims.manufacturing import storage
+        from lims.manufacturing.models import DoseUnit
+
+        at = utcnow() - timedelta(hours=3)
+        row = s.exec(select(DoseUnit).where(DoseUnit.code == unit)).one()
+        storage.thaw(s, row, at, u, at)
+        printing.print_labels(s, "DU", unit, all_layouts()["tube_50x30"], "pdf", "thawed for issue",
+                              current_app.config, now=at)
+        reconcile.verify(s, row, f"LIMS:DU:{unit}", u, at)
+        return dispensing.issue(s, f"LIMS:DU:{unit}", u, at, today).code
+
+    issued = act("tech", thaw_label_issue)
     assert issued == dose
     return dose
 

@@ -86,7 +86,38 @@ def reserve(browser, dose, unit):
     return browser.post(f"{dose_url(dose)}/reserve", {"reserve-unit": f"LIMS:DU:{unit}"}, token_from=dose_url(dose))
 
 
-def issue(browser, unit, payload=None):
+def label_verified(browser, unit):
+    """What the lab does before it issues a unit: record a frozen unit's thaw (now), print its label and scan it
+    back into "Verify label" (labels.reconcile), each through the unit page as a technician would."""
+    from lims.clock import utcnow
+    from lims.timefmt import to_lab
+
+    page = f"/units/{unit}"
+    u = unit_row(unit)
+    if u.storage == "frozen" and u.thawed_at is None:
+        ok(browser.post(f"{page}/thaw", {"thaw-thawed_at": to_lab(utcnow()).strftime("%Y-%m-%dT%H:%M")},
+                        token_from=page))
+    r = browser.post("/labels/print", {"kind": "DU", "code": unit, "layout": "tube_50x30", "format": "pdf",
+                                       "reason": "label for issue"},
+                     token_from=page, headers={"Referer": f"http://localhost{page}"})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf", page_text(r)[:2000]
+    ok(browser.post(f"{page}/verify-label", {"verify-payload": f"LIMS:DU:{unit}"}, token_from=page))
+
+
+def _due_today(unit) -> bool:
+    """The unit is reserved for a dose scheduled today: the issue desk would take it."""
+    from lims.clinical.course_models import Administration
+    from lims.timefmt import lab_today
+
+    u = unit_row(unit)
+    a = flow.row(Administration, unit_id=u.id)
+    return u.status == "reserved" and a is not None and a.scheduled_date == lab_today()
+
+
+def issue(browser, unit, payload=None, label=True):
+    """Issue ``unit`` at the desk; with ``label`` a unit due today first gets its thaw and a verified label."""
+    if label and payload is None and _due_today(unit):
+        label_verified(browser, unit)
     return browser.post("/courses/today/issue", {"issue-unit": payload or f"LIMS:DU:{unit}"}, token_from="/courses/today")
 
 

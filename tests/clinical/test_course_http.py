@@ -474,7 +474,7 @@ def test_technician_cannot_administer_and_clinician_cannot_issue(app, clinic):
     planned_dose = "P-0001-C1-D2"
     ok(reserve(clinic.tech, planned_dose, UNITS[1]))  # the lab may reserve
     clinic.at(DAY2, 9, 0)
-    r = issue(clinic.nurse, UNITS[1])
+    r = issue(clinic.nurse, UNITS[1], label=False)  # the desk refuses her before any label matters
     forbidden(r)
     assert unit_row(UNITS[1]).status == "reserved" and unit_row(UNITS[1]).thawed_at is None
     r = postpone(clinic.tech, D3, (DAY3 + timedelta(days=1)).isoformat(), version=str(dose_row(D3).version))

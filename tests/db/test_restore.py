@@ -31,7 +31,7 @@ def sqlite_app(app, backend, make_user):
 def _backup(app, tmp_path) -> Path:
     r = app.test_cli_runner().invoke(args=["lims", "backup", "--to", str(tmp_path / "bk")])
     assert r.exit_code == 0, r.output
-    assert "LIMS audit checkpoint" in r.output and "schema revision: 0017" in r.output
+    assert "LIMS audit checkpoint" in r.output and "schema revision: 0018" in r.output
     return Path(r.output.split("backup written: ")[1].split()[0])
 
 
@@ -76,7 +76,7 @@ def test_a_good_backup_is_restored_and_the_trail_verifies(sqlite_app, tmp_path):
     backup = _backup(sqlite_app, tmp_path)
     assert Path(f"{backup}.sha256").read_text().split() == [_sha256(backup), backup.name]
     manifest = json.loads(Path(f"{backup}.manifest.json").read_text())
-    assert manifest["schema_revision"] == "0017" and manifest["checkpoint"]["kind"] == "checkpoint"
+    assert manifest["schema_revision"] == "0018" and manifest["checkpoint"]["kind"] == "checkpoint"
     _after_the_backup()
     sqlite_app.test_cli_runner().invoke(args=["lims", "audit-checkpoint"])  # a checkpoint beyond the backup's head
     r = _restore(sqlite_app, backup)
@@ -116,7 +116,7 @@ def test_older_schema_revision_is_refused(sqlite_app, tmp_path):
     _edit(backup, "UPDATE alembic_version SET version_num = '0016'")
     _after_the_backup()
     r = _restore(sqlite_app, backup)
-    _one_line_refusal(r, "schema revision 0016", "older than this installation's 0017", "--upgrade")
+    _one_line_refusal(r, "schema revision 0016", "older than this installation's 0018", "--upgrade")
     assert _equipment_codes() == ["EQ-NEW-01", "EQ-OLD-01"]
 
 
