@@ -73,7 +73,8 @@ _FUZZ = 0.5  # points kept free: ReportLab must never find a pre-broken line a h
 
 def _tokens(line: str) -> list[tuple[str, bool]]:
     """(piece, a space precedes it): every Chinese character is its own piece, every other run
-    without a space (an ID, a lot, a case code, a date, a word) stays whole."""
+    without a space (an ID, a lot, a case code, a date, a word) stays whole; a slash between two IDs
+    ends a piece."""
     out: list[tuple[str, bool]] = []
     pos, space = 0, False
     atomics = [(m.start(), m.end()) for m in _ATOMIC.finditer(line)]
@@ -91,6 +92,8 @@ def _tokens(line: str) -> list[tuple[str, bool]]:
             end = pos
             while end < len(line) and not line[end].isspace() and not CJK.match(line[end]):
                 end += 1
+                if line[end - 1] == "/" and end < len(line) and not line[end].isspace():
+                    break  # "FMT-20261123-02/DEV-2026-0001": two IDs, a line may end after the slash
         out.append((line[pos:end], space))
         space, pos = False, end
     return out
@@ -167,14 +170,10 @@ class TextParagraph(Paragraph):
 
 
 def para(text, style: ParagraphStyle) -> Paragraph:
-    """Plain text (escaped, newlines kept) as a wrapping paragraph.
-
-    Text without Chinese word-wraps as ReportLab does (at spaces only); text with Chinese breaks its own
-    lines (``TextParagraph``), so IDs, lots and dates next to Chinese stay whole."""
+    """Plain text (escaped, newlines kept) as a wrapping paragraph that breaks its own lines
+    (``TextParagraph``): IDs, lots and dates stay whole, next to Chinese or not."""
     raw = "" if text is None else str(text)
-    if CJK.search(raw):
-        return TextParagraph(escape(raw).replace("\n", "<br/>"), style, plain=raw)
-    return Paragraph(escape(raw).replace("\n", "<br/>"), style)
+    return TextParagraph(escape(raw).replace("\n", "<br/>"), style, plain=raw)
 
 
 def heading(text: str) -> Paragraph:
