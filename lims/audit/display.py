@@ -117,7 +117,7 @@ FIELD_LABELS = {
     "validity_days": _l("validity (days)"), "value": _l("value"), "volume_ml": _l("volume (mL)"),
     "washes_required": _l("washes required"), "weight_kg": _l("weight (kg)"), "window_days": _l("window (days)"),
     "mesh_um": _l("mesh (µm)"), "g_force": _l("g-force"), "minutes": _l("minutes"), "diluent": _l("diluent"),
-    "cryoprotectant": _l("cryoprotectant"), "cryoprotectant_pct": _l("cryoprotectant (%)"),
+    "cryoprotectant": _l("cryoprotectant"), "cryoprotectant_pct": _l("cryoprotectant concentration"),
     "dose_count": _l("number of units"), "unit_volume_ml": _l("volume per unit (mL)"),
     "meaning": _l("meaning"), "label": _l("label"),
     "created_by_id": _l("created by"), "updated_by_id": _l("changed by"), "requested_by_id": _l("requested by"),
