@@ -113,6 +113,9 @@ def test_the_change_history_and_the_audit_page_show_words_not_stored_values(app,
             assert "UTC" not in history and not re.search(r"\bbox_id\b|\bexpires_at\b|\bstatus\b available", history)
     steps = _visible(clinic.lab.qa.get(f"/audit/?entity=batch_step&record_id={LOT}/S1"))
     assert "operator" in steps and "Zhang Wei" in steps and "operator_id" not in steps, steps[-3000:]
+    steps_zh = _visible(as_user("qa_zh2", roles=["qa"], language="zh_CN").get(
+        f"/audit/?entity=batch_step&record_id={LOT}/S1"))
+    assert "操作者" in steps_zh and "Zhang Wei" in steps_zh and "operator_id" not in steps_zh
 
 
 def test_a_page_of_audit_rows_reads_each_referenced_table_once(app, clinic):
