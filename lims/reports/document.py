@@ -164,7 +164,8 @@ class TextParagraph(Paragraph):
             inner = availWidth - self.style.leftIndent - self.style.rightIndent
             lines = break_lines(self._plain, inner, self.style.fontName, self.style.fontSize)
             plain = self._plain
-            Paragraph.__init__(self, "<br/>".join(escape(line) for line in lines), self.style)
+            if lines != plain.split("\n"):  # no break added (most cells): the text parsed already fits
+                Paragraph.__init__(self, "<br/>".join(escape(line) for line in lines), self.style)
             self._plain, self._broken_for = plain, availWidth
         return super().wrap(availWidth, availHeight)
 
