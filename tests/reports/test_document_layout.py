@@ -6,7 +6,6 @@ Pure layout (no database): ``lims.reports.document`` turns text into PDF pages; 
 from __future__ import annotations
 
 import io
-import re
 
 import pypdfium2
 import pytest
