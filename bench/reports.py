@@ -73,6 +73,15 @@ def fake_data(n_units: int, n_qc: int, n_aes: int, n_audit: int) -> dict:
                 field=rnd.choice(["status", "box_id", "position", "params"]), old_value="quarantine",
                 new_value="available; moved from SITE-A > FRZ-01 > FRZ-01-R1 > FRZ-01-R1-B1 / A1", reason="batch released")
              for i in range(n_audit)]
+    from lims.audit.display import DisplayRow
+    from lims.reports.batch_report import StatusAtPrint
+
+    # what ``display_rows`` makes of them (its lookups are a handful of queries, not ReportLab's time)
+    audit = [DisplayRow(entry=a, when=f"{a.ts:%Y-%m-%d %H:%M:%S} CST", user=a.user_name, action=a.action,
+                        record=f"Dose unit {a.record_id}", field=a.field, old=a.old_value, new=a.new_value)
+             for a in audit]
+    status = StatusAtPrint("on_hold", "Held by lookback case LB-2026-0001: do not use.", ("LB-2026-0001",), (),
+                           ("Held by lookback case LB-2026-0001.",))
     return {
         "batch": batch, "donation": donation, "donor": NS(code="D-0001"), "spec": spec, "limits": limits,
         "device": NS(code="EQ-GFM-01", name="GenFMTer automated microbiota purification device"), "received_by": "Zhang Wei",
@@ -83,7 +92,7 @@ def fake_data(n_units: int, n_qc: int, n_aes: int, n_audit: int) -> dict:
         "deviations": [NS(code="DEV-2026-0001", source="manual", description="Centrifuge lid alarm during wash 2 " * 4,
                           investigation="Lid sensor cleaned " * 6, outcome="No impact", status="closed")],
         "deviation_signatures": [sig], "dispositions": [], "release_signatures": [sig, sig], "units": units, "aes": aes,
-        "audit": audit, "last_audit_id": 1000 + n_audit,
+        "audit": audit, "status": status, "last_audit_id": 1000 + n_audit,
     }
 
 

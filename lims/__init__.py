@@ -126,6 +126,14 @@ def _template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["unit_state"] = _unit_state  # the effective status every page shows (expired wins)
 
+    def _audit_display(rows):
+        from .audit.display import display_rows
+        from .db import db_session
+
+        return display_rows(db_session(), rows)
+
+    app.jinja_env.globals["audit_display"] = _audit_display  # audit rows in words: lab time, names, labels
+
     @app.context_processor
     def _ctx():
         from flask_babel import get_locale

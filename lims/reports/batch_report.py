@@ -7,12 +7,14 @@ same version and any later change gives a new one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from ..audit.labels import action_label, entity_label
+from ..audit.display import display_rows
+from ..clock import utcnow
 from ..donors import screening as screening_ops
 from ..donors.explain import outcome_label, reason_text
 from ..donors.models import Donor, ProtocolItem
@@ -78,6 +80,7 @@ def collect(session, batch: Batch) -> dict:
     recipients = {r.id: r.code for r in session.exec(select(Recipient).where(
         Recipient.id.in_({a.recipient_id for a in admins.values()}))).all()} if admins else {}
     audit = release.audit_rows(session, batch, limit=5000)
+    now = utcnow()
     names = item_names(session)
     return {
         "batch": batch, "donation": donation, "donor": donor, "spec": spec, "limits": limits,
@@ -95,8 +98,52 @@ def collect(session, batch: Batch) -> dict:
                    recipients.get(admins[u.id].recipient_id) if u.id in admins else None) for u in units],
         "aes": adverse_events.listing(session, batch=batch, limit=10_000),
         # Printing is in the trail too, but a print must not give the same state a new document version.
-        "audit": audit, "last_audit_id": max((a.id for a in audit if a.action not in ("report", "print")), default=0),
+        "audit": display_rows(session, audit), "status": status_at(session, batch, deviations, now),
+        "last_audit_id": max((a.id for a in audit if a.action not in ("report", "print")), default=0),
     }
+
+
+@dataclass(frozen=True)
+class StatusAtPrint:
+    """The batch as its page shows it at the moment of printing: the stored status is not the whole truth."""
+
+    effective: str           # status code now (a hold or an expiry wins over the stored one)
+    why: str | None          # why it differs from the stored status, as a sentence
+    holding_cases: tuple     # lookback cases holding the batch
+    open_deviations: tuple   # deviation codes still open
+    blockers: tuple          # what still blocks release (the batch page's list), for QA in general
+
+
+def status_at(session, batch: Batch, deviations, now: datetime) -> StatusAtPrint:
+    """The same reads the batch page makes (``batch_state``, ``holding_cases``, ``blockers``), at print time."""
+    from ..manufacturing.queries import batch_state
+
+    code, why = batch_state(session, batch, now)
+    open_for_release = batch.status in ("in_process", "awaiting_qc", "quarantine")  # as the batch page asks
+    blockers = release.blockers(session, batch, None) if open_for_release else []
+    return StatusAtPrint(code, why, tuple(release.holding_cases(session, "batch", batch.id)),
+                         tuple(d.code for d in deviations if d.status == "open"), tuple(blockers))
+
+
+def status_section(data: dict) -> list:
+    """Effective status, holds, open deviations and release blockers, as the batch page lists them."""
+    st = doc.styles()
+    state, b = data["status"], data["batch"]
+    label = explain.BATCH_STATUS_LABELS
+    pairs = [(_("Effective status"), str(label.get(state.effective, state.effective))
+              if state.effective == b.status else _("%(now)s (stored as %(stored)s)",
+                                                    now=label.get(state.effective, state.effective),
+                                                    stored=label.get(b.status, b.status)))]
+    if state.why:
+        pairs.append((_("Why"), state.why))
+    pairs.append((_("Lookback holds"), explain.text("lookback_hold", {"items": ", ".join(state.holding_cases)})
+                  if state.holding_cases else _("none")))
+    pairs.append((_("Open deviations"), ", ".join(state.open_deviations) if state.open_deviations else _("none")))
+    flowables = [doc.facts(pairs)]
+    if state.blockers:
+        flowables.append(doc.para(_("What still blocks release:"), st["base"]))
+        flowables += [doc.para(f"• {text}", st["alert"]) for text in state.blockers]
+    return doc.section(_("Status at print time"), *flowables)
 
 
 def doc_version(data: dict) -> str:
@@ -120,13 +167,15 @@ def build(data: dict, generated_by: str, generated_at: datetime) -> bytes:
         (_("Purification device / run"), f"{data['device'].code} {data['device'].name} · {b.run_number}"),
         (_("Expiry"), str(b.expiry_date or "")),
     ]))
+    story += status_section(data)
     # Donor and eligibility
     decision = data["decision"]
     pairs = [(_("Donor"), donor.code)]
     if decision:
         pairs += [(_("Eligibility decision in force on %(day)s", day=dn.collection_day),
-                   f"{outcome_label(decision.outcome)}" + (f" {_('until')} {decision.until}" if decision.until else "")
-                   + f" · {decision.protocol_label} · {_('as of')} {decision.as_of}"),
+                   (_("%(outcome)s until %(until)s", outcome=outcome_label(decision.outcome), until=decision.until)
+                    if decision.until else outcome_label(decision.outcome))
+                   + " · " + _("%(protocol)s · as of %(day)s", protocol=decision.protocol_label, day=decision.as_of)),
                   ]
     else:
         pairs.append((_("Eligibility decision in force on %(day)s", day=dn.collection_day), _("none signed")))
@@ -146,7 +195,8 @@ def build(data: dict, generated_by: str, generated_at: datetime) -> bytes:
         (_("Temperature on receipt"), f"{dn.receipt_temp_c} °C"), (_("Mass"), f"{dn.mass_g} g"),
         (_("Bristol stool form"), str(dn.bristol)), (_("Appearance"), dn.appearance),
         (_("Received by"), data["received_by"]),
-        (_("Retained sample"), f"{dn.retained_ml} mL · {dn.retained_location} · {_('keep until')} {dn.retained_until}"),
+        (_("Retained sample"), _("%(ml)s mL · %(where)s · keep until %(day)s", ml=dn.retained_ml,
+                                 where=dn.retained_location, day=dn.retained_until)),
     ]))
     # Steps
     rows = [[str(s.position), explain.step_label(s.kind, s.seq), explain.params_text(s.kind, p),
@@ -181,7 +231,8 @@ def build(data: dict, generated_by: str, generated_at: datetime) -> bytes:
                                                               empty=_("Not reviewed or released.")))
     for d in data["dispositions"]:
         if d.reason:
-            story.append(doc.para(f"{d.decision}: {d.reason}", st["base"]))
+            story.append(doc.para(_("%(decision)s: %(reason)s", reason=d.reason,
+                                    decision=explain.BATCH_STATUS_LABELS.get(d.decision, d.decision)), st["base"]))
     # Units
     rows = []
     for u, where, admin, recipient in data["units"]:
@@ -203,13 +254,13 @@ def build(data: dict, generated_by: str, generated_at: datetime) -> bytes:
         [_("Event"), _("Recipient"), _("CTCAE term"), _("Grade"), _("Onset"), _("Related to FMT"),
          _("Related to co-therapy"), _("Serious")], rows, [18, 16, 40, 12, 20, 22, 24, 14], empty=_("None.")))
     # Audit trail
-    rows = [[str(a.id), format_dt(a.ts, seconds=True), a.user_name,
-             action_label(a.action), f"{entity_label(a.entity)} {a.record_id or ''}", a.field or "",
-             "" if a.old_value is None else a.old_value, "" if a.new_value is None else a.new_value, a.reason or ""]
-            for a in data["audit"]]
+    # What happened to which record in one column, the change as "old → new" in the widest one: a record ID
+    # and a lot get a column wide enough to stay on one line.
+    rows = [[str(d.entry.id), d.when, d.user, _("%(action)s · %(record)s", action=d.action, record=d.record)
+             + (f"\n{d.field}" if d.field else ""), d.change, d.entry.reason or ""] for d in data["audit"]]
     story += doc.section(_("Audit trail of the batch (%(n)s rows)", n=len(rows)), doc.table(
-        [_("#"), _("When"), _("User"), _("Action"), _("Record"), _("Field"), _("Old value"), _("New value"), _("Reason")],
-        rows, [10, 26, 20, 16, 30, 18, 22, 22, 26], empty=_("No rows.")))
+        [_("#"), _("When"), _("User"), _("What (record, field)"), _("Change (old → new)"), _("Reason")],
+        rows, [9, 32, 20, 44, 48, 27], empty=_("No rows.")))
     meta = doc.ReportMeta(
         title=_("Batch record report"), record=b.lot, subtitle=explain.PRODUCT_LABELS.get(b.storage, "") if b.storage else "",
         qr_payload=f"LIMS:LOT:{b.lot}", doc_version=doc_version(data), generated_by=_("Generated by %(name)s", name=generated_by),

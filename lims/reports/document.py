@@ -63,19 +63,118 @@ def styles() -> dict[str, ParagraphStyle]:
 
 
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
-_CJK_STYLES: dict[str, ParagraphStyle] = {}
+# A date with its time and zone ("2026-11-23 14:05 CST") is one token: it never breaks between its parts.
+_ATOMIC = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})?(?: [A-Z]{2,5}\b)?")
+# Chinese punctuation that may not start a line, and that may not end one (the usual kinsoku rules).
+_NO_START = set("，。、；：！？）」』】》〉”’…·%")
+_NO_END = set("（「『【《〈“‘")
+_FUZZ = 0.5  # points kept free: ReportLab must never find a pre-broken line a hair too long and break it again
+
+
+def _tokens(line: str) -> list[tuple[str, bool]]:
+    """(piece, a space precedes it): every Chinese character is its own piece, every other run
+    without a space (an ID, a lot, a case code, a date, a word) stays whole; a slash between two IDs
+    ends a piece."""
+    out: list[tuple[str, bool]] = []
+    pos, space = 0, False
+    atomics = [(m.start(), m.end()) for m in _ATOMIC.finditer(line)]
+    while pos < len(line):
+        ch = line[pos]
+        if ch.isspace():
+            space, pos = True, pos + 1
+            continue
+        span = next(((a, b) for a, b in atomics if a == pos), None)
+        if span:
+            end = span[1]
+        elif CJK.match(ch):
+            end = pos + 1
+        else:
+            end = pos
+            while end < len(line) and not line[end].isspace() and not CJK.match(line[end]):
+                end += 1
+                if line[end - 1] == "/" and end < len(line) and not line[end].isspace():
+                    break  # "FMT-20261123-02/DEV-2026-0001": two IDs, a line may end after the slash
+        out.append((line[pos:end], space))
+        space, pos = False, end
+    return out
+
+
+def _glue(tokens: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Punctuation that may not start a line joins the piece before it; one that may not end a line joins the next."""
+    out: list[tuple[str, bool]] = []
+    carry = ""
+    for piece, space in tokens:
+        if out and not space and not carry and piece[0] in _NO_START:
+            prev, prev_space = out.pop()
+            piece, space = prev + piece, prev_space
+        piece = carry + piece
+        carry = ""
+        if piece[-1] in _NO_END and len(piece) == 1:
+            carry = piece
+            continue
+        out.append((piece, space))
+    if carry:
+        out.append((carry, False))
+    return out
+
+
+def break_lines(text: str, width: float, font: str, size: float) -> list[str]:
+    """Greedy line breaking at spaces and between Chinese characters, never inside an ID or a date.
+
+    A piece wider than the whole column is the one case left: it is cut at characters, as the column
+    cannot hold it at all (report columns are sized so that the LIMS's IDs fit)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines: list[str] = []
+    for raw_line in text.split("\n"):
+        current = ""
+        for piece, space in _glue(_tokens(raw_line)):
+            joined = current + (" " if space and current else "") + piece
+            if not current or stringWidth(joined, font, size) <= width - _FUZZ:
+                if current or stringWidth(piece, font, size) <= width - _FUZZ:
+                    current = joined
+                    continue
+            if current:
+                lines.append(current)
+            current = ""
+            while stringWidth(piece, font, size) > width - _FUZZ and len(piece) > 1:
+                cut = len(piece) - 1
+                while cut > 1 and stringWidth(piece[:cut], font, size) > width - _FUZZ:
+                    cut -= 1
+                lines.append(piece[:cut])
+                piece = piece[cut:]
+            current = piece
+        lines.append(current)
+    return lines
+
+
+class TextParagraph(Paragraph):
+    """A paragraph of plain text that breaks its own lines once it knows its width.
+
+    ReportLab's CJK wrapping breaks between any two characters, Latin ones included, so an ID in a cell
+    with Chinese in it was cut in the middle (``FMT-202611`` / ``16-01-09``). This one breaks at spaces
+    and between Chinese characters only and hands ReportLab lines that already fit."""
+
+    def __init__(self, text, style, *args, plain: str | None = None, **kwargs):
+        super().__init__(text, style, *args, **kwargs)
+        self._plain, self._broken_for = plain, None
+
+    def wrap(self, availWidth, availHeight):  # noqa: N803 - ReportLab API
+        if self._plain is not None and self._broken_for != availWidth:
+            inner = availWidth - self.style.leftIndent - self.style.rightIndent
+            lines = break_lines(self._plain, inner, self.style.fontName, self.style.fontSize)
+            plain = self._plain
+            if lines != plain.split("\n"):  # no break added (most cells): the text parsed already fits
+                Paragraph.__init__(self, "<br/>".join(escape(line) for line in lines), self.style)
+            self._plain, self._broken_for = plain, availWidth
+        return super().wrap(availWidth, availHeight)
 
 
 def para(text, style: ParagraphStyle) -> Paragraph:
-    """Plain text (escaped, newlines kept) as a wrapping paragraph.
-
-    Chinese wraps between any two characters (ReportLab's CJK line breaking); that
-    breaker is several times slower, so text without Chinese keeps word wrapping."""
+    """Plain text (escaped, newlines kept) as a wrapping paragraph that breaks its own lines
+    (``TextParagraph``): IDs, lots and dates stay whole, next to Chinese or not."""
     raw = "" if text is None else str(text)
-    if CJK.search(raw):
-        style = _CJK_STYLES.get(style.name) or _CJK_STYLES.setdefault(
-            style.name, ParagraphStyle(style.name + "-cjk", parent=style, wordWrap="CJK"))
-    return Paragraph(escape(raw).replace("\n", "<br/>"), style)
+    return TextParagraph(escape(raw).replace("\n", "<br/>"), style, plain=raw)
 
 
 def heading(text: str) -> Paragraph:
@@ -173,6 +272,8 @@ def _numbered_canvas(meta: ReportMeta):
             self.drawString(MARGIN, top - 10 * mm, str(meta.subtitle))
             self.drawString(MARGIN, top - 14.5 * mm, str(meta.doc_version))
             self.drawString(MARGIN, top - 19 * mm, str(meta.page_label) % {"x": self._pageNumber, "y": total})
+            if meta.watermark:
+                self._banner(str(meta.watermark), PAGE_W - MARGIN - qr - 4 * mm, top - 19 * mm)
             self.setStrokeColor(colors.HexColor("#12355b"))
             self.setLineWidth(0.8)
             self.line(MARGIN, top - HEADER_H + 3 * mm, PAGE_W - MARGIN, top - HEADER_H + 3 * mm)
@@ -181,19 +282,43 @@ def _numbered_canvas(meta: ReportMeta):
             self.drawString(MARGIN, MARGIN - 2 * mm, f"{meta.generated_by} · {meta.generated_at}")
             self.drawRightString(PAGE_W - MARGIN, MARGIN - 2 * mm, str(meta.footer_note))
 
+        def _banner(self, text: str, right: float, baseline: float) -> None:
+            """The watermark's words boxed in the header of every page, readable even where the page is full."""
+            width = self.stringWidth(text, font, 10) + 4 * mm
+            self.setStrokeColor(WATERMARK_RED)
+            self.setFillColor(WATERMARK_RED)
+            self.setLineWidth(1.2)
+            self.rect(right - width, baseline - 1.8 * mm, width, 6 * mm, stroke=1, fill=0)
+            self.setFont(font, 10)
+            self.drawRightString(right - 2 * mm, baseline, text)
+            self.setFillColor(colors.black)
+
     return NumberedCanvas
 
 
+WATERMARK_RED = colors.Color(0.72, 0.08, 0.08)  # gray ~70 once photocopied
+
+
 def _watermark(text: str):
+    """Outlined letters over the content: the opaque outline survives a grayscale copy (a 16 % tint did not),
+    while the letters' inside stays a faint tint, so the record under them still reads."""
     font = register()
 
     def draw(c, _doc):
         c.saveState()
-        c.setFont(font, 64)
-        c.setFillColor(colors.Color(0.75, 0.1, 0.1, alpha=0.16))
+        t = c.beginText()
+        t.setFont(font, 64)
+        t.setTextRenderMode(2)  # fill and stroke
+        c.setFillColor(WATERMARK_RED)
+        c.setFillAlpha(0.08)
+        c.setStrokeColor(WATERMARK_RED)
+        c.setStrokeAlpha(0.9)
+        c.setLineWidth(1.2)
         c.translate(PAGE_W / 2, PAGE_H / 2)
         c.rotate(45)
-        c.drawCentredString(0, 0, str(text))
+        t.setTextOrigin(-c.stringWidth(str(text), font, 64) / 2, -22)
+        t.textLine(str(text))
+        c.drawText(t)
         c.restoreState()
 
     return draw

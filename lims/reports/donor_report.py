@@ -205,7 +205,8 @@ def build(data: dict, generated_by: str, generated_at: datetime) -> bytes:
         ev = data["evaluation"]
         if ev is not None:
             pairs.append((_("Evaluation as of %(day)s (not a decision)", day=ev.checked_on),
-                          outcome_label(ev.outcome) + (f" {_('until')} {ev.until}" if ev.until else "")))
+                          _("%(outcome)s until %(until)s", outcome=outcome_label(ev.outcome), until=ev.until)
+                          if ev.until else outcome_label(ev.outcome)))
             lines = list(data["evaluation_reasons"])
             if data["evaluation_missing"]:
                 lines.append(_("%(n)s items have no valid, verified result yet", n=data["evaluation_missing"]))
