@@ -23,7 +23,7 @@ _UTC_VALUE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC$")
 
 # A foreign key field and the table it points to; ``item_id`` depends on the record it sits on.
 USER_FIELDS = ("user_id", "created_by_id", "updated_by_id", "operator_id", "received_by_id", "issued_by_id",
-               "given_by_id", "thawed_by_id", "requested_by_id")
+               "given_by_id", "thawed_by_id", "requested_by_id", "printed_by_id", "verified_by_id")
 FK_TABLES = {
     **{f: "app_user" for f in USER_FIELDS},
     "box_id": "storage_location", "parent_id": "storage_location", "batch_id": "batch", "donor_id": "donor",
@@ -122,7 +122,28 @@ FIELD_LABELS = {
     "meaning": _l("meaning"), "label": _l("label"),
     "created_by_id": _l("created by"), "updated_by_id": _l("changed by"), "requested_by_id": _l("requested by"),
 }
+# Fields added after the table above (label reconciliation, lookback and AE times) that had no label yet.
+for _field, _label in {
+    "layout": _l("label stock"), "format": _l("format"), "state": _l("state printed"), "use_by": _l("use by"),
+    "printed_at": _l("printed at"), "printed_by_id": _l("printed by"), "verified_at": _l("label verified at"),
+    "verified_by_id": _l("label verified by"), "payload": _l("code payload"), "opened_at": _l("opened at"),
+    "held_at": _l("held at"), "acted_at": _l("acted at"), "aware_at": _l("aware at"),
+}.items():
+    FIELD_LABELS.setdefault(_field, _label)
 BOOL_LABELS = {"true": _l("yes"), "false": _l("no")}
+SCOPE_KIND_LABELS = {"donation": _l("donation"), "batch": _l("batch"), "unit": _l("dose unit")}
+LOOKBACK_ACTION_LABELS = {"hold": _l("hold"), "widen": _l("scope widened"), "close": _l("closed")}
+FORMAT_LABELS = {"pdf": "PDF", "zpl": "ZPL", "zpl_send": _l("ZPL sent to the printer")}
+# Versioned configuration (course template, screening protocol, manufacturing spec): one version is in force.
+VERSION_STATUS_LABELS = {"draft": _l("draft"), "active": _l("in force"), "retired": _l("retired")}
+SCREENING_STATUS_LABELS = {"open": _l("open"), "decided": _l("decided"), "cancelled": _l("cancelled")}
+# What the LIMS itself writes as the reason of a document download (lims/reports/views.py, lims/web.py).
+DOCUMENT_REASONS = {"batch report": _l("batch report"), "recipient course report": _l("recipient course report"),
+                    "lookback report": _l("lookback report"), "lookback case export": _l("lookback case export"),
+                    "donor screening report": _l("donor screening report"), "lookback CSV": _l("lookback CSV")}
+_BULK_REASON = re.compile(r"^batch report, bulk export #(\d+)$")
+_PRINT_VALUE = re.compile(r"^(print|reprint) (\w+) (pdf|zpl_send|zpl)( \(retained sample\))?(?: to (\S+))?, "
+                          r"(\d+) of (\d+)$")
 
 
 def field_label(field: str | None) -> str:
@@ -145,7 +166,39 @@ def _status_labels(entity: str) -> dict:
             "course": COURSE_STATUS_LABELS, "administration": ADMIN_STATUS_LABELS, "donor": DONOR_STATUS_LABELS,
             "equipment": EQUIPMENT_STATUS_LABELS,
             "deviation": {"open": _l("open"), "closed": _l("closed")},
-            "lookback_hold": BATCH_STATUS_LABELS}.get(entity, {})
+            "lookback_hold": BATCH_STATUS_LABELS, "screening": SCREENING_STATUS_LABELS,
+            "lookback_case": {"open": _l("open"), "closed": _l("closed")},
+            **dict.fromkeys(("course_template", "screening_protocol", "manufacturing_spec"), VERSION_STATUS_LABELS),
+            }.get(entity, {})
+
+
+def _stock_names() -> dict:
+    """Label stock codes by the name the reader's language gives them (labels/*.json)."""
+    from flask_babel import get_locale
+
+    from ..labels.layouts import LayoutError, all_layouts
+
+    try:
+        layouts = all_layouts()
+    except LayoutError:
+        return {}  # a malformed stock file is reported where labels are printed; the trail shows the code
+    return {code: layout.display_name(str(get_locale() or "")) for code, layout in layouts.items()}
+
+
+def print_text(value: str) -> str:
+    """A label print's stored summary ("reprint tube_50x30 zpl, 1 of 6") in the reader's words."""
+    m = _PRINT_VALUE.match(value)
+    if not m:
+        return value
+    word, stock, fmt, retained, printer, n, total = m.groups()
+    text = _("%(what)s on %(stock)s, %(format)s, %(n)s of %(total)s",
+             what=_("reprint") if word == "reprint" else _("print"), stock=_stock_names().get(stock, stock),
+             format="PDF" if fmt == "pdf" else "ZPL", n=n, total=total)
+    if retained:
+        text += " · " + _("retained sample")
+    if printer:
+        text += " · " + _("sent to %(printer)s", printer=printer)
+    return text
 
 
 def _code_labels(entity: str, field: str) -> dict:
@@ -166,6 +219,28 @@ def _code_labels(entity: str, field: str) -> dict:
         return STORAGE_LABELS
     if field == "kind" and entity == "batch_step":
         return STEP_LABELS
+    if field == "sex":
+        from ..donors.forms import SEX_CHOICES
+
+        return dict(SEX_CHOICES)
+    if entity == "adverse_event" and field in ("attribution_fmt", "attribution_cotherapy", "action_taken", "outcome",
+                                              "seriousness"):
+        from ..clinical.explain import ACTION_LABELS, ATTRIBUTION_LABELS, OUTCOME_LABELS, SERIOUSNESS_LABELS
+
+        return {"action_taken": ACTION_LABELS, "outcome": OUTCOME_LABELS,
+                "seriousness": SERIOUSNESS_LABELS}.get(field, ATTRIBUTION_LABELS)
+    if entity == "label_print":
+        from ..manufacturing.explain import UNIT_STATUS_LABELS
+
+        return {"state": UNIT_STATUS_LABELS, "format": FORMAT_LABELS, "layout": _stock_names()}.get(field, {})
+    if field == "kind":
+        from ..donors.explain import ITEM_KIND_LABELS
+        from ..equipment.forms import KIND_LABELS as EQUIPMENT_KINDS
+        from ..manufacturing.explain import LOCATION_KINDS
+
+        return {"lookback_action": LOOKBACK_ACTION_LABELS, "lookback_hold": SCOPE_KIND_LABELS,
+                "lookback_scope": SCOPE_KIND_LABELS, "equipment": EQUIPMENT_KINDS, "storage_location": LOCATION_KINDS,
+                "protocol_item": ITEM_KIND_LABELS}.get(entity, {})
     if field == "value" and entity == "qc_result":
         from ..manufacturing.explain import QC_VALUE_LABELS
 
@@ -220,6 +295,7 @@ class DisplayRow:
     field: str
     old: str
     new: str
+    reason: str = ""
 
     @property
     def change(self) -> str:
@@ -310,12 +386,26 @@ def value_text(entity: str, field: str | None, value: str | None, table: str | N
     if m:
         instant = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
         return format_dt(instant, seconds=instant.second != 0)
+    if field is None and value in DOCUMENT_REASONS:  # a download's document version ("lookback CSV")
+        return str(DOCUMENT_REASONS[value])
+    if field == "label" and _PRINT_VALUE.match(value):
+        return print_text(value)
     labels = _code_labels(entity, field or "")
     if value in labels:
         return str(labels[value])
     if value in BOOL_LABELS:
         return str(BOOL_LABELS[value])
     return value
+
+
+def reason_text(reason: str | None) -> str:
+    """A reason as typed, or the reader's words for the ones the LIMS writes itself (document downloads)."""
+    if not reason:
+        return ""
+    if reason in DOCUMENT_REASONS:
+        return str(DOCUMENT_REASONS[reason])
+    bulk = _BULK_REASON.match(reason)
+    return _("batch report, bulk export #%(job)s", job=bulk.group(1)) if bulk else reason
 
 
 def display_rows(session, rows) -> list[DisplayRow]:
@@ -341,5 +431,5 @@ def display_rows(session, rows) -> list[DisplayRow]:
             entry=r, when=format_dt(r.ts, seconds=True), user=r.user_name, action=action_label(r.action),
             record=f"{entity_label(r.entity)} {shown_id}".strip(), field=field_label(r.field),
             old=value_text(r.entity, r.field, r.old_value, table, resolver),
-            new=value_text(r.entity, r.field, r.new_value, table, resolver)))
+            new=value_text(r.entity, r.field, r.new_value, table, resolver), reason=reason_text(r.reason)))
     return out

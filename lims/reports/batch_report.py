@@ -257,7 +257,7 @@ def build(data: dict, generated_by: str, generated_at: datetime) -> bytes:
     # What happened to which record in one column, the change as "old → new" in the widest one: a record ID
     # and a lot get a column wide enough to stay on one line.
     rows = [[str(d.entry.id), d.when, d.user, _("%(action)s · %(record)s", action=d.action, record=d.record)
-             + (f"\n{d.field}" if d.field else ""), d.change, d.entry.reason or ""] for d in data["audit"]]
+             + (f"\n{d.field}" if d.field else ""), d.change, d.reason] for d in data["audit"]]
     story += doc.section(_("Audit trail of the batch (%(n)s rows)", n=len(rows)), doc.table(
         [_("#"), _("When"), _("User"), _("What (record, field)"), _("Change (old → new)"), _("Reason")],
         rows, [9, 32, 20, 44, 48, 27], empty=_("No rows.")))

@@ -50,11 +50,7 @@ TECHNICAL = {
 
 # PENDING (issue 17): English that other helpers' branches replace. Each entry: (path regex, element marker, why).
 # The element marker is a substring of an element's start tag; that element's subtree is left out on matching pages.
-PENDING = [
-    (r"^/audit/", "", "audit trail page: field names, values and system reasons are translated on the audit branch"),
-    (r".*", '<select name="layout"',
-     "label stock names (lims/labels/layouts.py, the print form's stock menu) get Chinese names on the labels branch"),
-]
+PENDING: list[tuple[str, str, str]] = []
 
 
 
@@ -72,14 +68,7 @@ def _audit_table(*headers: str) -> re.Pattern:
 # PENDING, by HTML: (path regex, compiled regex of the left-out HTML, why). These tables print audit_entry's
 # field names, stored values (codes, UTC datetimes, foreign keys) and system reasons as stored; issue 17 item 7
 # (the audit branch) shows them as the screens do.
-PENDING_HTML = [
-    (r".*", _audit_table("#", "When", "User", "Action"),
-     "change history table (history() in templates/macros/forms.html), rewritten on the audit branch"),
-    (r"^/batches/", _audit_table("#", "When", "User", "Record", "Action"),
-     "the batch page's audit trail (id=batch-trail): the same raw audit rows as the batch report's audit excerpt"),
-    (r"^/$", _audit_table("When", "Action", "Record", "Field"),
-     "home page 'Your recent activity': raw audit field names and values"),
-]
+PENDING_HTML: list[tuple[str, re.Pattern, str]] = []
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 PLACEHOLDER = re.compile(r"%\([^)]*\)[#0\- +]*\d*(?:\.\d+)?[a-zA-Z]|%[a-zA-Z%]")

@@ -16,14 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LIMS = ROOT / "lims"
 GETTEXT_NAMES = set(i18n_build.KEYWORDS)  # _, gettext, lazy_gettext, _l, ngettext, lazy_ngettext
 
-# PENDING (issue 17 item 10): the helper on the reports branch rewrites these f-strings. The integrator
-# deletes this list once that branch is merged; the test then covers lims/reports as well.
-PENDING_REPORT_FILES = {
-    "lims/reports/batch_report.py",
-    "lims/reports/course_report.py",
-    "lims/reports/donor_report.py",
-    "lims/reports/lookback_report.py",
-}
 
 
 def _sources():
@@ -53,8 +45,6 @@ def _gettext_calls_in_fstrings(tree) -> list[ast.Call]:
 def test_no_gettext_call_inside_an_f_string():
     hits = []
     for rel, tree in _sources():
-        if rel in PENDING_REPORT_FILES:
-            continue
         hits += [f"{rel}:{call.lineno}: {ast.unparse(call)}" for call in _gettext_calls_in_fstrings(tree)]
     assert not hits, ("_() inside an f-string is never extracted by Babel; translate the whole sentence with "
                       "named placeholders, _(\"... %(x)s\", x=...), instead:\n  " + "\n  ".join(hits))
@@ -88,6 +78,6 @@ def test_every_literal_gettext_call_is_in_what_the_extractor_finds():
     for msg in i18n_build.extract_messages():
         if msg.id:
             extracted.update(msg.id if isinstance(msg.id, (list, tuple)) else [msg.id])
-    missing = [f"{rel}:{line}: {msgid!r}" for rel, tree in _sources() if rel not in PENDING_REPORT_FILES
+    missing = [f"{rel}:{line}: {msgid!r}" for rel, tree in _sources()
                for line, msgid in _literal_msgids(tree) if msgid not in extracted]
     assert not missing, "gettext calls the extractor does not find (so never translated):\n  " + "\n  ".join(missing)
