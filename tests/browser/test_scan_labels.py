@@ -227,13 +227,13 @@ def test_print_unit_label_pdf_qr_and_reprint_needs_reason(page: Page, unit_lot: 
     finally:
         capture.close()
     page.reload()
-    # The unit's history: one print, one reprint with its reason; the refused reprint left no row.
+    # The unit's history in words: one print, one reprint with its reason; the refused reprint left no row.
     history = page.locator("table.grid.compact tbody")
 
     def printed(text: str):
         return history.locator("tr", has=page.locator("td", has_text=re.compile(rf"^{re.escape(text)}$")))
 
-    expect(printed("print tube_50x30 pdf, 1 of 1")).to_have_count(1)
-    expect(printed("reprint tube_50x30 pdf, 1 of 1")).to_have_count(1)
-    expect(printed("reprint tube_50x30 pdf, 1 of 1")).to_contain_text("label smudged by condensation")
+    expect(printed("print on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_have_count(1)
+    expect(printed("reprint on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_have_count(1)
+    expect(printed("reprint on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_contain_text("label smudged by condensation")
     expect(history.locator("tr", has_text="label printed")).to_have_count(2)
