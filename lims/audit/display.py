@@ -121,15 +121,10 @@ FIELD_LABELS = {
     "dose_count": _l("number of units"), "unit_volume_ml": _l("volume per unit (mL)"),
     "meaning": _l("meaning"), "label": _l("label"),
     "created_by_id": _l("created by"), "updated_by_id": _l("changed by"), "requested_by_id": _l("requested by"),
-}
-# Fields added after the table above (label reconciliation, lookback and AE times) that had no label yet.
-for _field, _label in {
     "layout": _l("label stock"), "format": _l("format"), "state": _l("state printed"), "use_by": _l("use by"),
     "printed_at": _l("printed at"), "printed_by_id": _l("printed by"), "verified_at": _l("label verified at"),
-    "verified_by_id": _l("label verified by"), "payload": _l("code payload"), "opened_at": _l("opened at"),
-    "held_at": _l("held at"), "acted_at": _l("acted at"), "aware_at": _l("aware at"),
-}.items():
-    FIELD_LABELS.setdefault(_field, _label)
+    "verified_by_id": _l("label verified by"), "payload": _l("code payload"),
+}
 BOOL_LABELS = {"true": _l("yes"), "false": _l("no")}
 SCOPE_KIND_LABELS = {"donation": _l("donation"), "batch": _l("batch"), "unit": _l("dose unit")}
 LOOKBACK_ACTION_LABELS = {"hold": _l("hold"), "widen": _l("scope widened"), "close": _l("closed")}
@@ -185,14 +180,15 @@ def _stock_names() -> dict:
     return {code: layout.display_name(str(get_locale() or "")) for code, layout in layouts.items()}
 
 
-def print_text(value: str) -> str:
+def print_text(value: str, stocks: dict | None = None) -> str:
     """A label print's stored summary ("reprint tube_50x30 zpl, 1 of 6") in the reader's words."""
     m = _PRINT_VALUE.match(value)
     if not m:
         return value
+    stocks = _stock_names() if stocks is None else stocks
     word, stock, fmt, retained, printer, n, total = m.groups()
     text = _("%(what)s on %(stock)s, %(format)s, %(n)s of %(total)s",
-             what=_("reprint") if word == "reprint" else _("print"), stock=_stock_names().get(stock, stock),
+             what=_("reprint") if word == "reprint" else _("print"), stock=stocks.get(stock, stock),
              format="PDF" if fmt == "pdf" else "ZPL", n=n, total=total)
     if retained:
         text += " · " + _("retained sample")
@@ -232,7 +228,7 @@ def _code_labels(entity: str, field: str) -> dict:
     if entity == "label_print":
         from ..manufacturing.explain import UNIT_STATUS_LABELS
 
-        return {"state": UNIT_STATUS_LABELS, "format": FORMAT_LABELS, "layout": _stock_names()}.get(field, {})
+        return {"state": UNIT_STATUS_LABELS, "format": FORMAT_LABELS}.get(field, {})
     if field == "kind":
         from ..donors.explain import ITEM_KIND_LABELS
         from ..equipment.forms import KIND_LABELS as EQUIPMENT_KINDS
@@ -314,6 +310,13 @@ class _Resolver:
         self.session = session
         self.wanted: dict[str, set[int]] = {}
         self.names: dict[tuple[str, int], str] = {}
+        self._stocks: dict | None = None
+
+    def stock_names(self) -> dict:
+        """The label stocks' names, read from their files once per page of rows."""
+        if self._stocks is None:
+            self._stocks = _stock_names()
+        return self._stocks
 
     def want(self, table: str | None, value) -> None:
         if table and _int(value) is not None:
@@ -389,7 +392,9 @@ def value_text(entity: str, field: str | None, value: str | None, table: str | N
     if field is None and value in DOCUMENT_REASONS:  # a download's document version ("lookback CSV")
         return str(DOCUMENT_REASONS[value])
     if field == "label" and _PRINT_VALUE.match(value):
-        return print_text(value)
+        return print_text(value, resolver.stock_names() if resolver else None)
+    if entity == "label_print" and field == "layout":
+        return (resolver.stock_names() if resolver else _stock_names()).get(value, value)
     labels = _code_labels(entity, field or "")
     if value in labels:
         return str(labels[value])

@@ -32,11 +32,13 @@ def _label_state(code: str) -> str:
 
 def record_prints(session, labels, layout_code: str, fmt: str, now: datetime, user_id: int | None) -> None:
     """One print row per dose-unit label in the document, with the state the label says."""
-    for lab in labels:
-        if lab.kind != "DU" or lab.unit_state is None:
-            continue
-        u = session.exec(select(DoseUnit).where(DoseUnit.code == lab.record_id)).one()
-        st = lab.unit_state
+    units = [lab for lab in labels if lab.kind == "DU" and lab.unit_state is not None]
+    if not units:
+        return
+    by_code = {u.code: u for u in session.exec(select(DoseUnit).where(
+        DoseUnit.code.in_([lab.record_id for lab in units]))).all()}  # one query for a whole lot's labels
+    for lab in units:
+        u, st = by_code[lab.record_id], lab.unit_state
         session.add(LabelPrint(unit_id=u.id, unit_code=u.code, payload=lab.payload, layout=layout_code, format=fmt,
                                state=st.code, use_by=st.use_by_minute, thawed_at=st.thawed_at, printed_at=now,
                                printed_by_id=user_id))
