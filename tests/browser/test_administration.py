@@ -70,6 +70,7 @@ class Ward:
     unit: str           # the unit issued for that dose
     other: str          # a second recipient with its own course
     other_unit: str     # the unit issued for the other recipient's day 1
+    app: object = None  # the live server's app, whose clock the scenario's times are read from
 
 
 # --- set-up through the operations (on the live server's database) -------------------------------
@@ -169,8 +170,36 @@ def _course_with_issued_day1(recipient: str, unit: str, today: date) -> str:
     return dose
 
 
+class _AfterThreeAm:
+    """The system clock, moved on past 03:00 lab time when the suite runs just after the lab's midnight: the
+    scenario issues a unit 3 h back and types the infusion 2 h 15 min back for a dose due today, which must
+    fall on one lab day whatever the wall clock says (the live server reads this clock in its own thread)."""
+
+    def __init__(self):
+        from lims.clock import SystemClock
+
+        self.system = SystemClock()
+        lab_now = to_lab(self.system.now())
+        self.shift = timedelta(hours=max(0, 3 - lab_now.hour) + (1 if lab_now.hour < 3 else 0))
+
+    def now(self):
+        return self.system.now() + self.shift
+
+
 @pytest.fixture(scope="module")
 def ward(live_server) -> Ward:
+    saved = live_server.app.extensions.get("clock")
+    live_server.app.extensions["clock"] = _AfterThreeAm()
+    try:
+        yield _ward(live_server)
+    finally:
+        if saved is None:
+            live_server.app.extensions.pop("clock", None)
+        else:
+            live_server.app.extensions["clock"] = saved
+
+
+def _ward(live_server) -> Ward:
     with live_server.app.app_context():
         today = to_lab(utcnow()).date()
         _ensure_staff_spec_device_storage(today)
@@ -186,7 +215,7 @@ def ward(live_server) -> Ward:
         dose = _course_with_issued_day1(p4, units[0], today)
         _course_with_issued_day1(other, units[1], today)
     return Ward(today=today, donor=donor, lot=lot, recipient=p4, dose=dose, unit=units[0], other=other,
-                other_unit=units[1])
+                other_unit=units[1], app=live_server.app)
 
 
 # --- browser steps ---------------------------------------------------------------------------------
@@ -310,7 +339,8 @@ def test_bedside_administration_wrong_unit_refused_then_given_and_fever_ae(page:
     _focused(page, "give-given_at")
     expect(unit_field).to_have_value(f"LIMS:DU:{ward.unit}")
     assert len(posts) == 1, posts
-    infusion = to_lab(utcnow() - timedelta(hours=2, minutes=15))
+    with ward.app.app_context():  # the live server's clock (moved past 03:00 lab time when need be)
+        infusion = to_lab(utcnow() - timedelta(hours=2, minutes=15))
     form.get_by_label("Infusion started at").fill(infusion.strftime("%Y-%m-%dT%H:%M"))
     form.get_by_role("button", name="Record the administration").click()
     expect(page).to_have_url(re.compile(rf"/courses/doses/{ward.dose}$"))
