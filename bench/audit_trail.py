@@ -6,6 +6,7 @@ Generates its own data in a fresh database (a temp SQLite file by default;
 for PostgreSQL pass a URL of a scratch database: the bench creates and drops
 its own schema there). Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,21 @@ def main() -> None:
         ids = []
         with transaction(actor) as s:
             for i in range(n_records):
-                ids.append(eq_ops.create(s, f"EQ-B-{i:05d}", {
-                    "name": f"bench {i}", "kind": "other", "location": "0", "serial_number": "s",
-                    "status": "in_service", "calibration_due": None, "notes": None}).id)
+                ids.append(
+                    eq_ops.create(
+                        s,
+                        f"EQ-B-{i:05d}",
+                        {
+                            "name": f"bench {i}",
+                            "kind": "other",
+                            "location": "0",
+                            "serial_number": "s",
+                            "status": "in_service",
+                            "calibration_due": None,
+                            "notes": None,
+                        },
+                    ).id
+                )
         t_create = time.perf_counter() - t0
         updates = max(0, args.rows - n_records * 5)
         t0 = time.perf_counter()
@@ -83,8 +96,10 @@ def main() -> None:
         print(f"database: {app.extensions['lims_db'].url.get_backend_name()}  audit rows: {total}")
         print(f"create: {n_records} records ({n_records * 5} rows) in {t_create:.2f} s")
         if updates:
-            print(f"update: {updates} audited changes in {t_update:.2f} s = {updates / t_update:.0f} rows/s "
-                  f"(batches of {per_tx} per transaction)")
+            print(
+                f"update: {updates} audited changes in {t_update:.2f} s = {updates / t_update:.0f} rows/s "
+                f"(batches of {per_tx} per transaction)"
+            )
         # single-change transactions: the latency a user's save pays for the audit
         t0 = time.perf_counter()
         for k in range(200):
@@ -99,11 +114,17 @@ def main() -> None:
         with transaction(actor, write=False) as s:
             for label, q in (
                 ("newest 100 rows", select(AuditEntry).order_by(AuditEntry.id.desc()).limit(101)),
-                ("one record's history", select(AuditEntry).where(AuditEntry.entity == "equipment",
-                                                                   AuditEntry.record_id == str(ids[-1]))
-                 .order_by(AuditEntry.id.desc()).limit(101)),
-                ("one action, newest 100", select(AuditEntry).where(AuditEntry.action == "update")
-                 .order_by(AuditEntry.id.desc()).limit(101)),
+                (
+                    "one record's history",
+                    select(AuditEntry)
+                    .where(AuditEntry.entity == "equipment", AuditEntry.record_id == str(ids[-1]))
+                    .order_by(AuditEntry.id.desc())
+                    .limit(101),
+                ),
+                (
+                    "one action, newest 100",
+                    select(AuditEntry).where(AuditEntry.action == "update").order_by(AuditEntry.id.desc()).limit(101),
+                ),
             ):
                 t0 = time.perf_counter()
                 for _ in range(20):
@@ -112,7 +133,9 @@ def main() -> None:
             t0 = time.perf_counter()
             result = verify_stored_chain(s)
             dt = time.perf_counter() - t0
-            print(f"audit-verify: {result.checked} rows in {dt:.2f} s = {result.checked / dt:.0f} rows/s, ok={result.ok}")
+            print(
+                f"audit-verify: {result.checked} rows in {dt:.2f} s = {result.checked / dt:.0f} rows/s, ok={result.ok}"
+            )
     app.extensions["lims_db"].dispose()
     drop_schema(args.database_url)
 

@@ -13,6 +13,7 @@ the next_after keyset link from the top and deep in the list), the page of a
 released batch with units, and the inventory. Prints the median and p95 of
 each; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ import random
 import re
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select, text
@@ -60,18 +61,23 @@ def _batch_status(rnd: random.Random, age: int) -> str:
     return "released"
 
 
-UNIT_STATUS = {"awaiting_qc": "quarantine", "quarantine": "quarantine", "rejected": "discarded",
-               "expired": "expired", "recalled": "recalled"}
+UNIT_STATUS = {
+    "awaiting_qc": "quarantine",
+    "quarantine": "quarantine",
+    "rejected": "discarded",
+    "expired": "expired",
+    "recalled": "recalled",
+}
 
 
 def _insert(conn, table, rows) -> None:
     for i in range(0, len(rows), CHUNK):
-        conn.execute(insert(table), rows[i:i + CHUNK])
+        conn.execute(insert(table), rows[i : i + CHUNK])
 
 
 def generate(app, n_batches: int, n_donors: int, unit_batches: int) -> dict:
     rnd = random.Random(11)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.app_context():
         today = to_lab(now).date()
         first_day = today - timedelta(days=DAYS)
@@ -80,22 +86,49 @@ def generate(app, n_batches: int, n_donors: int, unit_batches: int) -> dict:
             spec = seed_default_spec(s)
             limits = limits_of(spec)
             user = create_user(s, "bench", "Bench User", ["qa"], "Timing-Password-123", must_change=False)
-            device = eq_ops.create(s, "EQ-GFM-01", {
-                "name": "GenFMTer purification device", "kind": "purification_device", "location": "Lab 2",
-                "serial_number": "GFM-0001", "status": "in_service", "calibration_due": None, "notes": None})
+            device = eq_ops.create(
+                s,
+                "EQ-GFM-01",
+                {
+                    "name": "GenFMTer purification device",
+                    "kind": "purification_device",
+                    "location": "Lab 2",
+                    "serial_number": "GFM-0001",
+                    "status": "in_service",
+                    "calibration_due": None,
+                    "notes": None,
+                },
+            )
             spec_id, uid, device_id = spec.id, user.id, device.id
         meta = {"version": 1, "created_at": now, "updated_at": now, "created_by_id": uid, "updated_by_id": uid}
         with transaction(actor) as s:
             conn = s.connection()
-            _insert(conn, Donor.__table__, [
-                {"id": i, "code": f"D-{i:04d}", "sex": rnd.choice(["male", "female"]),
-                 "date_of_birth": date(1985 + rnd.randint(0, 20), rnd.randint(1, 12), rnd.randint(1, 28)),
-                 "height_cm": 155 + rnd.randint(0, 35), "weight_kg": 50 + rnd.randint(0, 30),
-                 "measured_on": today - timedelta(days=rnd.randint(0, 80)),
-                 "status": "eligible" if i % 10 else "deferred", **meta} for i in range(1, n_donors + 1)])
-            _insert(conn, DonorIdentity.__table__, [
-                {"donor_id": i, "full_name": f"Donor Name {i}", "national_id": f"ID{i:010d}", "phone": "", **meta}
-                for i in range(1, n_donors + 1)])
+            _insert(
+                conn,
+                Donor.__table__,
+                [
+                    {
+                        "id": i,
+                        "code": f"D-{i:04d}",
+                        "sex": rnd.choice(["male", "female"]),
+                        "date_of_birth": date(1985 + rnd.randint(0, 20), rnd.randint(1, 12), rnd.randint(1, 28)),
+                        "height_cm": 155 + rnd.randint(0, 35),
+                        "weight_kg": 50 + rnd.randint(0, 30),
+                        "measured_on": today - timedelta(days=rnd.randint(0, 80)),
+                        "status": "eligible" if i % 10 else "deferred",
+                        **meta,
+                    }
+                    for i in range(1, n_donors + 1)
+                ],
+            )
+            _insert(
+                conn,
+                DonorIdentity.__table__,
+                [
+                    {"donor_id": i, "full_name": f"Donor Name {i}", "national_id": f"ID{i:010d}", "phone": "", **meta}
+                    for i in range(1, n_donors + 1)
+                ],
+            )
             donations, batches, units = [], [], []
             seq_of_day: dict[date, int] = {}
             per_day = n_batches / (DAYS + 1)
@@ -103,7 +136,7 @@ def generate(app, n_batches: int, n_donors: int, unit_batches: int) -> dict:
                 day = first_day + timedelta(days=min(DAYS, int((i - 1) / per_day)))
                 n = seq_of_day[day] = seq_of_day.get(day, 0) + 1
                 age = (today - day).days
-                day_start, day_end = lab_day_bounds_utc(day)
+                day_start, _day_end = lab_day_bounds_utc(day)
                 started = day_start + timedelta(hours=7, minutes=5 * n)  # 07:05, 07:10, ... lab time
                 if age == 0:  # today's so far, all before now
                     started = day_start + (now - day_start) * (n / (per_day + 1))
@@ -115,29 +148,71 @@ def generate(app, n_batches: int, n_donors: int, unit_batches: int) -> dict:
                     if status in ("released", "quarantine") and expires_at <= now:
                         status = "expired"
                 lot = lot_number(day, n)
-                donations.append({
-                    "id": i, "code": donation_code(day, n), "donor_id": rnd.randint(1, n_donors), "spec_id": spec_id,
-                    "collection_day": day, "collected_at": started - timedelta(hours=2),
-                    "received_at": started - timedelta(hours=1), "receipt_temp_c": Decimal("4.0"),
-                    "mass_g": Decimal(150 + rnd.randint(0, 150)), "bristol": rnd.randint(3, 5),
-                    "appearance": "brown, formed", "received_by_id": uid, "retained_ml": Decimal("2.0"),
-                    "retained_location": "FRZ-RET-01", "retained_until": add_months(day, limits.retained_keep_months),
-                    "status": "processing", "rejection_reason": None, **meta})
-                batches.append({
-                    "id": i, "lot": lot, "donation_id": i, "donor_id": donations[-1]["donor_id"], "spec_id": spec_id,
-                    "status": status, "production_day": day, "started_at": started, "device_id": device_id,
-                    "run_number": f"R{i:06d}", "storage": storage, "expiry_date": expiry,
-                    "enrichment_minutes": None if status == "in_process" else rnd.randint(35, 58),
-                    "status_reason": "QC out of specification" if status in ("rejected", "recalled") else None,
-                    **meta, "created_at": started, "updated_at": started + timedelta(hours=4)})
+                donations.append(
+                    {
+                        "id": i,
+                        "code": donation_code(day, n),
+                        "donor_id": rnd.randint(1, n_donors),
+                        "spec_id": spec_id,
+                        "collection_day": day,
+                        "collected_at": started - timedelta(hours=2),
+                        "received_at": started - timedelta(hours=1),
+                        "receipt_temp_c": Decimal("4.0"),
+                        "mass_g": Decimal(150 + rnd.randint(0, 150)),
+                        "bristol": rnd.randint(3, 5),
+                        "appearance": "brown, formed",
+                        "received_by_id": uid,
+                        "retained_ml": Decimal("2.0"),
+                        "retained_location": "FRZ-RET-01",
+                        "retained_until": add_months(day, limits.retained_keep_months),
+                        "status": "processing",
+                        "rejection_reason": None,
+                        **meta,
+                    }
+                )
+                batches.append(
+                    {
+                        "id": i,
+                        "lot": lot,
+                        "donation_id": i,
+                        "donor_id": donations[-1]["donor_id"],
+                        "spec_id": spec_id,
+                        "status": status,
+                        "production_day": day,
+                        "started_at": started,
+                        "device_id": device_id,
+                        "run_number": f"R{i:06d}",
+                        "storage": storage,
+                        "expiry_date": expiry,
+                        "enrichment_minutes": None if status == "in_process" else rnd.randint(35, 58),
+                        "status_reason": "QC out of specification" if status in ("rejected", "recalled") else None,
+                        **meta,
+                        "created_at": started,
+                        "updated_at": started + timedelta(hours=4),
+                    }
+                )
                 if i > n_batches - unit_batches and status != "in_process":
                     for k in range(1, rnd.randint(8, 10) + 1):
                         u_status = UNIT_STATUS.get(status) or ("administered" if rnd.random() < 0.25 else "available")
-                        units.append({
-                            "code": unit_code(lot, k), "batch_id": i, "lot": lot, "seq": k, "volume_ml": Decimal("120.0"),
-                            "storage": storage, "status": u_status, "expiry_date": expiry, "expires_at": expires_at,
-                            "box_id": None, "position": None, "thawed_at": None, "thawed_by_id": None,
-                            "status_reason": None, **meta})
+                        units.append(
+                            {
+                                "code": unit_code(lot, k),
+                                "batch_id": i,
+                                "lot": lot,
+                                "seq": k,
+                                "volume_ml": Decimal("120.0"),
+                                "storage": storage,
+                                "status": u_status,
+                                "expiry_date": expiry,
+                                "expires_at": expires_at,
+                                "box_id": None,
+                                "position": None,
+                                "thawed_at": None,
+                                "thawed_by_id": None,
+                                "status_reason": None,
+                                **meta,
+                            }
+                        )
             _insert(conn, Donation.__table__, donations)
             _insert(conn, Batch.__table__, batches)
             _insert(conn, DoseUnit.__table__, units)
@@ -146,15 +221,25 @@ def generate(app, n_batches: int, n_donors: int, unit_batches: int) -> dict:
             with db.engine.begin() as c:
                 c.execute(text("ANALYZE"))
         with transaction(actor, write=False) as s:
-            counts = {t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
-                      for t in (Donor.__table__, Donation.__table__, Batch.__table__, DoseUnit.__table__)}
-            counts["by status"] = dict(s.execute(select(Batch.status, func.count()).group_by(Batch.status)
-                                                 .order_by(func.count().desc())).all())
-            counts["available units"] = s.execute(select(func.count()).select_from(DoseUnit).where(
-                DoseUnit.status == "available", DoseUnit.expires_at > now)).scalar_one()
+            counts = {
+                t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (Donor.__table__, Donation.__table__, Batch.__table__, DoseUnit.__table__)
+            }
+            counts["by status"] = dict(
+                s.execute(select(Batch.status, func.count()).group_by(Batch.status).order_by(func.count().desc())).all()
+            )
+            counts["available units"] = s.execute(
+                select(func.count())
+                .select_from(DoseUnit)
+                .where(DoseUnit.status == "available", DoseUnit.expires_at > now)
+            ).scalar_one()
             # the newest released batch that has units (for the batch page)
-            counts["lot"] = s.execute(select(Batch.lot).where(Batch.status == "released", Batch.id.in_(
-                select(DoseUnit.batch_id))).order_by(Batch.id.desc()).limit(1)).scalar_one()
+            counts["lot"] = s.execute(
+                select(Batch.lot)
+                .where(Batch.status == "released", Batch.id.in_(select(DoseUnit.batch_id)))
+                .order_by(Batch.id.desc())
+                .limit(1)
+            ).scalar_one()
         return counts
 
 
@@ -190,8 +275,9 @@ def main() -> None:
     app = create_app(TestConfig, DATABASE_URL=url)
     t0 = time.perf_counter()
     counts = generate(app, args.batches, args.donors, args.unit_batches)
-    print(f"database: {app.extensions['lims_db'].url.get_backend_name()}  "
-          f"(generated in {time.perf_counter() - t0:.1f} s)")
+    print(
+        f"database: {app.extensions['lims_db'].url.get_backend_name()}  (generated in {time.perf_counter() - t0:.1f} s)"
+    )
     print("rows: " + "  ".join(f"{k} {counts[k]}" for k in ("donor", "donation", "batch", "dose_unit")))
     print("batches by status: " + ", ".join(f"{k} {v}" for k, v in counts["by status"].items()))
     print(f"available unexpired units: {counts['available units']}")
@@ -201,15 +287,17 @@ def main() -> None:
     client.post("/login", data={"csrf_token": token, "username": "bench", "password": "Timing-Password-123"})
     page2 = next_link(client, "/batches/")
     deep = next_link(client, f"/batches/?after={args.batches // 2}")
-    cases = (("list, first page", "/batches/"),
-             ("list, status=quarantine", "/batches/?status=quarantine"),
-             ("list, donor=D-0007", "/batches/?donor=D-0007"),
-             ("list, Jan 2025", "/batches/?date_from=2025-01-01&date_to=2025-01-31"),
-             ("list, rejected + Jan 2025", "/batches/?status=rejected&date_from=2025-01-01&date_to=2025-01-31"),
-             ("list, page 2 (next_after)", page2),
-             ("list, deep page (next_after)", deep),
-             (f"batch page {counts['lot']}", f"/batches/{counts['lot']}"),
-             ("inventory", "/inventory"))
+    cases = (
+        ("list, first page", "/batches/"),
+        ("list, status=quarantine", "/batches/?status=quarantine"),
+        ("list, donor=D-0007", "/batches/?donor=D-0007"),
+        ("list, Jan 2025", "/batches/?date_from=2025-01-01&date_to=2025-01-31"),
+        ("list, rejected + Jan 2025", "/batches/?status=rejected&date_from=2025-01-01&date_to=2025-01-31"),
+        ("list, page 2 (next_after)", page2),
+        ("list, deep page (next_after)", deep),
+        (f"batch page {counts['lot']}", f"/batches/{counts['lot']}"),
+        ("inventory", "/inventory"),
+    )
     print(f"{'page':<36} {'median ms':>10} {'p95 ms':>8} {'KiB':>6}   ({RUNS} requests each)")
     for label, u in cases:
         med, p95, size = timed(client, u)

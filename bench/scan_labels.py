@@ -20,6 +20,7 @@ Then, with a signed-in user through the Flask test client:
   (PDF and ZPL; each print writes its audit rows, as in production).
 Prints p50 and p95 of each; asserts nothing about time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ import re
 import shutil
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,11 +59,17 @@ CHUNK = 50_000
 UNITS_PER_BATCH = 9
 MAX_LOTS_PER_DAY = 95  # lot numbers keep their two-digit sequence (FMT-YYYYMMDD-NN)
 PASSWORD = "Timing-Password-123"
-UNIT_STATUS = {"awaiting_qc": "quarantine", "quarantine": "quarantine", "rejected": "discarded",
-               "expired": "expired", "recalled": "recalled"}
+UNIT_STATUS = {
+    "awaiting_qc": "quarantine",
+    "quarantine": "quarantine",
+    "rejected": "discarded",
+    "expired": "expired",
+    "recalled": "recalled",
+}
 
 
 # --- database --------------------------------------------------------------------------
+
 
 def prepare(url: str | None) -> str:
     return _prepare(url, SCHEMA)
@@ -73,6 +80,7 @@ def drop_schema(url: str | None) -> None:
 
 
 # --- data ------------------------------------------------------------------------------
+
 
 def _batch_status(rnd: random.Random, age: int) -> str:
     """By age in days (every batch here is filled: none in process)."""
@@ -92,7 +100,7 @@ def _batch_status(rnd: random.Random, age: int) -> str:
 
 def generate(app, n_units: int, n_donors: int) -> dict:
     rnd = random.Random(23)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     n_batches = math.ceil(n_units / UNITS_PER_BATCH)
     days = max(3 * 365, math.ceil(n_batches / MAX_LOTS_PER_DAY))
     with app.app_context():
@@ -103,28 +111,56 @@ def generate(app, n_units: int, n_donors: int) -> dict:
             spec = seed_default_spec(s)
             limits = limits_of(spec)
             user = create_user(s, "bench", "Bench User", ["technician", "qa"], PASSWORD, must_change=False)
-            device = eq_ops.create(s, "EQ-GFM-01", {
-                "name": "GenFMTer purification device", "kind": "purification_device", "location": "Lab 2",
-                "serial_number": "GFM-0001", "status": "in_service", "calibration_due": None, "notes": None})
+            device = eq_ops.create(
+                s,
+                "EQ-GFM-01",
+                {
+                    "name": "GenFMTer purification device",
+                    "kind": "purification_device",
+                    "location": "Lab 2",
+                    "serial_number": "GFM-0001",
+                    "status": "in_service",
+                    "calibration_due": None,
+                    "notes": None,
+                },
+            )
             spec_id, uid, device_id = spec.id, user.id, device.id
         meta = {"version": 1, "created_at": now, "updated_at": now, "created_by_id": uid, "updated_by_id": uid}
         volume = Decimal(str(limits.dose_volume_ml))
         with transaction(actor) as s:
             conn = s.connection()
-            conn.execute(insert(Donor.__table__), [
-                {"id": i, "code": f"D-{i:04d}", "sex": rnd.choice(["male", "female"]),
-                 "date_of_birth": date(1985 + rnd.randint(0, 20), rnd.randint(1, 12), rnd.randint(1, 28)),
-                 "height_cm": 155 + rnd.randint(0, 35), "weight_kg": 50 + rnd.randint(0, 30),
-                 "measured_on": today - timedelta(days=rnd.randint(0, 80)),
-                 "status": "eligible" if i % 10 else "deferred", **meta} for i in range(1, n_donors + 1)])
-            conn.execute(insert(DonorIdentity.__table__), [
-                {"donor_id": i, "full_name": f"Donor Name {i}", "national_id": f"ID{i:010d}", "phone": "", **meta}
-                for i in range(1, n_donors + 1)])
+            conn.execute(
+                insert(Donor.__table__),
+                [
+                    {
+                        "id": i,
+                        "code": f"D-{i:04d}",
+                        "sex": rnd.choice(["male", "female"]),
+                        "date_of_birth": date(1985 + rnd.randint(0, 20), rnd.randint(1, 12), rnd.randint(1, 28)),
+                        "height_cm": 155 + rnd.randint(0, 35),
+                        "weight_kg": 50 + rnd.randint(0, 30),
+                        "measured_on": today - timedelta(days=rnd.randint(0, 80)),
+                        "status": "eligible" if i % 10 else "deferred",
+                        **meta,
+                    }
+                    for i in range(1, n_donors + 1)
+                ],
+            )
+            conn.execute(
+                insert(DonorIdentity.__table__),
+                [
+                    {"donor_id": i, "full_name": f"Donor Name {i}", "national_id": f"ID{i:010d}", "phone": "", **meta}
+                    for i in range(1, n_donors + 1)
+                ],
+            )
             donations, batches, units = [], [], []
 
             def flush():
-                for table, rows in ((Donation.__table__, donations), (Batch.__table__, batches),
-                                    (DoseUnit.__table__, units)):
+                for table, rows in (
+                    (Donation.__table__, donations),
+                    (Batch.__table__, batches),
+                    (DoseUnit.__table__, units),
+                ):
                     if rows:
                         conn.execute(insert(table), rows)
                         rows.clear()
@@ -136,7 +172,7 @@ def generate(app, n_units: int, n_donors: int) -> dict:
                 day = first_day + timedelta(days=min(days - 1, int((i - 1) / per_day)))
                 n = seq_of_day[day] = seq_of_day.get(day, 0) + 1
                 age = (today - day).days
-                day_start, day_end = lab_day_bounds_utc(day)
+                day_start, _day_end = lab_day_bounds_utc(day)
                 started = day_start + timedelta(hours=6, minutes=5 * n)
                 if age == 0:
                     started = min(started, now - timedelta(hours=5))
@@ -147,29 +183,72 @@ def generate(app, n_units: int, n_donors: int) -> dict:
                     status = "expired"
                 lot = lot_number(day, n)
                 donor_id = rnd.randint(1, n_donors)
-                donations.append({
-                    "id": i, "code": donation_code(day, n), "donor_id": donor_id, "spec_id": spec_id,
-                    "collection_day": day, "collected_at": started - timedelta(hours=2),
-                    "received_at": started - timedelta(hours=1), "receipt_temp_c": Decimal("4.0"),
-                    "mass_g": Decimal(150 + rnd.randint(0, 150)), "bristol": rnd.randint(3, 5),
-                    "appearance": "brown, formed", "received_by_id": uid, "retained_ml": Decimal("2.0"),
-                    "retained_location": "FRZ-RET-01", "retained_until": add_months(day, limits.retained_keep_months),
-                    "status": "processing", "rejection_reason": None, **meta})
-                batches.append({
-                    "id": i, "lot": lot, "donation_id": i, "donor_id": donor_id, "spec_id": spec_id,
-                    "status": status, "production_day": day, "started_at": started, "device_id": device_id,
-                    "run_number": f"R{i:07d}", "storage": storage, "expiry_date": expiry,
-                    "enrichment_minutes": rnd.randint(35, 58),
-                    "status_reason": "QC out of specification" if status in ("rejected", "recalled") else None,
-                    **meta, "created_at": started, "updated_at": started + timedelta(hours=4)})
+                donations.append(
+                    {
+                        "id": i,
+                        "code": donation_code(day, n),
+                        "donor_id": donor_id,
+                        "spec_id": spec_id,
+                        "collection_day": day,
+                        "collected_at": started - timedelta(hours=2),
+                        "received_at": started - timedelta(hours=1),
+                        "receipt_temp_c": Decimal("4.0"),
+                        "mass_g": Decimal(150 + rnd.randint(0, 150)),
+                        "bristol": rnd.randint(3, 5),
+                        "appearance": "brown, formed",
+                        "received_by_id": uid,
+                        "retained_ml": Decimal("2.0"),
+                        "retained_location": "FRZ-RET-01",
+                        "retained_until": add_months(day, limits.retained_keep_months),
+                        "status": "processing",
+                        "rejection_reason": None,
+                        **meta,
+                    }
+                )
+                batches.append(
+                    {
+                        "id": i,
+                        "lot": lot,
+                        "donation_id": i,
+                        "donor_id": donor_id,
+                        "spec_id": spec_id,
+                        "status": status,
+                        "production_day": day,
+                        "started_at": started,
+                        "device_id": device_id,
+                        "run_number": f"R{i:07d}",
+                        "storage": storage,
+                        "expiry_date": expiry,
+                        "enrichment_minutes": rnd.randint(35, 58),
+                        "status_reason": "QC out of specification" if status in ("rejected", "recalled") else None,
+                        **meta,
+                        "created_at": started,
+                        "updated_at": started + timedelta(hours=4),
+                    }
+                )
                 for k in range(1, min(UNITS_PER_BATCH, n_units - unit_id) + 1):
                     unit_id += 1
                     u_status = UNIT_STATUS.get(status) or ("administered" if rnd.random() < 0.25 else "available")
-                    units.append({
-                        "id": unit_id, "code": unit_code(lot, k), "batch_id": i, "lot": lot, "seq": k,
-                        "volume_ml": volume, "storage": storage, "status": u_status, "expiry_date": expiry,
-                        "expires_at": expires_at, "box_id": None, "position": None, "thawed_at": None,
-                        "thawed_by_id": None, "status_reason": None, **meta})
+                    units.append(
+                        {
+                            "id": unit_id,
+                            "code": unit_code(lot, k),
+                            "batch_id": i,
+                            "lot": lot,
+                            "seq": k,
+                            "volume_ml": volume,
+                            "storage": storage,
+                            "status": u_status,
+                            "expiry_date": expiry,
+                            "expires_at": expires_at,
+                            "box_id": None,
+                            "position": None,
+                            "thawed_at": None,
+                            "thawed_by_id": None,
+                            "status_reason": None,
+                            **meta,
+                        }
+                    )
                 if len(units) >= CHUNK:
                     flush()
             flush()
@@ -178,15 +257,21 @@ def generate(app, n_units: int, n_donors: int) -> dict:
             with db.engine.begin() as c:
                 c.execute(text("ANALYZE"))
         with transaction(actor, write=False) as s:
-            counts = {t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
-                      for t in (Donor.__table__, Donation.__table__, Batch.__table__, DoseUnit.__table__)}
-            counts["units by status"] = dict(s.execute(select(DoseUnit.status, func.count()).group_by(DoseUnit.status)
-                                                       .order_by(func.count().desc())).all())
+            counts = {
+                t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (Donor.__table__, Donation.__table__, Batch.__table__, DoseUnit.__table__)
+            }
+            counts["units by status"] = dict(
+                s.execute(
+                    select(DoseUnit.status, func.count()).group_by(DoseUnit.status).order_by(func.count().desc())
+                ).all()
+            )
             counts["days"] = days
         return counts
 
 
 # --- timing ----------------------------------------------------------------------------
+
 
 def pct(times: list[float]) -> tuple[float, float]:
     times = sorted(times)
@@ -253,8 +338,11 @@ def main() -> None:
     counts = generate(app, args.units, args.donors)
     t_gen = time.perf_counter() - t0
     print(f"database: {app.extensions['lims_db'].url.get_backend_name()}  (generated in {t_gen:.1f} s)")
-    print("rows: " + "  ".join(f"{k} {counts[k]}" for k in ("donor", "donation", "batch", "dose_unit"))
-          + f"  over {counts['days']} production days")
+    print(
+        "rows: "
+        + "  ".join(f"{k} {counts[k]}" for k in ("donor", "donation", "batch", "dose_unit"))
+        + f"  over {counts['days']} production days"
+    )
     print("units by status: " + ", ".join(f"{k} {v}" for k, v in counts["units by status"].items()))
 
     rnd = random.Random(5)
@@ -267,8 +355,8 @@ def main() -> None:
         full_lots = range(1, max(2, n_batches))  # the last batch may hold fewer than 9 units
         lot_ids = rnd.sample(full_lots, min(args.scans + 22, len(full_lots)))
         lots_by_id = dict(s.execute(select(Batch.id, Batch.lot).where(Batch.id.in_(lot_ids))).all())
-        lots = [lots_by_id[i] for i in lot_ids[:args.scans]]
-        print_lots = [lots_by_id[i] for i in lot_ids[args.scans:]] or lots  # distinct from the scanned ones
+        lots = [lots_by_id[i] for i in lot_ids[: args.scans]]
+        print_lots = [lots_by_id[i] for i in lot_ids[args.scans :]] or lots  # distinct from the scanned ones
 
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -308,13 +396,22 @@ def main() -> None:
         for code in ("tube_50x30", "dosebag_100x60", "a4_sheet_50x30"):
             ms, doc = median_of(lambda code=code: label_pdf.render(layouts[code], contents, title="bench"), 5)
             label_rows.append((f"PDF {len(contents)} labels {code}", ms, f"{len(doc) / 1024:.0f} KB"))
-        ms, job = median_of(lambda: label_zpl.render(layouts["tube_50x30"], contents, app.config["ZPL_DOTS_PER_MM"],
-                                                     app.config["ZPL_CJK"], app.config["ZPL_FONT"]), 5)
+        ms, job = median_of(
+            lambda: label_zpl.render(
+                layouts["tube_50x30"],
+                contents,
+                app.config["ZPL_DOTS_PER_MM"],
+                app.config["ZPL_CJK"],
+                app.config["ZPL_FONT"],
+            ),
+            5,
+        )
         label_rows.append((f"ZPL {len(contents)} labels tube_50x30", ms, f"{len(job.encode()) / 1024:.0f} KB"))
 
     # POST /labels/print, a lot's 9 units per request (each a different lot: first prints, audited)
-    token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      client.get(f"/batches/{lots[0]}").get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/batches/{lots[0]}").get_data(as_text=True)
+    ).group(1)
     printed: set[str] = set()
     for fmt in ("pdf", "zpl"):
         times, size = [], 0
@@ -323,14 +420,25 @@ def main() -> None:
             reason = "bench reprint" if lot in printed else ""  # only on tiny data sets: a reprint needs a reason
             printed.add(lot)
             t0 = time.perf_counter()
-            r = client.post("/labels/print", data={"csrf_token": token, "kind": "LOT_UNITS", "code": lot,
-                                                   "layout": "tube_50x30", "format": fmt, "reason": reason},
-                            headers={"Referer": f"http://localhost/batches/{lot}"})
+            r = client.post(
+                "/labels/print",
+                data={
+                    "csrf_token": token,
+                    "kind": "LOT_UNITS",
+                    "code": lot,
+                    "layout": "tube_50x30",
+                    "format": fmt,
+                    "reason": reason,
+                },
+                headers={"Referer": f"http://localhost/batches/{lot}"},
+            )
             if k:  # the first one warms up
                 times.append(_ms(t0))
             assert r.status_code == 200 and r.headers["X-Label-Count"] == "9", (lot, r.status_code, r.headers)
             size = len(r.data)
-        rows.append((f"POST /labels/print LOT_UNITS {fmt}", *pct(times), f"9 labels, {size / 1024:.1f} KB, n={len(times)}"))
+        rows.append(
+            (f"POST /labels/print LOT_UNITS {fmt}", *pct(times), f"9 labels, {size / 1024:.1f} KB, n={len(times)}")
+        )
 
     print(f"\n{'case':<36} {'p50 ms':>8} {'p95 ms':>8}   notes")
     for label, p50, p95, note in rows:

@@ -1,4 +1,5 @@
 """LIMS for a GMP laboratory making washed-microbiota FMT products."""
+
 from __future__ import annotations
 
 import os
@@ -47,9 +48,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from . import boundary, db, errorpages, i18n, security
 
     app.url_map.converters["int"] = boundary.BoundedInt  # /x/99999999999999999999 is a 404, not an overflow
-    db.init_app(app)           # first: opens the request transaction
+    db.init_app(app)  # first: opens the request transaction
     security.init_app(app)
-    boundary.init_app(app)     # before CSRF reads the form: raw bytes checked once
+    boundary.init_app(app)  # before CSRF reads the form: raw bytes checked once
     csrf.init_app(app)
     i18n.init_app(app)
 
@@ -58,25 +59,42 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from .auth.permissions import enforce, public
     from .auth.views import bp as auth_bp
     from .auth.views import load_user
+    from .clinical.ae_views import bp as aes_bp
+    from .clinical.course_views import bp as courses_bp
+    from .clinical.views import bp as recipients_bp
     from .core.views import bp as core_bp
     from .donors.protocol_views import bp as protocols_bp
     from .donors.screening_views import bp as screening_bp
     from .donors.views import bp as donors_bp
     from .equipment.views import bp as equipment_bp
-    from .clinical.ae_views import bp as aes_bp
-    from .clinical.course_views import bp as courses_bp
-    from .clinical.views import bp as recipients_bp
-    from .reports.views import bp as reports_bp
     from .jobs.views import bp as jobs_bp
-    from .lookback.views import bp as lookback_bp
     from .labels.views import bp as labels_bp
+    from .lookback.views import bp as lookback_bp
     from .manufacturing.batch_views import bp as batches_bp
     from .manufacturing.donation_views import bp as donations_bp
     from .manufacturing.storage_views import bp as storage_bp
+    from .reports.views import bp as reports_bp
 
-    for bp in (core_bp, auth_bp, admin_bp, audit_bp, equipment_bp, donors_bp, screening_bp, protocols_bp,
-               donations_bp, batches_bp, storage_bp, labels_bp, recipients_bp,
-               courses_bp, aes_bp, reports_bp, jobs_bp, lookback_bp):
+    for bp in (
+        core_bp,
+        auth_bp,
+        admin_bp,
+        audit_bp,
+        equipment_bp,
+        donors_bp,
+        screening_bp,
+        protocols_bp,
+        donations_bp,
+        batches_bp,
+        storage_bp,
+        labels_bp,
+        recipients_bp,
+        courses_bp,
+        aes_bp,
+        reports_bp,
+        jobs_bp,
+        lookback_bp,
+    ):
         app.register_blueprint(bp)
     public(app.view_functions["static"])
 
@@ -94,11 +112,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
 
 def _template_helpers(app: Flask) -> None:
-    from .auth.permissions import require_role
-    from .timefmt import format_dt
-
     from .admin.forms import LANG_CHOICES, ROLE_CHOICES
     from .audit.labels import action_label, entity_label
+    from .auth.permissions import require_role
+    from .timefmt import format_dt
 
     role_labels, lang_labels = dict(ROLE_CHOICES), dict(LANG_CHOICES)
     app.jinja_env.filters["roles"] = lambda codes: ", ".join(str(role_labels.get(r, r)) for r in codes.split(",") if r)
@@ -139,8 +156,14 @@ def _template_helpers(app: Flask) -> None:
         from flask_babel import get_locale
 
         from .audit.signatures import MEANINGS
-
         from .labels.layouts import all_layouts
 
-        return {"label_layouts": all_layouts, "meanings": MEANINGS, "user": g.get("user"), "has_role": require_role, "lab_name": app.config["LAB_NAME"],
-                "lab_tz": app.config["TIMEZONE"], "locale": str(get_locale())}
+        return {
+            "label_layouts": all_layouts,
+            "meanings": MEANINGS,
+            "user": g.get("user"),
+            "has_role": require_role,
+            "lab_name": app.config["LAB_NAME"],
+            "lab_tz": app.config["TIMEZONE"],
+            "locale": str(get_locale()),
+        }

@@ -8,6 +8,7 @@ for every route: a refusal is a 400 with a message and nothing is stored.
 Tab, CR and LF stay allowed in form values (free text has lines); nothing
 else below U+0020, DEL or the C1 range is allowed anywhere.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,14 @@ class BadInput(LimsError):
 
 
 def _refuse(where: str) -> BadInput:
-    return BadInput(_("The request held a control character or bytes that are not valid UTF-8 text (in %(where)s), "
-                      "so nothing was saved. Remove the character (it may come from a copied text or a misconfigured "
-                      "scanner) and try again.", where=where))
+    return BadInput(
+        _(
+            "The request held a control character or bytes that are not valid UTF-8 text (in %(where)s), "
+            "so nothing was saved. Remove the character (it may come from a copied text or a misconfigured "
+            "scanner) and try again.",
+            where=where,
+        )
+    )
 
 
 def _text(raw: bytes) -> str | None:

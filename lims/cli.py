@@ -1,4 +1,5 @@
 """``flask --app wsgi lims ...``: init, users, demo data, audit verification, backup and restore."""
+
 from __future__ import annotations
 
 import getpass
@@ -6,7 +7,7 @@ import hashlib
 import shutil
 import sqlite3
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -42,12 +43,16 @@ def init_cmd():
         head = s.get(AuditChainHead, 1)
         empty = head is None or head.last_seq == 0
     if empty and ensure_key():  # never a new key for a trail that exists: it would no longer verify
-        click.echo(f"created the audit key {key_path()} (mode 0600; it is never shown: back the file up "
-                   "separately from the database backups)")
+        click.echo(
+            f"created the audit key {key_path()} (mode 0600; it is never shown: back the file up "
+            "separately from the database backups)"
+        )
     elif not key_path().exists():
-        raise click.ClickException(f"the audit trail has rows but its key {key_path()} is missing: restore the key file")
-    from .donors.protocols import seed_default_protocol
+        raise click.ClickException(
+            f"the audit trail has rows but its key {key_path()} is missing: restore the key file"
+        )
     from .clinical.courses import seed_default_template
+    from .donors.protocols import seed_default_protocol
     from .manufacturing.spec import seed_default_spec
 
     with transaction(_cli_actor()) as s:
@@ -116,8 +121,9 @@ def expire_due_cmd():
 @lims_cli.command("create-user")
 @click.argument("username")
 @click.option("--name", "full_name", required=True, help="Full name, printed on signatures.")
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(["technician", "qa", "clinician", "admin"]))
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice(["technician", "qa", "clinician", "admin"])
+)
 @click.option("--language", default="en", type=click.Choice(["en", "zh_CN"]))
 @click.password_option(help="Temporary password (asked when not given); must be changed at first login.")
 def create_user_cmd(username, full_name, roles, language, password):
@@ -130,7 +136,7 @@ def create_user_cmd(username, full_name, roles, language, password):
             user = create_user(s, username, full_name, list(roles), password, language)
             click.echo(f"created user {user.username} with roles {user.roles}; password must be changed at first login")
     except LimsError as err:
-        raise click.ClickException(err.message)
+        raise click.ClickException(err.message) from None
 
 
 @lims_cli.command("unlock")
@@ -148,7 +154,7 @@ def unlock_cmd(username, reason):
                 raise click.ClickException(f"no user {username}")
             unlock(s, user, user.version, reason)
     except LimsError as err:
-        raise click.ClickException(err.message)
+        raise click.ClickException(err.message) from None
     click.echo(f"unlocked {username}")
 
 
@@ -156,7 +162,6 @@ def unlock_cmd(username, reason):
 def demo_data_cmd():
     """Load the demo lab (idempotent) and print the demo accounts."""
     from .demo import DEMO_PASSWORD, load_demo
-
     from .jobs.runner import run_all
 
     with transaction(_cli_actor()) as s:
@@ -185,9 +190,11 @@ def audit_verify_cmd():
         with transaction(_cli_actor(), write=False) as s:
             result = verify_stored_chain(s)
     except AuditKeyMissing as err:
-        raise click.ClickException(str(err))
+        raise click.ClickException(str(err)) from None
     if result.ok:
-        click.echo(f"audit trail intact: {result.checked} rows verified with the audit key; head at row {result.head_seq}")
+        click.echo(
+            f"audit trail intact: {result.checked} rows verified with the audit key; head at row {result.head_seq}"
+        )
         return
     click.echo(_report_broken(result), err=True)
     for at, text in result.problems[1:20]:
@@ -225,7 +232,7 @@ def audit_checkpoint_cmd(print_only, reason):
             return
         result, cp = _checkpoint(reason)
     except AuditKeyMissing as err:
-        raise click.ClickException(str(err))
+        raise click.ClickException(str(err)) from None
     if cp is None:
         raise click.ClickException(_report_broken(result, "no checkpoint written: audit trail broken"))
     click.echo(checkpoints.printable(cp))
@@ -249,7 +256,7 @@ def pg_roles_cmd(owner, app_role, schema, database):
         for stmt in pg_role_sql(owner, app_role, schema, tables, database):
             click.echo(stmt + ";")
     except ValueError as err:
-        raise click.ClickException(str(err))
+        raise click.ClickException(str(err)) from None
 
 
 def _sha256(path: Path) -> str:
@@ -329,7 +336,7 @@ def backup_cmd(dest_dir):
         try:
             result, cp = _checkpoint("backup (pg_dump)")
         except AuditKeyMissing as err:
-            raise click.ClickException(str(err))
+            raise click.ClickException(str(err)) from None
         click.echo("PostgreSQL: back up with pg_dump (consistent while the app runs):")
         click.echo(f"  pg_dump -h {host} -p {port} -U {user} -Fc -f lims-$(date -u +%Y%m%dT%H%M%SZ).dump {name}")
         click.echo("Keep the dump on separate storage and test a restore regularly (see `lims restore`).")
@@ -340,7 +347,7 @@ def backup_cmd(dest_dir):
         return
     dest = Path(dest_dir or current_app.config["BACKUP_DIR"])
     dest.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = dest / f"lims-{stamp}.sqlite"
     _sqlite_copy(Path(db.url.database), target)  # SQLite online backup API: a consistent snapshot while the app runs
     digest = _sha256(target)
@@ -354,12 +361,16 @@ def backup_cmd(dest_dir):
         key = audit_key()
         result = _verify_sqlite_file(target, checkpoints.read_store(key))
     except AuditKeyMissing as err:
-        raise click.ClickException(str(err))
+        raise click.ClickException(str(err)) from None
     cp = None
     if result.ok:  # the backup's own head, checkpointed in the store and next to the backup
         cp = checkpoints.write(key, result.head_seq, result.head_hash, f"backup {target.name}")
-    manifest = {"file": target.name, "sha256": digest, "schema_revision": revision,
-                "checkpoint": cp.record() if cp else None}
+    manifest = {
+        "file": target.name,
+        "sha256": digest,
+        "schema_revision": revision,
+        "checkpoint": cp.record() if cp else None,
+    }
     Path(f"{target}.manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     click.echo(f"backup written: {target}")
     click.echo(f"sha256: {digest}")
@@ -394,12 +405,16 @@ def _check_backup(src: Path, staging: Path, expected_sha: str | None, upgrade_ol
         except (ValueError, KeyError, TypeError):
             pass
     if not expected_sha:
-        _refuse(f"no checksum for {src.name}: {sidecar.name} is missing; give the sha256 printed by `lims backup` with --sha256")
+        _refuse(
+            f"no checksum for {src.name}: {sidecar.name} is missing; give the sha256 printed by `lims backup` with --sha256"
+        )
     shutil.copyfile(src, staging)
     actual = _sha256(staging)
     if actual != expected_sha.strip().lower():
-        _refuse(f"checksum mismatch: {src.name} has sha256 {actual}, the backup recorded {expected_sha.strip()} "
-                "(file damaged or altered)")
+        _refuse(
+            f"checksum mismatch: {src.name} has sha256 {actual}, the backup recorded {expected_sha.strip()} "
+            "(file damaged or altered)"
+        )
     try:
         check = sqlite3.connect(f"file:{staging}?mode=ro", uri=True)
         try:
@@ -420,19 +435,27 @@ def _check_backup(src: Path, staging: Path, expected_sha: str | None, upgrade_ol
     head = _head_revision()
     if revision != head:
         if revision not in _known_revisions():
-            _refuse(f"{src.name} is at schema revision {revision}, which this installation (at {head}) does not know "
-                    "(made by a newer release?)")
+            _refuse(
+                f"{src.name} is at schema revision {revision}, which this installation (at {head}) does not know "
+                "(made by a newer release?)"
+            )
         if not upgrade_old:
-            _refuse(f"{src.name} is at schema revision {revision}, older than this installation's {head}: repeat with "
-                    "--upgrade to upgrade a copy of it before restoring")
+            _refuse(
+                f"{src.name} is at schema revision {revision}, older than this installation's {head}: repeat with "
+                "--upgrade to upgrade a copy of it before restoring"
+            )
         from .db import Database
         from .migrate import upgrade
 
         staged = Database(f"sqlite:///{staging}")
         try:
             upgrade(staged)
-        except Exception as err:  # noqa: BLE001 - any failure of the upgrade refuses the restore
-            _refuse(f"upgrading a copy of {src.name} from {revision} to {head} failed ({type(err).__name__}: {err})".splitlines()[0])
+        except Exception as err:
+            _refuse(
+                f"upgrading a copy of {src.name} from {revision} to {head} failed ({type(err).__name__}: {err})".splitlines()[
+                    0
+                ]
+            )
         finally:
             staged.dispose()
     key = audit_key()
@@ -456,15 +479,19 @@ def _check_backup(src: Path, staging: Path, expected_sha: str | None, upgrade_ol
             if not cp.valid:
                 _refuse(f"the checkpoint in {manifest_path.name} is not signed with the audit key")
             if (cp.seq, cp.hash) != (result.head_seq, result.head_hash):
-                _refuse(f"the audit trail in {src.name} ends at row {result.head_seq}, but its backup checkpoint says "
-                        f"row {cp.seq} (rows cut or the head moved)")
+                _refuse(
+                    f"the audit trail in {src.name} ends at row {result.head_seq}, but its backup checkpoint says "
+                    f"row {cp.seq} (rows cut or the head moved)"
+                )
     return revision, result, cp
 
 
 @lims_cli.command("restore")
 @click.argument("backup_file", type=click.Path(dir_okay=False))
 @click.option("--sha256", "expected_sha", default=None, help="The backup's checksum, when its .sha256 file is missing.")
-@click.option("--upgrade", "upgrade_old", is_flag=True, help="Upgrade a copy of a backup from an older schema revision.")
+@click.option(
+    "--upgrade", "upgrade_old", is_flag=True, help="Upgrade a copy of a backup from an older schema revision."
+)
 @click.option("--yes", is_flag=True, help="Confirm replacing the current database.")
 def restore_cmd(backup_file, expected_sha, upgrade_old, yes):
     """Check a SQLite backup (checksum, schema revision, audit trail), keep a safety copy of the current
@@ -492,15 +519,18 @@ def restore_cmd(backup_file, expected_sha, upgrade_old, yes):
         try:
             revision, result, _cp = _check_backup(src_path, staging, expected_sha, upgrade_old)
         except AuditKeyMissing as err:
-            raise click.ClickException(f"{err}; nothing was changed")
-        summary = (f"{src_path.name}: checksum, schema revision {revision} and audit trail ({result.head_seq} rows) "
-                   "verified")
+            raise click.ClickException(f"{err}; nothing was changed") from None
+        summary = (
+            f"{src_path.name}: checksum, schema revision {revision} and audit trail ({result.head_seq} rows) verified"
+        )
         if not yes:
-            raise click.ClickException(f"{summary}; restoring replaces every record made since the backup: repeat with --yes")
+            raise click.ClickException(
+                f"{summary}; restoring replaces every record made since the backup: repeat with --yes"
+            )
         db.dispose()
         safety = None
         if live.exists():
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             safety = live.with_name(f"{live.name}.before-restore-{stamp}")
             _sqlite_copy(live, safety)  # with the WAL's committed content (a plain file copy would leave it out)
         src = sqlite3.connect(staging)
@@ -518,8 +548,10 @@ def restore_cmd(backup_file, expected_sha, upgrade_old, yes):
     key = audit_key()
     checkpoints.write(key, result.head_seq, result.head_hash, f"restore of {src_path.name}", kind="restore")
     with transaction(_cli_actor()) as s:
-        audit_event(s, "restore", "database", None, reason=f"restored from {src_path.name} (sha256 {_sha256(src_path)})")
-    after, cp = _checkpoint(f"after restore of {src_path.name}")
+        audit_event(
+            s, "restore", "database", None, reason=f"restored from {src_path.name} (sha256 {_sha256(src_path)})"
+        )
+    _after, cp = _checkpoint(f"after restore of {src_path.name}")
     click.echo(f"restored {live} from {src_path} ({summary})")
     click.echo(f"the previous database was kept as {safety}" if safety else "there was no previous database")
     if cp is not None:

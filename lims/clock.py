@@ -4,14 +4,15 @@ All times come from the server as aware UTC datetimes (SQLModel stores them as U
 replace the clock on the app (``app.extensions['clock']``) to move time across
 rule boundaries without sleeping.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FrozenClock:
@@ -20,13 +21,13 @@ class FrozenClock:
     def __init__(self, start: datetime | None = None):
         self._now = start or SystemClock().now()
         if self._now.tzinfo is None:
-            self._now = self._now.replace(tzinfo=timezone.utc)
+            self._now = self._now.replace(tzinfo=UTC)
 
     def now(self) -> datetime:
         return self._now
 
     def set(self, when: datetime) -> None:
-        self._now = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        self._now = when if when.tzinfo else when.replace(tzinfo=UTC)
 
     def advance(self, **kwargs) -> datetime:
         self._now += timedelta(**kwargs)

@@ -11,12 +11,13 @@ must be stored even when the request that caused them is refused and rolled
 back; they are queued with ``defer_write`` and run in their own short
 transaction after the request's transaction has ended.
 """
+
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import create_engine, event
@@ -213,10 +214,16 @@ def _commit_failed_response():
 
     session.pop("_flashes", None)
     try:
-        body = render_template("errors/error.html", code=503, title=_("Nothing was saved"),
-                               message=_("The database did not store this change, so nothing was saved. Go back, check "
-                                         "your input and try again; tell the administrator if it happens again."),
-                               back=back_url())
+        body = render_template(
+            "errors/error.html",
+            code=503,
+            title=_("Nothing was saved"),
+            message=_(
+                "The database did not store this change, so nothing was saved. Go back, check "
+                "your input and try again; tell the administrator if it happens again."
+            ),
+            back=back_url(),
+        )
     except Exception:  # the layout needs the database too: plain text rather than a second failure
         body = "Nothing was saved: the database did not store this change. Go back and try again."
     from flask import make_response

@@ -4,9 +4,10 @@ It grows with each capability and follows the reference study in domain.md.
 Records are created as the demo users would create them (their names on the
 audit trail), through the same operations as the screens use.
 """
+
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 
 from .audit.concurrency import version_token
@@ -28,8 +29,15 @@ DEMO_USERS = [
 ]
 
 EQUIPMENT = [
-    ("EQ-GFM-01", "GenFMTer automated microbiota purification device", "purification_device", "GMP suite A, room 2",
-     "GFM-2019-0412", 120, True),
+    (
+        "EQ-GFM-01",
+        "GenFMTer automated microbiota purification device",
+        "purification_device",
+        "GMP suite A, room 2",
+        "GFM-2019-0412",
+        120,
+        True,
+    ),
     ("EQ-CEN-01", "Refrigerated centrifuge", "centrifuge", "GMP suite A, room 2", "CF-88-1031", 200, True),
     ("EQ-BSC-01", "Class II biosafety cabinet", "biosafety_cabinet", "GMP suite A, room 1", "BSC-A2-5521", 90, True),
     ("EQ-FRZ-01", "-80 °C ultra-low freezer (dose units)", "freezer", "Storage room B", "ULT-80-3310", 300, True),
@@ -56,9 +64,19 @@ def load_demo(session) -> int:
         if eq_ops.by_code(session, code) is not None:
             continue
         _as(session, tech)
-        eq = eq_ops.create(session, code, {
-            "name": name, "kind": kind, "location": location, "serial_number": serial,
-            "status": "in_service", "calibration_due": today + timedelta(days=due_days), "notes": None})
+        eq = eq_ops.create(
+            session,
+            code,
+            {
+                "name": name,
+                "kind": kind,
+                "location": location,
+                "serial_number": serial,
+                "status": "in_service",
+                "calibration_due": today + timedelta(days=due_days),
+                "notes": None,
+            },
+        )
         created += 1
         if approve:
             _as(session, qa)
@@ -91,48 +109,102 @@ def _demo_lookback(session, users) -> int:
     if session.exec(select(LookbackCase)).first() is not None:
         return 0
     donor = session.exec(select(Donor).where(Donor.code == "D-0001")).first()
-    held = session.exec(select(Batch).where(Batch.donor_id == donor.id, Batch.status == "quarantine")
-                        .order_by(Batch.id)).first() if donor else None
+    held = (
+        session.exec(
+            select(Batch).where(Batch.donor_id == donor.id, Batch.status == "quarantine").order_by(Batch.id)
+        ).first()
+        if donor
+        else None
+    )
     if held is None:
         return 0
     today = lab_today()
     _as(session, users["qa"])
-    case = cases.open_manual(session, None, held.lot, today - timedelta(days=1),
-                             "Donor follow-up call: loose stools and 37.9 °C the day after this donation. "
-                             "Batch held until the retained sample is re-tested for enteric pathogens.", today)
+    case = cases.open_manual(
+        session,
+        None,
+        held.lot,
+        today - timedelta(days=1),
+        "Donor follow-up call: loose stools and 37.9 °C the day after this donation. "
+        "Batch held until the retained sample is re-tested for enteric pathogens.",
+        today,
+    )
     # The donation of today (in process) was given after the fever: QA widens the scope to it, signed, so the
     # one hold covers both batches. The released batch of three weeks ago stays excluded (listed, with why).
-    later = session.exec(select(Batch).where(Batch.donor_id == donor.id, Batch.status == "in_process")
-                         .order_by(Batch.id)).first()
+    later = session.exec(
+        select(Batch).where(Batch.donor_id == donor.id, Batch.status == "in_process").order_by(Batch.id)
+    ).first()
     if later is not None:
-        actions.widen(session, case, actions.case_fingerprint(session, case), later.lot,
-                      "Donated after the reported fever: held with the named batch until the re-test.",
-                      users["qa"], DEMO_PASSWORD, "demo")
-    actions.hold(session, case, case.version, "Precautionary hold pending re-test of the retained sample",
-                 users["qa"], DEMO_PASSWORD, "demo", actions.case_fingerprint(session, case))
+        actions.widen(
+            session,
+            case,
+            actions.case_fingerprint(session, case),
+            later.lot,
+            "Donated after the reported fever: held with the named batch until the re-test.",
+            users["qa"],
+            DEMO_PASSWORD,
+            "demo",
+        )
+    actions.hold(
+        session,
+        case,
+        case.version,
+        "Precautionary hold pending re-test of the retained sample",
+        users["qa"],
+        DEMO_PASSWORD,
+        "demo",
+        actions.case_fingerprint(session, case),
+    )
     return 1
 
 
 # The reference study's donor (domain.md: a 20-year-old male university student) and two other
 # candidates, registered by the research nurse. Identities are invented.
 DONORS = [
-    ({"sex": "male", "years": 20, "height_cm": "176.0", "weight_kg": "66.5", "notes": "University student; reference study donor",
-      "screening": "eligible", "measured_days_ago": 45, "earlier_screening": True},
-     {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": "139 5100 0001"}),
-    ({"sex": "female", "years": 24, "height_cm": "162.0", "weight_kg": "49.0", "notes": "Postgraduate student",
-      "screening": "deferred"},
-     {"full_name": "Sun Mei", "national_id": "320106200208221246", "phone": "139 5100 0002"}),
-    ({"sex": "male", "years": 27, "height_cm": "171.0", "weight_kg": "66.0", "notes": "Laboratory staff volunteer",
-      "screening": "pending"},
-     {"full_name": "Qian Hao", "national_id": "320106199911051253", "phone": "139 5100 0003"}),
+    (
+        {
+            "sex": "male",
+            "years": 20,
+            "height_cm": "176.0",
+            "weight_kg": "66.5",
+            "notes": "University student; reference study donor",
+            "screening": "eligible",
+            "measured_days_ago": 45,
+            "earlier_screening": True,
+        },
+        {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": "139 5100 0001"},
+    ),
+    (
+        {
+            "sex": "female",
+            "years": 24,
+            "height_cm": "162.0",
+            "weight_kg": "49.0",
+            "notes": "Postgraduate student",
+            "screening": "deferred",
+        },
+        {"full_name": "Sun Mei", "national_id": "320106200208221246", "phone": "139 5100 0002"},
+    ),
+    (
+        {
+            "sex": "male",
+            "years": 27,
+            "height_cm": "171.0",
+            "weight_kg": "66.0",
+            "notes": "Laboratory staff volunteer",
+            "screening": "pending",
+        },
+        {"full_name": "Qian Hao", "national_id": "320106199911051253", "phone": "139 5100 0003"},
+    ),
 ]
 
 
 def _demo_donors(session, users) -> int:
+    from sqlmodel import select
+
     from .donors import operations as donor_ops
     from .donors.models import DonorIdentity
     from .donors.protocols import seed_default_protocol
-    from sqlmodel import select
 
     seed_default_protocol(session)
     _as(session, users["clinician"])
@@ -142,9 +214,19 @@ def _demo_donors(session, users) -> int:
         if session.exec(select(DonorIdentity).where(DonorIdentity.national_id == identity["national_id"])).first():
             continue
         dob = date(today.year - facts["years"], 3, 14)
-        donor = donor_ops.register(session, {"sex": facts["sex"], "date_of_birth": dob, "height_cm": facts["height_cm"],
-                                             "weight_kg": facts["weight_kg"], "measured_on": today - timedelta(days=facts.get("measured_days_ago", 3)),
-                                             "notes": facts["notes"]}, identity, today)
+        donor = donor_ops.register(
+            session,
+            {
+                "sex": facts["sex"],
+                "date_of_birth": dob,
+                "height_cm": facts["height_cm"],
+                "weight_kg": facts["weight_kg"],
+                "measured_on": today - timedelta(days=facts.get("measured_days_ago", 3)),
+                "notes": facts["notes"],
+            },
+            identity,
+            today,
+        )
         created += 1
         if facts.get("earlier_screening"):
             _demo_screening(session, users, donor, "eligible", today - timedelta(days=38), sampled_days_before=2)
@@ -184,8 +266,9 @@ def _demo_screening(session, users, donor, plan, today, sampled_days_before=5):
         values["S_ESBL"] = ("positive", "culture confirmed")
     if plan == "pending":
         values = {k: v for k, v in values.items() if k.startswith(("Q_", "A_"))}
-    screening.record_results(session, sc, values, today - timedelta(days=sampled_days_before), "hospital central laboratory",
-                             None, today)
+    screening.record_results(
+        session, sc, values, today - timedelta(days=sampled_days_before), "hospital central laboratory", None, today
+    )
     if plan == "pending":
         return
     _as(session, users["tech2"])
@@ -214,31 +297,48 @@ STEPS = [  # (minutes after processing start at which the step ends, parameters)
     (26, {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
     (33, {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
     (41, {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
-    (50, {"volume_ml": "1100", "diluent": "0.9 % sterile saline", "cryoprotectant": "glycerol", "cryoprotectant_pct": "10"}),
+    (
+        50,
+        {
+            "volume_ml": "1100",
+            "diluent": "0.9 % sterile saline",
+            "cryoprotectant": "glycerol",
+            "cryoprotectant_pct": "10",
+        },
+    ),
     (75, {"dose_count": "9", "unit_volume_ml": "120", "storage": "frozen"}),
 ]
-QC_PASS = {"PURITY": "99.4", "COUNT": "1.1x10^13", "CDIFF": "negative", "ENTERIC": "negative", "MDRO": "negative",
-           "VOLUME": "120", "APPEARANCE": "conforms"}
+QC_PASS = {
+    "PURITY": "99.4",
+    "COUNT": "1.1x10^13",
+    "CDIFF": "negative",
+    "ENTERIC": "negative",
+    "MDRO": "negative",
+    "VOLUME": "120",
+    "APPEARANCE": "conforms",
+}
 
 
 def _at(day, hh, mm):
-    from datetime import datetime, time, timezone
+    from datetime import datetime, time
 
     from .timefmt import lab_zone
 
-    return datetime.combine(day, time(hh, mm), tzinfo=lab_zone()).astimezone(timezone.utc)
+    return datetime.combine(day, time(hh, mm), tzinfo=lab_zone()).astimezone(UTC)
 
 
 def _demo_storage(session, users):
+    from sqlmodel import select
+
     from .manufacturing import storage
     from .manufacturing.models import StorageLocation
-    from sqlmodel import select
 
     _as(session, users["tech"])
     for code, name, kind, parent, rows, cols in STORAGE:
         if session.exec(select(StorageLocation).where(StorageLocation.code == code)).first() is None:
-            storage.create_location(session, {"code": code, "name": name, "kind": kind, "parent": parent,
-                                              "rows": rows, "cols": cols})
+            storage.create_location(
+                session, {"code": code, "name": name, "kind": kind, "parent": parent, "rows": rows, "cols": cols}
+            )
 
 
 def _demo_donation(session, users, donor, collected, day_check=True):
@@ -251,13 +351,24 @@ def _demo_donation(session, users, donor, collected, day_check=True):
         _protocol, questions = donation_day.questions(session, donor)
         donation_day.record(session, donor, {q.code: "no" for q in questions}, day)
     _as(session, users["tech"])
-    return donations.receive(session, donor, {
-        "collected_at": collected, "received_at": collected + timedelta(minutes=30), "receipt_temp_c": Decimal("4.0"),
-        "mass_g": Decimal("182.5"), "bristol": 4, "appearance": "brown, formed; no blood or mucus",
-        "retained_location": "FRG-01 retained-sample rack"}, users["tech"], utcnow())
+    return donations.receive(
+        session,
+        donor,
+        {
+            "collected_at": collected,
+            "received_at": collected + timedelta(minutes=30),
+            "receipt_temp_c": Decimal("4.0"),
+            "mass_g": Decimal("182.5"),
+            "bristol": 4,
+            "appearance": "brown, formed; no blood or mucus",
+            "retained_location": "FRG-01 retained-sample rack",
+        },
+        users["tech"],
+        utcnow(),
+    )
 
 
-def _demo_batch(session, users, donation, start, steps=len(STEPS), run="GFM-2026-0187"):
+def _demo_batch(session, users, donation, start, steps=len(STEPS), run="GFM-2026-0187"):  # noqa: B008
     from .manufacturing import batches
 
     _as(session, users["tech"])
@@ -285,8 +396,18 @@ def _demo_qc_and_storage(session, users, batch, tested_on, box, first_row):
     scans = "\n".join(f"LIMS:DU:{u.code}" for u in storage.units_of(session, batch))
     loc = storage.location(session, box)
     plan, _problems, records = storage.session_plan(session, loc, batch.lot, scans, f"{first_row}1", utcnow())
-    storage.store_session(session, loc, batch.lot, scans, f"{first_row}1", storage.session_content(records, plan),
-                          users["tech"], DEMO_PASSWORD, utcnow(), "demo")
+    storage.store_session(
+        session,
+        loc,
+        batch.lot,
+        scans,
+        f"{first_row}1",
+        storage.session_content(records, plan),
+        users["tech"],
+        DEMO_PASSWORD,
+        utcnow(),
+        "demo",
+    )
 
 
 def _demo_manufacturing_before_rescreen(session, users, donor, today):
@@ -299,14 +420,26 @@ def _demo_manufacturing_before_rescreen(session, users, donor, today):
     donation = _demo_donation(session, users, donor, _at(day, 8, 10))
     batch = _demo_batch(session, users, donation, _at(day, 9, 5))
     _as(session, users["tech"])
-    dev = qc.open_deviation(session, batch, "manual", "Centrifuge EQ-CEN-01 lid alarm during wash 2; the run paused "
-                                                      "for 2 min and resumed at the same settings.")
+    dev = qc.open_deviation(
+        session,
+        batch,
+        "manual",
+        "Centrifuge EQ-CEN-01 lid alarm during wash 2; the run paused for 2 min and resumed at the same settings.",
+    )
     _as(session, users["tech2"])
-    qc.update_deviation(session, dev, version_token(dev), "Lid sensor contact dirty; cleaned and tested by engineering. "
-                        "Wash 2 time and g-force were met (run log GFM-2026-0187).",
-                        "No impact on the product. Sensor added to the weekly cleaning checklist.", None)
+    qc.update_deviation(
+        session,
+        dev,
+        version_token(dev),
+        "Lid sensor contact dirty; cleaned and tested by engineering. "
+        "Wash 2 time and g-force were met (run log GFM-2026-0187).",
+        "No impact on the product. Sensor added to the weekly cleaning checklist.",
+        None,
+    )
     _as(session, users["qa2"])
-    qc.close_deviation(session, dev, version_token(dev), users["qa2"], DEMO_PASSWORD, "impact assessment accepted", "demo")
+    qc.close_deviation(
+        session, dev, version_token(dev), users["qa2"], DEMO_PASSWORD, "impact assessment accepted", "demo"
+    )
     _demo_qc_and_storage(session, users, batch, day + timedelta(days=2), "FRZ-01-R1-B1", "A")
 
 
@@ -320,8 +453,9 @@ def _demo_manufacturing_after_rescreen(session, users, donor, today):
     release.release(session, first, users["qa"], DEMO_PASSWORD, None, "demo")
     # Quarantine: donated after the re-screening's samples; waits for the next screening.
     day = today - timedelta(days=2)
-    second = _demo_batch(session, users, _demo_donation(session, users, donor, _at(day, 7, 50)), _at(day, 8, 40),
-                         run="GFM-2026-0191")
+    second = _demo_batch(
+        session, users, _demo_donation(session, users, donor, _at(day, 7, 50)), _at(day, 8, 40), run="GFM-2026-0191"
+    )
     _demo_qc_and_storage(session, users, second, day + timedelta(days=1), "FRZ-01-R1-B1", "B")
     # Rejected: collected the day before, processing could not start within the limit.
     day = today - timedelta(days=1)
@@ -330,8 +464,13 @@ def _demo_manufacturing_after_rescreen(session, users, donor, today):
     batches.start(session, late, "EQ-GFM-01", "GFM-2026-0193", _at(day, 12, 45), users["tech"], utcnow())
     # In process today: homogenisation and microfiltration recorded, not yet verified.
     now = utcnow()
-    today_donation = _demo_donation(session, users, donor, now - timedelta(minutes=150), day_check=to_lab(
-        now - timedelta(minutes=150)).date() != day)
+    today_donation = _demo_donation(
+        session,
+        users,
+        donor,
+        now - timedelta(minutes=150),
+        day_check=to_lab(now - timedelta(minutes=150)).date() != day,
+    )
     _demo_batch(session, users, today_donation, now - timedelta(minutes=100), steps=2, run="GFM-2026-0195")
 
 
@@ -349,9 +488,29 @@ def _batches_of(donor):
 COHORT = [
     ("F", 47, "Right lung adenocarcinoma", "brain, bone", 7, 3, date(2019, 12, 27), "Chen Xiu", "H2019-0451"),
     ("M", 62, "Renal clear cell carcinoma", "intestine, abdominal", 2, 2, date(2019, 6, 5), "Huang Gang", "H2019-0188"),
-    ("M", 55, "Rectal adenocarcinoma", "bladder, lungs, pelvic cavity", 5, 2, date(2019, 3, 16), "Lin Qiang", "H2019-0093"),
+    (
+        "M",
+        55,
+        "Rectal adenocarcinoma",
+        "bladder, lungs, pelvic cavity",
+        5,
+        2,
+        date(2019, 3, 16),
+        "Lin Qiang",
+        "H2019-0093",
+    ),
     ("M", 75, "Sigmoid colon adenocarcinoma", "liver", 7, 3, date(2019, 4, 15), "Xu Ming", "H2019-0122"),
-    ("F", 50, "Right lung adenocarcinoma", "lung, abdominal cavity, bone, liver", 9, 4, date(2019, 2, 28), "Ma Li", "H2019-0067"),
+    (
+        "F",
+        50,
+        "Right lung adenocarcinoma",
+        "lung, abdominal cavity, bone, liver",
+        9,
+        4,
+        date(2019, 2, 28),
+        "Ma Li",
+        "H2019-0067",
+    ),
 ]
 
 
@@ -367,12 +526,24 @@ def _demo_recipients(session, users) -> int:
     for sex, age, diagnosis, metastases, lines, ecog, day1, name, hospital_number in COHORT:
         if session.exec(select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number)).first():
             continue
-        recipients.register(session, {
-            "study": "WMT-TORI (FMT + toripalimab, exploratory)", "sex": "female" if sex == "F" else "male",
-            "date_of_birth": date(day1.year - age, 1, 1), "diagnosis": diagnosis, "stage": "IV", "tnm": "",
-            "metastasis_sites": metastases, "ecog": ecog, "prior_lines": lines, "consent_date": day1 - timedelta(days=7),
-            "notes": f"Reference cohort; FMT day 1 on {day1}"},
-            {"full_name": name, "hospital_number": hospital_number, "phone": ""}, today)
+        recipients.register(
+            session,
+            {
+                "study": "WMT-TORI (FMT + toripalimab, exploratory)",
+                "sex": "female" if sex == "F" else "male",
+                "date_of_birth": date(day1.year - age, 1, 1),
+                "diagnosis": diagnosis,
+                "stage": "IV",
+                "tnm": "",
+                "metastasis_sites": metastases,
+                "ecog": ecog,
+                "prior_lines": lines,
+                "consent_date": day1 - timedelta(days=7),
+                "notes": f"Reference cohort; FMT day 1 on {day1}",
+            },
+            {"full_name": name, "hospital_number": hospital_number, "phone": ""},
+            today,
+        )
         created += 1
     return created
 
@@ -382,6 +553,7 @@ def _demo_recipients(session, users) -> int:
 # indometacin suppository. In the demo lab his course runs now, with units of the released batch: day 1
 # three days ago, day 2 postponed a day for fever and given yesterday (38.4 C two hours later: the AE),
 # day 3 today with its unit reserved for the lab to issue. P1's course is planned for next week.
+
 
 def _label_for_issue(session, u, tech, day) -> None:
     """What the lab does before the 08:40 issue: thaw at 08:30, print the thawed label, scan it back.
@@ -395,8 +567,16 @@ def _label_for_issue(session, u, tech, day) -> None:
     from .manufacturing import storage
 
     storage.thaw(session, u, _at(day, 8, 30), tech, _at(day, 8, 30))
-    printing.print_labels(session, "DU", u.code, all_layouts()["tube_50x30"], "pdf", "thawed for issue",
-                          current_app.config, now=_at(day, 8, 35))
+    printing.print_labels(
+        session,
+        "DU",
+        u.code,
+        all_layouts()["tube_50x30"],
+        "pdf",
+        "thawed for issue",
+        current_app.config,
+        now=_at(day, 8, 35),
+    )
     reconcile.verify(session, u, f"LIMS:DU:{u.code}", tech, _at(day, 8, 36))
 
 
@@ -413,8 +593,13 @@ def _demo_courses(session, users) -> int:
     released = session.exec(select(Batch).where(Batch.status == "released").order_by(Batch.id)).first()
     if released is None:
         return 0
-    units = list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == released.id, DoseUnit.status == "available")
-                              .order_by(DoseUnit.seq)).all())
+    units = list(
+        session.exec(
+            select(DoseUnit)
+            .where(DoseUnit.batch_id == released.id, DoseUnit.status == "available")
+            .order_by(DoseUnit.seq)
+        ).all()
+    )
     template = courses.active_templates(session)[0]
     today = lab_today()
     day1 = today - timedelta(days=3)
@@ -431,30 +616,79 @@ def _demo_courses(session, users) -> int:
         dispensing.issue(session, session.get(DoseUnit, dose.unit_id).code, tech, _at(day, 8, 40), day)
         _as(session, nurse)
         given_at = _at(day, hh, 0)
-        administrations.administer(session, dose, dose.version, {
-            "patient": p4.code, "identity_confirmed": True, "tube_confirmed": True, "tube_date": day1,
-            "tube_method": "placed under gastroscopy; position confirmed by X-ray", "fasting": True,
-            "unit": session.get(DoseUnit, dose.unit_id).code, "given_at": given_at, "volume_ml": Decimal("120"),
-            "instructions": ("position", "no_food"), "note": None}, nurse, given_at + timedelta(minutes=5), day)
+        administrations.administer(
+            session,
+            dose,
+            dose.version,
+            {
+                "patient": p4.code,
+                "identity_confirmed": True,
+                "tube_confirmed": True,
+                "tube_date": day1,
+                "tube_method": "placed under gastroscopy; position confirmed by X-ray",
+                "fasting": True,
+                "unit": session.get(DoseUnit, dose.unit_id).code,
+                "given_at": given_at,
+                "volume_ml": Decimal("120"),
+                "instructions": ("position", "no_food"),
+                "note": None,
+            },
+            nurse,
+            given_at + timedelta(minutes=5),
+            day,
+        )
         for minutes, temp in temps:
-            administrations.record_observation(session, dose, {
-                "minutes_after": minutes, "observed_at": given_at + timedelta(minutes=minutes),
-                "temperature_c": Decimal(temp), "diarrhoea": False, "abdominal_pain": False, "nausea_vomiting": False,
-                "note": None}, given_at + timedelta(minutes=minutes + 5))
+            administrations.record_observation(
+                session,
+                dose,
+                {
+                    "minutes_after": minutes,
+                    "observed_at": given_at + timedelta(minutes=minutes),
+                    "temperature_c": Decimal(temp),
+                    "diarrhoea": False,
+                    "abdominal_pain": False,
+                    "nausea_vomiting": False,
+                    "note": None,
+                },
+                given_at + timedelta(minutes=minutes + 5),
+            )
         return given_at
 
     give(d1, day1, 9, [(30, "36.8"), (120, "37.2"), (240, "37.6")])
     _as(session, users["clinician"])
-    courses.postpone(session, d2, d2.version, day1 + timedelta(days=2), "fever",
-                     "38.2 C in the evening of day 1; day 2 moved by one day (protocol: interval if fever)", day1 + timedelta(days=1))
+    courses.postpone(
+        session,
+        d2,
+        d2.version,
+        day1 + timedelta(days=2),
+        "fever",
+        "38.2 C in the evening of day 1; day 2 moved by one day (protocol: interval if fever)",
+        day1 + timedelta(days=1),
+    )
     day2 = day1 + timedelta(days=2)
     given2 = give(d2, day2, 9, [(30, "37.0"), (120, "38.4"), (240, "37.9")])
-    adverse_events.record(session, p4, {
-        "term_code": "10016558", "grade": 1, "description": "38.4 C two hours after the day-2 infusion; indometacin "
-        "suppository; afebrile the next morning.", "onset_date": day2, "resolved_date": day2 + timedelta(days=1),
-        "seriousness": (), "expected": None, "attribution_fmt": "possible", "attribution_cotherapy": "unrelated",
-        "action_taken": "medication", "outcome": "recovered", "administration_id": d2.id,
-        "aware_at": given2 + timedelta(minutes=125)}, given2 + timedelta(days=1), today)
+    adverse_events.record(
+        session,
+        p4,
+        {
+            "term_code": "10016558",
+            "grade": 1,
+            "description": "38.4 C two hours after the day-2 infusion; indometacin "
+            "suppository; afebrile the next morning.",
+            "onset_date": day2,
+            "resolved_date": day2 + timedelta(days=1),
+            "seriousness": (),
+            "expected": None,
+            "attribution_fmt": "possible",
+            "attribution_cotherapy": "unrelated",
+            "action_taken": "medication",
+            "outcome": "recovered",
+            "administration_id": d2.id,
+            "aware_at": given2 + timedelta(minutes=125),
+        },
+        given2 + timedelta(days=1),
+        today,
+    )
     _as(session, nurse)
     d3 = courses.administration(session, d3.code)
     dispensing.reserve(session, d3, units.pop(0).code, utcnow())

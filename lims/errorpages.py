@@ -1,4 +1,5 @@
 """Error pages that keep the user's context: the layout, the message and a way back."""
+
 from __future__ import annotations
 
 from flask import g, render_template
@@ -45,8 +46,13 @@ def _rollback() -> None:
 def init_app(app):
     @app.errorhandler(CSRFError)
     def _csrf(err):
-        return _page(400, _("The form had expired or did not come from this application, so nothing was saved. "
-                            "Go back, reload the page and enter it again."))
+        return _page(
+            400,
+            _(
+                "The form had expired or did not come from this application, so nothing was saved. "
+                "Go back, reload the page and enter it again."
+            ),
+        )
 
     @app.errorhandler(LimsError)
     def _lims(err):
@@ -66,5 +72,10 @@ def init_app(app):
     @app.errorhandler(Exception)
     def _unexpected(err):
         app.logger.exception("unhandled error")
-        return _page(500, _("The error was logged and nothing of this request was saved. Try again; "
-                            "if it happens again, tell the administrator the time it happened."))
+        return _page(
+            500,
+            _(
+                "The error was logged and nothing of this request was saved. Try again; "
+                "if it happens again, tell the administrator the time it happened."
+            ),
+        )

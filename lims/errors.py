@@ -3,6 +3,7 @@
 Operations raise these; the request layer turns them into a message on the
 page (and a 4xx status, so the request's transaction is rolled back).
 """
+
 from __future__ import annotations
 
 

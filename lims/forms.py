@@ -1,4 +1,5 @@
 """Form pieces shared by every domain: version, reason and signature fields."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -19,8 +20,10 @@ class VersionedForm(FlaskForm):
 
 
 class ReasonMixin:
-    reason = TextAreaField(_l("Reason for change"), validators=[DataRequired(message=_l("A reason is required to change an existing record.")),
-                                                                Length(max=1000)])
+    reason = TextAreaField(
+        _l("Reason for change"),
+        validators=[DataRequired(message=_l("A reason is required to change an existing record.")), Length(max=1000)],
+    )
 
 
 class SignatureForm(FlaskForm):

@@ -1,4 +1,5 @@
 """Language choice: the user's stored language, else the cookie, else the browser."""
+
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context, request, session

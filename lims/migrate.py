@@ -1,4 +1,5 @@
 """Alembic is the only way the schema is created or changed."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ accepts 10**30, which PostgreSQL refuses deep inside a query (a 500). Each
 helper here returns a value a query can use, or refuses the request with a
 400 naming the parameter.
 """
+
 from __future__ import annotations
 
 from flask import request
@@ -34,6 +35,12 @@ def arg_int(name: str, minimum: int = 1, maximum: int = ID_MAX) -> int | None:
     if value is None:
         return None
     if len(value) > 20 or not value.lstrip("-").isdigit() or not minimum <= int(value) <= maximum:
-        raise BadParameter(_("The address parameter %(name)s must be a whole number from %(low)s to %(high)s; "
-                             "nothing was changed.", name=name, low=minimum, high=maximum))
+        raise BadParameter(
+            _(
+                "The address parameter %(name)s must be a whole number from %(low)s to %(high)s; nothing was changed.",
+                name=name,
+                low=minimum,
+                high=maximum,
+            )
+        )
     return int(value)

@@ -1,11 +1,14 @@
 """HTTP security headers and the session cookie (OWASP ASVS V3, V14)."""
+
 from __future__ import annotations
 
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
 
 
 class LimsSessionInterface(SecureCookieSessionInterface):
@@ -20,8 +23,7 @@ class LimsSessionInterface(SecureCookieSessionInterface):
 
 def init_app(app):
     app.session_interface = LimsSessionInterface()
-    app.config.update(SESSION_COOKIE_NAME="lims_session", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax")
+    app.config.update(SESSION_COOKIE_NAME="lims_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 
     @app.after_request
     def _headers(response):

@@ -1,7 +1,8 @@
 """Show stored UTC times in the lab's time zone."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -16,7 +17,7 @@ def to_lab(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(lab_zone())
 
 
@@ -39,5 +40,5 @@ def lab_day_bounds_utc(day):
     """The UTC instants where a lab-zone calendar day starts and ends."""
     from datetime import time, timedelta
 
-    start = datetime.combine(day, time.min, tzinfo=lab_zone()).astimezone(timezone.utc)
+    start = datetime.combine(day, time.min, tzinfo=lab_zone()).astimezone(UTC)
     return start, start + timedelta(days=1)

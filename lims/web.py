@@ -1,4 +1,5 @@
 """Small helpers shared by the request handlers."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -65,9 +66,13 @@ def form_action(run, rerender, done, once: str | None = None):
         return rerender(error=err.message, conflict=err, status=409)
     except IntegrityError:
         s.rollback()
-        return rerender(error=_("Someone saved a conflicting record at the same moment (for example the same code "
-                                "or position); nothing of yours was saved. Check the page and enter it again."),
-                        status=409)
+        return rerender(
+            error=_(
+                "Someone saved a conflicting record at the same moment (for example the same code "
+                "or position); nothing of yours was saved. Check the page and enter it again."
+            ),
+            status=409,
+        )
     response = done(result)
     if once is not None and response.status_code in (301, 302, 303):
         once_tokens.record(s, once, response.headers.get("Location"))
@@ -79,9 +84,14 @@ def form_action(run, rerender, done, once: str | None = None):
         from flask import current_app
 
         current_app.logger.exception("commit failed")
-        return rerender(error=_("Nothing was saved: the database did not store the change (%(error)s). Your input "
-                                "is kept on this page; try again, and tell the administrator if it happens again.",
-                                error=type(getattr(exc, "orig", exc)).__name__), status=503)
+        return rerender(
+            error=_(
+                "Nothing was saved: the database did not store the change (%(error)s). Your input "
+                "is kept on this page; try again, and tell the administrator if it happens again.",
+                error=type(getattr(exc, "orig", exc)).__name__,
+            ),
+            status=503,
+        )
     return response
 
 
@@ -100,8 +110,13 @@ def _replayed(token_row):
 
     from .timefmt import format_dt
 
-    flash(_("This form was already sent at %(t)s and saved then; this is what it created. Nothing was saved twice.",
-            t=format_dt(token_row.used_at)), "success")
+    flash(
+        _(
+            "This form was already sent at %(t)s and saved then; this is what it created. Nothing was saved twice.",
+            t=format_dt(token_row.used_at),
+        ),
+        "success",
+    )
     return redirect(token_row.result_url or back_url())
 
 
@@ -122,14 +137,29 @@ def _concurrent_change(session):
     editor = session.get(User, latest.updated_by_id) if latest is not None and latest.updated_by_id else None
     who = editor.full_name if editor else _("another user")
     when = latest.updated_at if latest is not None else None
-    return StaleRecord(_("%(record)s was changed by %(who)s at %(when)s while you were saving. Nothing of yours was "
-                         "saved; review the current values and enter your change again.",
-                         record=latest.audit_record_id if latest is not None else "-", who=who,
-                         when=format_dt(when) if when else "-"), changed_by=who, changed_at=when)
+    return StaleRecord(
+        _(
+            "%(record)s was changed by %(who)s at %(when)s while you were saving. Nothing of yours was "
+            "saved; review the current values and enter your change again.",
+            record=latest.audit_record_id if latest is not None else "-",
+            who=who,
+            when=format_dt(when) if when else "-",
+        ),
+        changed_by=who,
+        changed_at=when,
+    )
 
 
-def audited_download(body: bytes | str, mimetype: str, file_name: str, entity: str, record_id: str, version: str,
-                     what: str, inline: bool = True):
+def audited_download(
+    body: bytes | str,
+    mimetype: str,
+    file_name: str,
+    entity: str,
+    record_id: str,
+    version: str,
+    what: str,
+    inline: bool = True,
+):
     """A generated document (report, export) and, after the request's read transaction, the audit row
     saying who took which document version."""
     from flask import Response

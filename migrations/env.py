@@ -1,4 +1,5 @@
 """Alembic environment: uses the app's connection (pragmas and BEGIN hooks included)."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,13 @@ def run() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True, include_object=_include)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_object=_include,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

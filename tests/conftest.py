@@ -6,13 +6,14 @@ LIMS_TEST_DATABASE_URL, else 127.0.0.1:5432 database ``test``, inside its own
 schema. With CI=true an unreachable PostgreSQL fails the run instead of
 skipping.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import shutil
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.globals import _cv_app
@@ -29,7 +30,7 @@ CI = os.environ.get("CI", "").lower() == "true"
 PG_SCHEMA = f"lims_test_{os.getpid()}"  # concurrent runs never share a schema
 PG_BASE = os.environ.get("LIMS_TEST_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 PASSWORD = "Correct-Horse-Battery-9"
-START = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 def _pg_url() -> str:
@@ -44,7 +45,7 @@ def _pg_reachable() -> str | None:
             c.execute(text("select 1"))
         eng.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         return str(exc).splitlines()[0]
 
 
@@ -84,8 +85,13 @@ def pg_migrated():
     eng.dispose()
     db = Database(_pg_url())
     upgrade(db)
-    tables = [r[0] for r in db.engine.connect().execute(
-        text("select tablename from pg_tables where schemaname = :s and tablename <> 'alembic_version'"), {"s": PG_SCHEMA})]
+    tables = [
+        r[0]
+        for r in db.engine.connect().execute(
+            text("select tablename from pg_tables where schemaname = :s and tablename <> 'alembic_version'"),
+            {"s": PG_SCHEMA},
+        )
+    ]
     db.dispose()
     yield tables
     eng = create_engine(PG_BASE)
@@ -151,8 +157,12 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def app(database_url, clock, tmp_path):
-    app = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "backups"),
-                     AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
+    app = create_app(
+        TestConfig,
+        DATABASE_URL=database_url,
+        BACKUP_DIR=str(tmp_path / "backups"),
+        AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
+    )
     app.extensions["clock"] = clock
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -166,8 +176,11 @@ def make_user(app):
         from lims.auth.operations import create_user
 
         with transaction(Actor(None, "test setup")) as s:
-            u = create_user(s, username, name or username.title(), list(roles), password, language, must_change=must_change)
+            u = create_user(
+                s, username, name or username.title(), list(roles), password, language, must_change=must_change
+            )
             return u.id
+
     return make
 
 
@@ -221,12 +234,14 @@ def browser(app):
 @pytest.fixture
 def as_user(app, make_user):
     """as_user('qa', roles=['qa']) -> a Browser signed in as a new user."""
+
     def factory(username, roles=("technician",), **kw):
         make_user(username, roles, **kw)
         b = Browser(app.test_client())
         r = b.login(username)
         assert r.status_code == 302, r.get_data(as_text=True)
         return b
+
     return factory
 
 

@@ -6,10 +6,11 @@ opened before a correction is refused. The next day the re-screening's ESBL cult
 the donor is suspended at once, the donation-day check and the next donation are refused, a lookback case
 opens. Months later the frozen batch has expired and cannot be released.
 """
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from lims.clinical import courses
 from lims.clinical.course_models import Administration
@@ -56,8 +57,11 @@ def test_the_reference_study_replayed(app, mfg, clock):
     fix = flow.step_form(2, {"mesh_um": "2000, 500, 150"}, (9, 7), (9, 19), prefix="fix2")
     fix.update({"fix2-version": str(step.version), "fix2-reason": "last mesh misread"})
     ok(mfg.tech.post(f"/batches/{FRESH}/steps/2", fix, token_from=page))
-    stale = mfg.tech2.post(f"/batches/{FRESH}/verify-steps", {"verify_steps-password": PASSWORD, "verify_steps-comment": "",
-                                                              "verify_steps-content": seen}, token_from=page)
+    stale = mfg.tech2.post(
+        f"/batches/{FRESH}/verify-steps",
+        {"verify_steps-password": PASSWORD, "verify_steps-comment": "", "verify_steps-content": seen},
+        token_from=page,
+    )
     assert stale.status_code == 409 and "changed since you opened it" in page_text(stale)
     for lot in (FRESH, FROZEN):
         ok(flow.verify_steps(mfg, lot=lot))
@@ -83,7 +87,9 @@ def test_the_reference_study_replayed(app, mfg, clock):
     ok(issue(mfg.tech, unit))
     clock.set(lab(DONATION_DAY, 12, 5))
     flow.relogin(mfg)
-    given = administer(mfg.nurse, dose, unit, local(DONATION_DAY, 12, 0), **{"give-tube_date": DONATION_DAY.isoformat()})
+    given = administer(
+        mfg.nurse, dose, unit, local(DONATION_DAY, 12, 0), **{"give-tube_date": DONATION_DAY.isoformat()}
+    )
     assert given.status_code == 302, page_text(given)[:3000]
     assert flow.row(Administration, code=dose).status == "given"
     assert flow.row(DoseUnit, code=unit).status == "administered"
@@ -94,9 +100,16 @@ def test_the_reference_study_replayed(app, mfg, clock):
     flow.relogin(mfg)
     ok(mfg.nurse.post("/donors/D-0001/screenings", {}, token_from="/donors/D-0001"))
     sc = re.search(r"/screenings/(\d+)", page_text(mfg.nurse.get("/donors/D-0001"))).group(1)
-    r = mfg.tech.post(f"/screenings/{sc}/results", {"panel-sample_date": day2.isoformat(), "panel-method": "central lab",
-                                                     "panel-reason": "", "v_S_ESBL": "positive"},
-                      token_from=f"/screenings/{sc}")
+    r = mfg.tech.post(
+        f"/screenings/{sc}/results",
+        {
+            "panel-sample_date": day2.isoformat(),
+            "panel-method": "central lab",
+            "panel-reason": "",
+            "v_S_ESBL": "positive",
+        },
+        token_from=f"/screenings/{sc}",
+    )
     assert r.status_code == 302, page_text(r)[:3000]
     donor = flow.row(Donor, code="D-0001")
     assert donor.status == "suspended" and "ESBL" in donor.status_reason
@@ -110,7 +123,7 @@ def test_the_reference_study_replayed(app, mfg, clock):
     assert case.status == "open" and case.donor_id == donor.id
 
     # Half a year on, the frozen batch has expired: it is never released.
-    clock.set(datetime(2027, 5, 24, 1, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2027, 5, 24, 1, 0, tzinfo=UTC))
     flow.relogin(mfg)
     r = flow.release(mfg.qa, lot=FROZEN)
     assert r.status_code == 422 and "an expired batch is never released" in page_text(r)

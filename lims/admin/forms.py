@@ -7,8 +7,12 @@ from wtforms.validators import DataRequired, Length
 
 from ..forms import ReasonMixin, VersionedForm
 
-ROLE_CHOICES = [("technician", _l("Technician")), ("qa", _l("QA officer")),
-                ("clinician", _l("Clinician / research nurse")), ("admin", _l("Administrator"))]
+ROLE_CHOICES = [
+    ("technician", _l("Technician")),
+    ("qa", _l("QA officer")),
+    ("clinician", _l("Clinician / research nurse")),
+    ("admin", _l("Administrator")),
+]
 LANG_CHOICES = [("en", "English"), ("zh_CN", "简体中文")]
 
 
@@ -26,14 +30,18 @@ class MultiCheckboxField(SelectMultipleField):
 class CreateUserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     full_name = StringField(_l("Full name (printed on signatures)"), validators=[DataRequired(), Length(max=200)])
-    roles = MultiCheckboxField(_l("Roles"), choices=ROLE_CHOICES, validators=[DataRequired(message=_l("Choose at least one role."))])
+    roles = MultiCheckboxField(
+        _l("Roles"), choices=ROLE_CHOICES, validators=[DataRequired(message=_l("Choose at least one role."))]
+    )
     language = SelectField(_l("Language"), choices=LANG_CHOICES)
     password = PasswordField(_l("Temporary password (must be changed at first login)"), validators=[DataRequired()])
 
 
 class EditUserForm(VersionedForm, ReasonMixin):
     full_name = StringField(_l("Full name (printed on signatures)"), validators=[DataRequired(), Length(max=200)])
-    roles = MultiCheckboxField(_l("Roles"), choices=ROLE_CHOICES, validators=[DataRequired(message=_l("Choose at least one role."))])
+    roles = MultiCheckboxField(
+        _l("Roles"), choices=ROLE_CHOICES, validators=[DataRequired(message=_l("Choose at least one role."))]
+    )
     language = SelectField(_l("Language"), choices=LANG_CHOICES)
 
 

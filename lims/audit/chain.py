@@ -5,26 +5,39 @@ Each row's hash is an HMAC-SHA256, under the installation's audit key (kept outs
 removing any row breaks every link after it, and without the key nobody can compute a hash that
 verifies: a row forged or re-hashed with plain SHA-256 is reported at that row.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from datetime import UTC, datetime
 
 from .models import GENESIS_HASH
 
 HASHED_FIELDS = (
-    "id", "ts", "user_id", "user_name", "action", "entity", "record_id",
-    "record_version", "field", "old_value", "new_value", "reason", "client", "signature",
+    "id",
+    "ts",
+    "user_id",
+    "user_name",
+    "action",
+    "entity",
+    "record_id",
+    "record_version",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "client",
+    "signature",
 )
 
 
 def _canon(value):
     if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc) if value.tzinfo else value
+        value = value.astimezone(UTC) if value.tzinfo else value
         return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
     return value
 
@@ -49,7 +62,9 @@ class VerifyResult:
     problem: str | None = None
 
 
-def verify(rows: Iterable[Mapping], key: bytes, head_seq: int | None = None, head_hash: str | None = None) -> VerifyResult:
+def verify(
+    rows: Iterable[Mapping], key: bytes, head_seq: int | None = None, head_hash: str | None = None
+) -> VerifyResult:
     """Walk rows in id order; report the first broken link."""
     prev_hash, expected_id, n = GENESIS_HASH, 1, 0
     for row in rows:
@@ -63,11 +78,21 @@ def verify(rows: Iterable[Mapping], key: bytes, head_seq: int | None = None, hea
         prev_hash, expected_id = row["hash"], expected_id + 1
     last = expected_id - 1
     if head_seq is not None and head_seq > last:
-        return VerifyResult(False, n, last + 1, f"missing: the chain head says {head_seq} rows but the trail ends at row "
-                                                f"{last} (rows removed from the end)")
+        return VerifyResult(
+            False,
+            n,
+            last + 1,
+            f"missing: the chain head says {head_seq} rows but the trail ends at row "
+            f"{last} (rows removed from the end)",
+        )
     if head_seq is not None and head_seq < last:
-        return VerifyResult(False, n, head_seq + 1, f"lies beyond the chain head, which says {head_seq} rows "
-                                                    f"(head rolled back); the trail goes on to row {last}")
+        return VerifyResult(
+            False,
+            n,
+            head_seq + 1,
+            f"lies beyond the chain head, which says {head_seq} rows "
+            f"(head rolled back); the trail goes on to row {last}",
+        )
     if head_seq is not None and head_hash != prev_hash:
         return VerifyResult(False, n, last, "does not match the chain head's hash (head altered)")
     return VerifyResult(True, n)

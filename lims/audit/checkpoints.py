@@ -10,6 +10,7 @@ rolled back below a checkpoint, fail at the checkpoint's row.
 A restore writes a ``restore`` line (the restored backup's head): checkpoints written before it that lie beyond
 the restored head describe the trail that the restore deliberately replaced, and are no longer compared.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,8 @@ class Checkpoint:
     reason: str
     kind: str = "checkpoint"
     mac: str = ""
-    valid: bool = True   # the mac verified under the key (set when read)
-    line: int = 0        # line number in the file (set when read)
+    valid: bool = True  # the mac verified under the key (set when read)
+    line: int = 0  # line number in the file (set when read)
 
     def record(self) -> dict:
         d = asdict(self)
@@ -44,7 +45,9 @@ class Checkpoint:
 
 
 def _mac(key: bytes, seq: int, hash_: str, time: str, reason: str, kind: str) -> str:
-    msg = json.dumps(["lims-audit-checkpoint", seq, hash_, time, reason, kind], ensure_ascii=False, separators=(",", ":"))
+    msg = json.dumps(
+        ["lims-audit-checkpoint", seq, hash_, time, reason, kind], ensure_ascii=False, separators=(",", ":")
+    )
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -69,8 +72,9 @@ def _append(path: Path, cp: Checkpoint) -> None:
         os.fsync(f.fileno())
 
 
-def write(key: bytes, seq: int, hash_: str, reason: str, *, kind: str = "checkpoint", also_to: Path | None = None,
-          app=None) -> Checkpoint:
+def write(
+    key: bytes, seq: int, hash_: str, reason: str, *, kind: str = "checkpoint", also_to: Path | None = None, app=None
+) -> Checkpoint:
     """Append a checkpoint to the store (and, for a backup, to the file ``also_to``)."""
     cp = make(key, seq, hash_, reason, kind=kind)
     _append(store_path(app), cp)
@@ -89,10 +93,18 @@ def read(path: Path, key: bytes) -> list[Checkpoint]:
             continue
         try:
             d = json.loads(raw)
-            cp = Checkpoint(int(d["seq"]), str(d["hash"]), str(d["time"]), str(d["reason"]), str(d.get("kind", "checkpoint")),
-                            str(d.get("mac", "")), line=n)
+            cp = Checkpoint(
+                int(d["seq"]),
+                str(d["hash"]),
+                str(d["time"]),
+                str(d["reason"]),
+                str(d.get("kind", "checkpoint")),
+                str(d.get("mac", "")),
+                line=n,
+            )
             cp.valid = cp.kind in KINDS and hmac.compare_digest(
-                _mac(key, cp.seq, cp.hash, cp.time, cp.reason, cp.kind), cp.mac)
+                _mac(key, cp.seq, cp.hash, cp.time, cp.reason, cp.kind), cp.mac
+            )
         except (ValueError, KeyError, TypeError):
             cp = Checkpoint(-1, "", "", "unreadable line", "checkpoint", "", valid=False, line=n)
         out.append(cp)
@@ -105,5 +117,4 @@ def read_store(key: bytes, app=None) -> list[Checkpoint]:
 
 def printable(cp: Checkpoint) -> str:
     """One line for the paper log: time, sequence, head hash and the start of the mac."""
-    return (f"LIMS audit checkpoint {cp.time} seq={cp.seq} head={cp.hash} mac={cp.mac[:16]} "
-            f"({cp.kind}: {cp.reason})")
+    return f"LIMS audit checkpoint {cp.time} seq={cp.seq} head={cp.hash} mac={cp.mac[:16]} ({cp.kind}: {cp.reason})"

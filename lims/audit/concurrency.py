@@ -1,4 +1,5 @@
 """Optimistic concurrency: a form carries the version it was built from."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -29,8 +30,14 @@ def lock(session, record) -> None:
         session.refresh(record, with_for_update=True)
 
 
-def check_version(session, record, expected_version, submitted: dict | None = None, labels: dict | None = None,
-                  require_ref: bool = False) -> None:
+def check_version(
+    session,
+    record,
+    expected_version,
+    submitted: dict | None = None,
+    labels: dict | None = None,
+    require_ref: bool = False,
+) -> None:
     """Refuse the change when the record moved on since the form was opened, or the form was opened for another record.
 
     ``submitted`` maps field -> value the user typed; the error lists each
@@ -40,9 +47,15 @@ def check_version(session, record, expected_version, submitted: dict | None = No
     ref, expected = _parse(expected_version)
     if (ref is not None and ref != record.audit_record_id) or (ref is None and require_ref):
         raise StaleRecord(
-            _("This form was opened for another record (%(other)s), not for %(this)s. Nothing was saved; open the "
-              "record's own page and enter the change again.", other=ref or "-", this=record.audit_record_id),
-            changed_by=None, changed_at=None)
+            _(
+                "This form was opened for another record (%(other)s), not for %(this)s. Nothing was saved; open the "
+                "record's own page and enter the change again.",
+                other=ref or "-",
+                this=record.audit_record_id,
+            ),
+            changed_by=None,
+            changed_at=None,
+        )
     lock(session, record)
     if record.version == expected:
         return
@@ -56,8 +69,15 @@ def check_version(session, record, expected_version, submitted: dict | None = No
         if str(mine if mine is not None else "") != str(theirs if theirs is not None else ""):
             changes.append(((labels or {}).get(key, key), mine, theirs))
     raise StaleRecord(
-        _("This record was changed by %(who)s at %(when)s after you opened it (version %(mine)s, now %(now)s). "
-          "Nothing was saved; review the current values and enter your change again.",
-          who=who, when=format_dt(record.updated_at), mine=expected, now=record.version),
-        changed_by=who, changed_at=record.updated_at, changes=changes,
+        _(
+            "This record was changed by %(who)s at %(when)s after you opened it (version %(mine)s, now %(now)s). "
+            "Nothing was saved; review the current values and enter your change again.",
+            who=who,
+            when=format_dt(record.updated_at),
+            mine=expected,
+            now=record.version,
+        ),
+        changed_by=who,
+        changed_at=record.updated_at,
+        changes=changes,
     )

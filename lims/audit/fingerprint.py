@@ -4,6 +4,7 @@ A signature means "I reviewed this content". A page opened before the record cha
 so a signing (or editing) form carries the fingerprint of what it displayed, and the post is refused when the
 records no longer match it: the signer reviews again rather than signing content they never saw.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,9 +58,15 @@ def last_change(session, records) -> tuple[str, object]:
     records = list(records)
     if not records:
         return _("the system"), None
-    clause = or_(*[and_(AuditEntry.entity == r.audit_entity, AuditEntry.record_id == r.audit_record_id) for r in records])
-    row = session.exec(select(AuditEntry).where(clause, AuditEntry.action.not_in(("print", "report")))
-                       .order_by(AuditEntry.id.desc()).limit(1)).first()
+    clause = or_(
+        *[and_(AuditEntry.entity == r.audit_entity, AuditEntry.record_id == r.audit_record_id) for r in records]
+    )
+    row = session.exec(
+        select(AuditEntry)
+        .where(clause, AuditEntry.action.not_in(("print", "report")))
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
     if row is None:
         return _("the system"), None
     return row.user_name, row.ts
@@ -72,6 +79,12 @@ def check_fingerprint(session, expected: str | None, records, *extra) -> None:
         return
     who, when = last_change(session, records)
     raise StaleRecord(
-        _("What you are signing changed since you opened it (last change by %(who)s at %(when)s); review again. "
-          "Nothing was signed or saved.", who=who, when=format_dt(when) if when else "-"),
-        changed_by=who, changed_at=when)
+        _(
+            "What you are signing changed since you opened it (last change by %(who)s at %(when)s); review again. "
+            "Nothing was signed or saved.",
+            who=who,
+            when=format_dt(when) if when else "-",
+        ),
+        changed_by=who,
+        changed_at=when,
+    )

@@ -3,6 +3,7 @@
 Used by the migration that creates the tables, and by the test fixtures that
 must empty the database between tests (they drop, truncate and re-create).
 """
+
 from __future__ import annotations
 
 APPEND_ONLY_TABLES = ("audit_entry", "signature")
@@ -82,8 +83,11 @@ def head_create_sql(dialect: str) -> list[str]:
 def head_drop_sql(dialect: str) -> list[str]:
     t = CHAIN_HEAD_TABLE
     if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {t}_forward_only", f"DROP TRIGGER IF EXISTS {t}_no_delete",
-                f"DROP TRIGGER IF EXISTS {t}_one_row"]
+        return [
+            f"DROP TRIGGER IF EXISTS {t}_forward_only",
+            f"DROP TRIGGER IF EXISTS {t}_no_delete",
+            f"DROP TRIGGER IF EXISTS {t}_one_row",
+        ]
     return [f"DROP TRIGGER IF EXISTS {t}_forward_only ON {t}", f"DROP TRIGGER IF EXISTS {t}_no_truncate ON {t}"]
 
 
@@ -98,8 +102,11 @@ def unguard_sql(dialect: str, table: str) -> list[str]:
 
 # --- PostgreSQL roles: an owner for migrations, an application role that can only append to the audit tables --
 
-APPEND_ONLY_GRANTS = {"audit_entry": "SELECT, INSERT", "signature": "SELECT, INSERT",
-                      CHAIN_HEAD_TABLE: "SELECT, UPDATE"}  # the head moves forward only (trigger)
+APPEND_ONLY_GRANTS = {
+    "audit_entry": "SELECT, INSERT",
+    "signature": "SELECT, INSERT",
+    CHAIN_HEAD_TABLE: "SELECT, UPDATE",
+}  # the head moves forward only (trigger)
 
 
 def pg_role_sql(owner: str, app: str, schema: str, tables: list[str], database: str | None = None) -> list[str]:

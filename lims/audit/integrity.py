@@ -4,6 +4,7 @@ Problems are collected and the one at the lowest row is reported first (the "fir
 has no row of its own (a signature no audit row records, a checkpoint line that is not signed with the key)
 comes after every row problem.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,9 @@ from .models import AuditChainHead, AuditEntry, Signature
 class IntegrityResult:
     ok: bool
     checked: int
-    broken_at: int | None = None      # the first bad audit row
+    broken_at: int | None = None  # the first bad audit row
     problem: str | None = None
-    more: int = 0                     # further problems found
+    more: int = 0  # further problems found
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
     problems: list = field(default_factory=list)
@@ -32,11 +33,23 @@ def signature_record(sig) -> str:
     """The canonical JSON of a signature as its "sign" audit row records it (and verify re-reads it)."""
     from .chain import _canon
 
-    return json.dumps({
-        "id": sig.id, "user_id": sig.user_id, "user_name": sig.user_name, "meaning": sig.meaning,
-        "record_type": sig.record_type, "record_id": sig.record_id, "record_version": sig.record_version,
-        "content_hash": sig.content_hash, "signed_at": _canon(sig.signed_at), "comment": sig.comment,
-    }, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {
+            "id": sig.id,
+            "user_id": sig.user_id,
+            "user_name": sig.user_name,
+            "meaning": sig.meaning,
+            "record_type": sig.record_type,
+            "record_id": sig.record_id,
+            "record_version": sig.record_version,
+            "content_hash": sig.content_hash,
+            "signed_at": _canon(sig.signed_at),
+            "comment": sig.comment,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 def effective_checkpoints(checkpoints: list[Checkpoint]) -> tuple[list[Checkpoint], list[Checkpoint]]:
@@ -58,7 +71,7 @@ def verify_database(conn, key: bytes, checkpoints: list[Checkpoint] | None = Non
     compare, unsigned = effective_checkpoints(checkpoints)
     want = {c.seq for c in compare}
     hashes: dict[int, str] = {}
-    recorded: dict[int, tuple[int, str]] = {}   # signature id -> (audit row, recorded json)
+    recorded: dict[int, tuple[int, str]] = {}  # signature id -> (audit row, recorded json)
     problems: list[tuple[float, int | None, str]] = []
 
     head = conn.execute(select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(AuditChainHead.id == 1)).first()
@@ -75,7 +88,13 @@ def verify_database(conn, key: bytes, checkpoints: list[Checkpoint] | None = Non
                     problems.append((d["id"], d["id"], "its signature record cannot be read"))
                 else:
                     if sid in recorded:
-                        problems.append((d["id"], d["id"], f"records signature {sid} a second time (first at row {recorded[sid][0]})"))
+                        problems.append(
+                            (
+                                d["id"],
+                                d["id"],
+                                f"records signature {sid} a second time (first at row {recorded[sid][0]})",
+                            )
+                        )
                     else:
                         recorded[sid] = (d["id"], d["signature"])
             yield d
@@ -96,14 +115,27 @@ def verify_database(conn, key: bytes, checkpoints: list[Checkpoint] | None = Non
             continue
         have = hashes.get(cp.seq)
         if have is None:
-            problems.append((cp.seq, cp.seq, f"missing, but the {cp.kind} of {cp.time} ({cp.reason}) recorded the trail "
-                                             f"up to row {cp.seq}; the trail now ends at row {end} (rows cut from the end "
-                                             "or the head rolled back)"))
+            problems.append(
+                (
+                    cp.seq,
+                    cp.seq,
+                    f"missing, but the {cp.kind} of {cp.time} ({cp.reason}) recorded the trail "
+                    f"up to row {cp.seq}; the trail now ends at row {end} (rows cut from the end "
+                    "or the head rolled back)",
+                )
+            )
         elif have != cp.hash:
-            problems.append((cp.seq, cp.seq, f"differs from the {cp.kind} of {cp.time} ({cp.reason}): the trail up to "
-                                             "here was rewritten"))
+            problems.append(
+                (
+                    cp.seq,
+                    cp.seq,
+                    f"differs from the {cp.kind} of {cp.time} ({cp.reason}): the trail up to here was rewritten",
+                )
+            )
     for cp in unsigned:
-        problems.append((float("inf"), None, f"checkpoint line {cp.line} is not signed with the audit key (forged or damaged)"))
+        problems.append(
+            (float("inf"), None, f"checkpoint line {cp.line} is not signed with the audit key (forged or damaged)")
+        )
 
     # Signatures: every row of the signature table is recorded, as it is, by one chained "sign" row.
     seen = set()
@@ -111,11 +143,23 @@ def verify_database(conn, key: bytes, checkpoints: list[Checkpoint] | None = Non
         seen.add(sig.id)
         rec = recorded.get(sig.id)
         if rec is None:
-            problems.append((float("inf"), None, f"signature {sig.id} ({sig.meaning} of {sig.record_type} {sig.record_id}) "
-                                                 "is recorded by no audit row (inserted behind the application)"))
+            problems.append(
+                (
+                    float("inf"),
+                    None,
+                    f"signature {sig.id} ({sig.meaning} of {sig.record_type} {sig.record_id}) "
+                    "is recorded by no audit row (inserted behind the application)",
+                )
+            )
         elif rec[1] != signature_record(sig):
-            problems.append((rec[0], rec[0], f"signature {sig.id} in the signature table differs from what this row "
-                                             "recorded (signature altered)"))
+            problems.append(
+                (
+                    rec[0],
+                    rec[0],
+                    f"signature {sig.id} in the signature table differs from what this row "
+                    "recorded (signature altered)",
+                )
+            )
     for sid, (row, _json) in recorded.items():
         if sid not in seen:
             problems.append((row, row, f"records signature {sid}, which is missing from the signature table (deleted)"))
@@ -124,6 +168,13 @@ def verify_database(conn, key: bytes, checkpoints: list[Checkpoint] | None = Non
     if not problems:
         return IntegrityResult(True, chain.checked, head_seq=head[0], head_hash=head[1])
     _, at, text = problems[0]
-    return IntegrityResult(False, chain.checked, at, text, len(problems) - 1,
-                           head_seq=head[0] if head else 0, head_hash=head[1] if head else GENESIS_HASH,
-                           problems=[(a, t) for _, a, t in problems])
+    return IntegrityResult(
+        False,
+        chain.checked,
+        at,
+        text,
+        len(problems) - 1,
+        head_seq=head[0] if head else 0,
+        head_hash=head[1] if head else GENESIS_HASH,
+        problems=[(a, t) for _, a, t in problems],
+    )

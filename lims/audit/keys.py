@@ -5,6 +5,7 @@ write a checkpoint that audit-verify accepts. The file is created (mode 0600) on
 (``lims init``, or the first audit row of a new database); once rows exist a missing key is an error, never
 silently replaced.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,10 @@ def audit_key(app=None, *, create: bool = False) -> bytes:
     if create:
         ensure_key(app)
     if not path.exists():
-        raise AuditKeyMissing(f"audit key file {path} is missing (LIMS_AUDIT_KEY_FILE); restore it from the "
-                              "installation's key backup - the audit trail cannot be written or verified without it")
+        raise AuditKeyMissing(
+            f"audit key file {path} is missing (LIMS_AUDIT_KEY_FILE); restore it from the "
+            "installation's key backup - the audit trail cannot be written or verified without it"
+        )
     raw = path.read_text().strip()
     try:
         key = bytes.fromhex(raw)

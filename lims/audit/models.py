@@ -1,8 +1,8 @@
 """Audit trail rows, the chain head and electronic signatures."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -23,20 +23,20 @@ class AuditEntry(SQLModel, table=True):
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     ts: datetime = Field(index=True)
-    user_id: Optional[int] = None
+    user_id: int | None = None
     user_name: str = Field(max_length=200)
     action: str = Field(max_length=40)
     entity: str = Field(max_length=80)
-    record_id: Optional[str] = Field(default=None, max_length=80)
-    record_version: Optional[int] = None
-    field: Optional[str] = Field(default=None, max_length=80)
-    old_value: Optional[str] = Field(default=None, sa_column=Column(Text))
-    new_value: Optional[str] = Field(default=None, sa_column=Column(Text))
-    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
-    client: Optional[str] = Field(default=None, max_length=80)
+    record_id: str | None = Field(default=None, max_length=80)
+    record_version: int | None = None
+    field: str | None = Field(default=None, max_length=80)
+    old_value: str | None = Field(default=None, sa_column=Column(Text))
+    new_value: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    client: str | None = Field(default=None, max_length=80)
     # A "sign" row carries the signature it records (canonical JSON: id, signer, meaning, record type/id/version,
     # content hash, time, comment), so the signature table is bound into the chain.
-    signature: Optional[str] = Field(default=None, sa_column=Column(Text))
+    signature: str | None = Field(default=None, sa_column=Column(Text))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -61,7 +61,7 @@ class Signature(SQLModel, table=True):
     __tablename__ = "signature"
     __table_args__ = (Index("ix_signature_record", "record_type", "record_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id")
     user_name: str = Field(max_length=200)
     meaning: str = Field(max_length=20)
@@ -70,4 +70,4 @@ class Signature(SQLModel, table=True):
     record_version: int
     content_hash: str = Field(max_length=64)
     signed_at: datetime
-    comment: Optional[str] = Field(default=None, sa_column=Column(Text))
+    comment: str | None = Field(default=None, sa_column=Column(Text))

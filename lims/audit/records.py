@@ -4,10 +4,11 @@ Subclasses are audited automatically (lims.audit.trail) and carry a version
 column that SQLAlchemy checks on every UPDATE, so two writers can never
 silently overwrite each other even if both passed the form's version check.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
@@ -19,13 +20,13 @@ class AuditedRecord(SQLModel):
     __audit_mask__: ClassVar[frozenset] = frozenset()
 
     version: int = Field(default=1, nullable=False)
-    created_at: Optional[datetime] = Field(default=None, nullable=False)
-    created_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    updated_at: Optional[datetime] = Field(default=None, nullable=False)
-    updated_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime | None = Field(default=None, nullable=False)
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    updated_at: datetime | None = Field(default=None, nullable=False)
+    updated_by_id: int | None = Field(default=None, foreign_key="app_user.id")
 
     @declared_attr
-    def __mapper_args__(cls):  # noqa: N805 - SQLAlchemy protocol
+    def __mapper_args__(cls):
         return {"version_id_col": cls.__table__.c.version}
 
     # Meta columns (and the id) are part of every audit row already; never listed as fields.

@@ -5,11 +5,12 @@ the flush writes one row per changed field, with the actor and the reason
 that the operation put on the session. An update or delete of a GMP record
 without a reason is refused before anything reaches the database.
 """
+
 from __future__ import annotations
 
 import enum
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -33,7 +34,7 @@ def fmt_value(value) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc) if value.tzinfo else value
+        value = value.astimezone(UTC) if value.tzinfo else value
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, (date, Decimal)):
         return str(value)
@@ -69,19 +70,27 @@ def append_rows(session, rows: list[dict]) -> None:
     seq, prev = head
     from .keys import audit_key
 
-    key = audit_key(create=seq == 0)  # a new database's first row creates the key file; later, a missing key is an error
+    key = audit_key(
+        create=seq == 0
+    )  # a new database's first row creates the key file; later, a missing key is an error
     now = utcnow()
     actor = _actor(session)
     out = []
     for row in rows:
         seq += 1
         full = {
-            "id": seq, "ts": now,
+            "id": seq,
+            "ts": now,
             "user_id": actor.user_id if actor else None,
             "user_name": actor.name if actor else "unknown",
             "client": actor.client if actor else None,
-            "record_version": None, "field": None, "old_value": None, "new_value": None,
-            "reason": None, "record_id": None, "signature": None,
+            "record_version": None,
+            "field": None,
+            "old_value": None,
+            "new_value": None,
+            "reason": None,
+            "record_id": None,
+            "signature": None,
         }
         full.update(row)
         full["prev_hash"] = prev
@@ -91,17 +100,38 @@ def append_rows(session, rows: list[dict]) -> None:
     conn.execute(update(AuditChainHead.__table__).where(AuditChainHead.id == 1).values(last_seq=seq, last_hash=prev))
 
 
-def audit_event(session, action: str, entity: str, record_id=None, *, reason=None, field=None,
-                old=None, new=None, record_version=None, signature: str | None = None) -> None:
+def audit_event(
+    session,
+    action: str,
+    entity: str,
+    record_id=None,
+    *,
+    reason=None,
+    field=None,
+    old=None,
+    new=None,
+    record_version=None,
+    signature: str | None = None,
+) -> None:
     """Record an event that is not a row change (login, signature, print, ...).
 
     ``signature``: the canonical record of the signature a "sign" row records (``integrity.signature_record``)."""
-    append_rows(session, [{
-        "action": action, "entity": entity,
-        "record_id": None if record_id is None else str(record_id),
-        "record_version": record_version, "field": field,
-        "old_value": fmt_value(old), "new_value": fmt_value(new), "reason": reason, "signature": signature,
-    }])
+    append_rows(
+        session,
+        [
+            {
+                "action": action,
+                "entity": entity,
+                "record_id": None if record_id is None else str(record_id),
+                "record_version": record_version,
+                "field": field,
+                "old_value": fmt_value(old),
+                "new_value": fmt_value(new),
+                "reason": reason,
+                "signature": signature,
+            }
+        ],
+    )
 
 
 def _columns(obj):
@@ -142,8 +172,13 @@ def _after_flush(session, _ctx):
     for obj in session.new:
         if not isinstance(obj, AuditedRecord):
             continue
-        base = {"action": "create", "entity": obj.audit_entity, "record_id": obj.audit_record_id,
-                "record_version": obj.version, "reason": reason}
+        base = {
+            "action": "create",
+            "entity": obj.audit_entity,
+            "record_id": obj.audit_record_id,
+            "record_version": obj.version,
+            "reason": reason,
+        }
         for key in _columns(obj):
             if key in obj.META_FIELDS or key in obj.__audit_exclude__:
                 continue
@@ -154,8 +189,13 @@ def _after_flush(session, _ctx):
         if not isinstance(obj, AuditedRecord):
             continue
         state = inspect(obj)
-        base = {"action": "update", "entity": obj.audit_entity, "record_id": obj.audit_record_id,
-                "record_version": obj.version, "reason": reason}
+        base = {
+            "action": "update",
+            "entity": obj.audit_entity,
+            "record_id": obj.audit_record_id,
+            "record_version": obj.version,
+            "reason": reason,
+        }
         for key in _columns(obj):
             if key in obj.META_FIELDS or key in obj.__audit_exclude__:
                 continue
@@ -170,8 +210,13 @@ def _after_flush(session, _ctx):
     for obj in session.deleted:
         if not isinstance(obj, AuditedRecord):
             continue
-        base = {"action": "delete", "entity": obj.audit_entity, "record_id": obj.audit_record_id,
-                "record_version": obj.version, "reason": reason}
+        base = {
+            "action": "delete",
+            "entity": obj.audit_entity,
+            "record_id": obj.audit_record_id,
+            "record_version": obj.version,
+            "reason": reason,
+        }
         for key in _columns(obj):
             if key in obj.META_FIELDS or key in obj.__audit_exclude__:
                 continue

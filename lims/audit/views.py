@@ -1,4 +1,5 @@
 """The audit trail for QA: filter, page through and export as CSV."""
+
 from __future__ import annotations
 
 import io
@@ -68,12 +69,33 @@ def trail():
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     args = {k: v for k, v in request.args.items() if k != "before"}
-    return render_template("audit/trail.html", form=form, rows=rows, more=more, args=args,
-                           next_before=rows[-1].id if rows and more else None)
+    return render_template(
+        "audit/trail.html",
+        form=form,
+        rows=rows,
+        more=more,
+        args=args,
+        next_before=rows[-1].id if rows and more else None,
+    )
 
 
-CSV_HEADER = ("seq", "timestamp_utc", "timestamp_lab", "user_id", "user", "action", "entity", "record_id",
-              "record_version", "field", "old_value", "new_value", "reason", "client", "hash")
+CSV_HEADER = (
+    "seq",
+    "timestamp_utc",
+    "timestamp_lab",
+    "user_id",
+    "user",
+    "action",
+    "entity",
+    "record_id",
+    "record_version",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "client",
+    "hash",
+)
 
 
 @bp.route("/export.csv")
@@ -91,12 +113,31 @@ def export_csv():
         buf.write("\ufeff")  # Excel opens UTF-8 (Chinese) correctly with a BOM
         w.writerow(CSV_HEADER)
         for r in rows:
-            w.writerow([r.id, r.ts.isoformat(sep=" "), r.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), r.user_id, r.user_name,
-                        r.action, r.entity, r.record_id, r.record_version, r.field,
-                        r.old_value, r.new_value, r.reason, r.client, r.hash])
+            w.writerow(
+                [
+                    r.id,
+                    r.ts.isoformat(sep=" "),
+                    r.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    r.user_id,
+                    r.user_name,
+                    r.action,
+                    r.entity,
+                    r.record_id,
+                    r.record_version,
+                    r.field,
+                    r.old_value,
+                    r.new_value,
+                    r.reason,
+                    r.client,
+                    r.hash,
+                ]
+            )
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate(0)
 
-    return Response(generate(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=audit-trail.csv"})
+    return Response(
+        generate(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=audit-trail.csv"},
+    )

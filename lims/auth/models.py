@@ -1,8 +1,9 @@
 """Users (audited GMP records), server-side sessions and login attempts."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from sqlmodel import Field, SQLModel
 
@@ -15,7 +16,7 @@ class User(AuditedRecord, table=True):
     __tablename__ = "app_user"
     __audit_mask__: ClassVar[frozenset] = frozenset({"password_hash"})
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     full_name: str = Field(max_length=200)
     roles: str = Field(default="", max_length=200)  # sorted, comma-separated
@@ -23,9 +24,9 @@ class User(AuditedRecord, table=True):
     must_change_password: bool = Field(default=True)
     active: bool = Field(default=True)
     failed_attempts: int = Field(default=0)
-    locked_at: Optional[datetime] = None
+    locked_at: datetime | None = None
     language: str = Field(default="en", max_length=10)
-    password_changed_at: Optional[datetime] = None
+    password_changed_at: datetime | None = None
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -48,9 +49,9 @@ class UserSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     created_at: datetime
     last_seen_at: datetime
-    ended_at: Optional[datetime] = None
-    end_reason: Optional[str] = Field(default=None, max_length=40)
-    client: Optional[str] = Field(default=None, max_length=80)
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(default=None, max_length=40)
+    client: str | None = Field(default=None, max_length=80)
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -58,7 +59,7 @@ class LoginAttempt(SQLModel, table=True):
 
     __tablename__ = "login_attempt"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     ts: datetime = Field(index=True)
     username: str = Field(max_length=64)
-    client: Optional[str] = Field(default=None, max_length=80, index=True)
+    client: str | None = Field(default=None, max_length=80, index=True)

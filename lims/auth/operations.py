@@ -9,6 +9,7 @@ could otherwise lock its owner out. The Part 11 lockout stays for passwords
 re-entered by a signed-in user (signatures, password change), where only the
 holder of the session can trigger it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,6 +68,7 @@ def find_user(session, username: str) -> User | None:
 
 # --- failures that survive the request ------------------------------------
 
+
 def _record_failure(session, user_id: int, username: str, action: str, client: str | None) -> None:
     """Queue: count a failed password re-entered by a signed-in user, lock the account at the limit."""
     limit = current_app.config["LOCKOUT_ATTEMPTS"]
@@ -100,6 +102,7 @@ def _end_sessions(session, user_id: int, reason: str, keep: str | None = None) -
 
 # --- login, logout, sessions ----------------------------------------------
 
+
 def _login_failed_message() -> str:
     """One text for every refused sign-in: it must not tell whether the name exists or why it failed."""
     return _("Invalid user name or password, or the account is locked or deactivated.")
@@ -126,8 +129,9 @@ def throttle(session, username: str, user: User | None, client: str | None, now)
     first, cap = cfg["LOGIN_FIRST_DELAY_SECONDS"], cfg["LOGIN_MAX_DELAY_SECONDS"]
     account_since = since
     # The same query for an unknown name (no user has id -1): the work done must not tell which names exist.
-    last_ok = session.exec(select(func.max(UserSession.created_at))
-                           .where(UserSession.user_id == (user.id if user is not None else -1))).one()
+    last_ok = session.exec(
+        select(func.max(UserSession.created_at)).where(UserSession.user_id == (user.id if user is not None else -1))
+    ).one()
     if last_ok is not None and last_ok > account_since:
         account_since = last_ok
     keys = [("account", LoginAttempt.username == username, account_since, cfg["LOGIN_FREE_FAILURES_PER_ACCOUNT"])]
@@ -135,8 +139,9 @@ def throttle(session, username: str, user: User | None, client: str | None, now)
         keys.append(("address", LoginAttempt.client == client, since, cfg["LOGIN_FREE_FAILURES_PER_ADDRESS"]))
     worst, which = 0, None
     for name, where, after, free in keys:
-        count, last = session.exec(select(func.count(), func.max(LoginAttempt.ts))
-                                   .where(where, LoginAttempt.ts > after)).one()
+        count, last = session.exec(
+            select(func.count(), func.max(LoginAttempt.ts)).where(where, LoginAttempt.ts > after)
+        ).one()
         wait = throttle_wait(count, last, now, free, first, cap)
         if wait > worst:
             worst, which = wait, name
@@ -145,6 +150,7 @@ def throttle(session, username: str, user: User | None, client: str | None, now)
 
 def _record_login_failure(session, user_id: int | None, username: str, client: str | None, reason: str) -> None:
     """Queue: the failure row the throttle counts, and its audit row. The account itself is not touched."""
+
     def write(s):
         s.add(LoginAttempt(ts=utcnow(), username=username, client=client))
         audit_event(s, "login_failed", ENTITY, user_id, new=username, reason=reason)
@@ -161,15 +167,34 @@ def login(session, username: str, password: str, client: str | None) -> tuple[Us
     if wait:
         # The password is not checked, so the refusal is no new failure (the wait does not grow by retrying).
         uid = user.id if user else None
-        defer_write(session, lambda s: audit_event(s, "login_failed", ENTITY, uid, new=username,
-                                                   reason=f"throttled: {wait} s to wait ({key} {client if key == 'address' else username})"))
-        raise LoginRefused(_login_failed_message() + " " +
-                           _("Too many failed sign-ins: wait %(wait)s before trying again.", wait=_wait_text(wait)))
+        defer_write(
+            session,
+            lambda s: audit_event(
+                s,
+                "login_failed",
+                ENTITY,
+                uid,
+                new=username,
+                reason=f"throttled: {wait} s to wait ({key} {client if key == 'address' else username})",
+            ),
+        )
+        raise LoginRefused(
+            _login_failed_message()
+            + " "
+            + _("Too many failed sign-ins: wait %(wait)s before trying again.", wait=_wait_text(wait))
+        )
     # Exactly one Argon2 verification whatever the outcome: timing must not tell which names exist.
     correct = verify_password(user.password_hash if user else _dummy_hash(), password or "")
     if user is None or not user.active or user.locked_at is not None or not correct:
-        reason = ("unknown user name" if user is None else "account deactivated" if not user.active
-                  else "account locked" if user.locked_at is not None else "wrong password")
+        reason = (
+            "unknown user name"
+            if user is None
+            else "account deactivated"
+            if not user.active
+            else "account locked"
+            if user.locked_at is not None
+            else "wrong password"
+        )
         _record_login_failure(session, user.id if user else None, username, client, reason)
         raise LoginRefused(_login_failed_message())
     # From here the audit rows (login, counter reset) belong to the user who signed in, not "anonymous".
@@ -241,8 +266,12 @@ def check_signature_password(session, user: User, password: str, client: str | N
     it is refused before the password is looked at, so nothing is counted.
     """
     if ADMIN in user.role_set:
-        raise PermissionDenied(_("Administrator accounts cannot sign GMP records: administration and GMP work are "
-                                 "done with separate accounts."))
+        raise PermissionDenied(
+            _(
+                "Administrator accounts cannot sign GMP records: administration and GMP work are "
+                "done with separate accounts."
+            )
+        )
     if user.locked_at is not None or not user.active:
         return False
     if verify_password(user.password_hash, password or ""):
@@ -255,6 +284,7 @@ def check_signature_password(session, user: User, password: str, client: str | N
 
 
 # --- passwords ---------------------------------------------------------------
+
 
 def _check_policy(password: str, confirm: str, username: str, full_name: str = "") -> None:
     problems = policy_messages(password, username, full_name)
@@ -280,8 +310,10 @@ def change_own_password(session, user: User, current: str, new: str, confirm: st
 
 # --- administration -----------------------------------------------------------
 
-def create_user(session, username: str, full_name: str, roles, password: str, language: str = "en",
-                must_change: bool = True) -> User:
+
+def create_user(
+    session, username: str, full_name: str, roles, password: str, language: str = "en", must_change: bool = True
+) -> User:
     username = (username or "").strip().lower()
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise RuleViolation(_("User names use letters, digits, dots, dashes and underscores only."))
@@ -291,18 +323,38 @@ def create_user(session, username: str, full_name: str, roles, password: str, la
         raise RuleViolation(_("The full name is required: it is printed on signatures."))
     _check_roles(role_problems(roles))
     _check_policy(password, password, username, full_name)
-    user = User(username=username, full_name=full_name.strip(), roles=normalise_roles(roles),
-                password_hash=hash_password(password), must_change_password=must_change,
-                language=language, password_changed_at=utcnow())
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        roles=normalise_roles(roles),
+        password_hash=hash_password(password),
+        must_change_password=must_change,
+        language=language,
+        password_changed_at=utcnow(),
+    )
     session.add(user)
     session.flush()
     return user
 
 
-def update_user(session, actor: User, user: User, expected_version, full_name: str, roles, language: str, reason: str,
-                labels: dict | None = None) -> None:
-    check_version(session, user, expected_version,
-                  {"full_name": full_name, "roles": normalise_roles(roles), "language": language}, labels)
+def update_user(
+    session,
+    actor: User,
+    user: User,
+    expected_version,
+    full_name: str,
+    roles,
+    language: str,
+    reason: str,
+    labels: dict | None = None,
+) -> None:
+    check_version(
+        session,
+        user,
+        expected_version,
+        {"full_name": full_name, "roles": normalise_roles(roles), "language": language},
+        labels,
+    )
     _check_roles(role_change_problems(actor.id, user.id, user.role_set, set(roles), reason))
     with change_reason(session, reason):
         user.full_name = full_name.strip()
@@ -317,9 +369,13 @@ def _check_roles(problems: list[str]) -> None:
     if "own_roles" in problems:
         raise RuleViolation(_("You cannot change your own roles; ask another administrator."))
     if "admin_with_gmp" in problems:
-        raise RuleViolation(_("The administrator role cannot be combined with technician, QA or clinician: "
-                              "account administration and GMP work are done by separate accounts. Give this "
-                              "person two accounts, or remove one of the roles."))
+        raise RuleViolation(
+            _(
+                "The administrator role cannot be combined with technician, QA or clinician: "
+                "account administration and GMP work are done by separate accounts. Give this "
+                "person two accounts, or remove one of the roles."
+            )
+        )
     if "no_reason" in problems:
         raise ReasonRequired(_("A reason is required to change an existing record."))
 

@@ -1,4 +1,5 @@
 """Argon2id password hashing and the policy messages."""
+
 from __future__ import annotations
 
 from argon2 import PasswordHasher
@@ -33,10 +34,13 @@ def policy_messages(password: str, username: str, full_name: str = "") -> list[s
         "blank": lambda p: _("The password cannot be only spaces."),
         "contains_username": lambda p: _("The password must not contain the user name."),
         "common": lambda p: _("This password is on a list of common or breached passwords; choose another."),
-        "guessable": lambda p: _("This password is too easy to guess (a common word, name, date, keyboard pattern, "
-                                 "sequence or repetition). A few unrelated words with a number or sign work well."),
+        "guessable": lambda p: _(
+            "This password is too easy to guess (a common word, name, date, keyboard pattern, "
+            "sequence or repetition). A few unrelated words with a number or sign work well."
+        ),
     }
     cfg = current_app.config
-    problems = password_problems(password, username, cfg["PASSWORD_MIN_LENGTH"], cfg["PASSWORD_MIN_SCORE"],
-                                 user_inputs=(full_name or "").split())
+    problems = password_problems(
+        password, username, cfg["PASSWORD_MIN_LENGTH"], cfg["PASSWORD_MIN_SCORE"], user_inputs=(full_name or "").split()
+    )
     return [texts[code](params) for code, params in problems]

@@ -5,6 +5,7 @@ signed-in user, ``@public`` admits everyone. The check runs before every
 request, so forgetting a declaration gives 403, never an open page, and a
 test walks ``app.url_map`` to prove every endpoint has one.
 """
+
 from __future__ import annotations
 
 from flask import abort, g, redirect, request, url_for
@@ -18,6 +19,7 @@ def roles(*allowed: str):
     def deco(fn):
         setattr(fn, ATTR, frozenset(allowed))
         return fn
+
     return deco
 
 
@@ -67,4 +69,3 @@ def require_role(*allowed: str):
     """For checks inside a view (e.g. a button shown only to some roles)."""
     user = g.get("user")
     return bool(user and user.role_set & set(allowed))
-

@@ -1,4 +1,5 @@
 """Reads about accounts that the admin pages need (views never query the audit tables themselves)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,9 +33,18 @@ def role_history(session, user_id: int, limit: int = 200) -> list[RoleChange]:
     layer on every change and cannot be edited, so the page shows it rather
     than a copy kept elsewhere.
     """
-    rows = session.exec(select(AuditEntry)
-                        .where(AuditEntry.entity == ENTITY, AuditEntry.record_id == str(user_id),
-                               AuditEntry.field == "roles", AuditEntry.action.in_(("create", "update")))
-                        .order_by(AuditEntry.id.desc()).limit(limit)).all()
-    return [RoleChange(r.ts, r.user_name, _roles(r.old_value), _roles(r.new_value), r.reason, r.action == "create")
-            for r in rows]
+    rows = session.exec(
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == ENTITY,
+            AuditEntry.record_id == str(user_id),
+            AuditEntry.field == "roles",
+            AuditEntry.action.in_(("create", "update")),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        RoleChange(r.ts, r.user_name, _roles(r.old_value), _roles(r.new_value), r.reason, r.action == "create")
+        for r in rows
+    ]

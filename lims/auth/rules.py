@@ -1,4 +1,5 @@
 """Account rules as pure functions (no database, no request)."""
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ ADMIN = "admin"
 GMP_ROLES = ("technician", "qa", "clinician")
 LANGUAGES = ("en", "zh_CN")
 PASSWORD_MAX_LENGTH = 128  # bounds the cost of hashing hostile input
-PASSWORD_MIN_SCORE = 3     # zxcvbn score 0-4; 3 = about 10^8 guesses or more
+PASSWORD_MIN_SCORE = 3  # zxcvbn score 0-4; 3 = about 10^8 guesses or more
 
 
 @lru_cache(maxsize=1)
@@ -33,8 +34,9 @@ def guessability_score(password: str, user_inputs=()) -> int:
     return zxcvbn(password, user_inputs=[w for w in user_inputs if w], max_length=PASSWORD_MAX_LENGTH)["score"]
 
 
-def password_problems(password: str, username: str, min_length: int, min_score: int = PASSWORD_MIN_SCORE,
-                      user_inputs=()) -> list[tuple[str, dict]]:
+def password_problems(
+    password: str, username: str, min_length: int, min_score: int = PASSWORD_MIN_SCORE, user_inputs=()
+) -> list[tuple[str, dict]]:
     """Codes (with parameters) for each way the password breaks the policy.
 
     Length alone lets "password1234" through; the offline checks refuse a
@@ -122,11 +124,17 @@ def throttle_delay(failures: int, free: int, first_delay_seconds: int, max_delay
     if failures <= free:
         return 0
     doublings = min(failures - free - 1, 62)  # 2**62 seconds is past any cap; bounds the arithmetic
-    return min(first_delay_seconds * 2 ** doublings, max_delay_seconds)
+    return min(first_delay_seconds * 2**doublings, max_delay_seconds)
 
 
-def throttle_wait(failures: int, last_failure: datetime | None, now: datetime, free: int,
-                  first_delay_seconds: int, max_delay_seconds: int) -> int:
+def throttle_wait(
+    failures: int,
+    last_failure: datetime | None,
+    now: datetime,
+    free: int,
+    first_delay_seconds: int,
+    max_delay_seconds: int,
+) -> int:
     """Whole seconds still to wait before the next sign-in under one key (0: may try now)."""
     delay = throttle_delay(failures, free, first_delay_seconds, max_delay_seconds)
     if not delay or last_failure is None:

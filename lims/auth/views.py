@@ -1,4 +1,5 @@
 """Sign in, sign out and change password."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
@@ -29,8 +30,10 @@ def load_user():
         if result == "idle timeout":
             flash(_("You were signed out after %(n)s minutes without activity. Sign in again.", n=_idle()), "warning")
         elif result == "session lifetime":
-            flash(_("You were signed out because a session lasts at most %(n)s hours. Sign in again.",
-                    n=_max_hours()), "warning")
+            flash(
+                _("You were signed out because a session lasts at most %(n)s hours. Sign in again.", n=_max_hours()),
+                "warning",
+            )
         elif result in _ENDED:
             flash(_ENDED[result](), "warning")
         return
@@ -101,8 +104,14 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            ops.change_own_password(db_session(), g.user, form.current.data, form.new.data, form.confirm.data,
-                                    keep_session=ops._token_id(g.session_token))
+            ops.change_own_password(
+                db_session(),
+                g.user,
+                form.current.data,
+                form.new.data,
+                form.confirm.data,
+                keep_session=ops._token_id(g.session_token),
+            )
         except LimsError as err:
             return render_template("auth/change_password.html", form=form, error=err.message), err.status_code
         flash(_("Your password was changed."), "success")

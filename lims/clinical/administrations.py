@@ -1,4 +1,5 @@
 """The dose at the bedside: every check before the infusion, then the record of it and the observations after."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -9,8 +10,8 @@ from sqlmodel import select
 
 from ..audit.concurrency import check_version
 from ..audit.trail import audit_event, change_reason
-from ..db import defer_write
 from ..core.scan import expect
+from ..db import defer_write
 from ..errors import RuleViolation
 from ..manufacturing.models import DoseUnit
 from ..timefmt import to_lab
@@ -30,8 +31,7 @@ def check_unit(session, a: Administration, scanned: str, now: datetime) -> list[
     u = session.exec(select(DoseUnit).where(DoseUnit.code == ident)).first() if ident else None
     recipient = session.get(Recipient, a.recipient_id)
     facts = unit_facts(session, u) if u else None
-    return rules.unit_problems(facts, ident or scanned, a.code, recipient.code, now,
-                               thaw_hours(session, u) if u else 6)
+    return rules.unit_problems(facts, ident or scanned, a.code, recipient.code, now, thaw_hours(session, u) if u else 6)
 
 
 def administer(session, a: Administration, expected_version, data: dict, user, now: datetime, today) -> Administration:
@@ -43,12 +43,25 @@ def administer(session, a: Administration, expected_version, data: dict, user, n
     earlier = tuple(d.day for d in administrations(session, c) if d.day < a.day and d.status == "planned")
     u = session.get(DoseUnit, a.unit_id) if a.unit_id else None
     facts = rules.BedsideFacts(
-        admin_code=a.code, recipient_code=recipient.code, scanned_patient=_patient_code(data.get("patient")),
-        identity_confirmed=bool(data.get("identity_confirmed")), status=a.status, scheduled=a.scheduled_date,
-        today=today, earlier_days_open=earlier, tube_confirmed=bool(data.get("tube_confirmed")),
-        tube_date=data.get("tube_date"), tube_method=data.get("tube_method") or "", fasting=bool(data.get("fasting")),
-        volume_ml=data.get("volume_ml"), unit_volume_ml=u.volume_ml if u else None, given_at=data.get("given_at"),
-        now=now, issued_at=a.issued_at, given_on=to_lab(data["given_at"]).date() if data.get("given_at") else None)
+        admin_code=a.code,
+        recipient_code=recipient.code,
+        scanned_patient=_patient_code(data.get("patient")),
+        identity_confirmed=bool(data.get("identity_confirmed")),
+        status=a.status,
+        scheduled=a.scheduled_date,
+        today=today,
+        earlier_days_open=earlier,
+        tube_confirmed=bool(data.get("tube_confirmed")),
+        tube_date=data.get("tube_date"),
+        tube_method=data.get("tube_method") or "",
+        fasting=bool(data.get("fasting")),
+        volume_ml=data.get("volume_ml"),
+        unit_volume_ml=u.volume_ml if u else None,
+        given_at=data.get("given_at"),
+        now=now,
+        issued_at=a.issued_at,
+        given_on=to_lab(data["given_at"]).date() if data.get("given_at") else None,
+    )
     # The unit is judged at the moment of the infusion (a dose recorded a little later is not refused for
     # a thaw window that closed after it went in); a future time is refused by the bedside rules anyway.
     at = data["given_at"] if data.get("given_at") and data["given_at"] <= now else now
@@ -57,13 +70,18 @@ def administer(session, a: Administration, expected_version, data: dict, user, n
     if missing:
         problems.append(("instructions", {}))
     if problems:
-        message = " ".join(_instruction_text() if code == "instructions" else text(code, params)
-                           for code, params in problems)
+        message = " ".join(
+            _instruction_text() if code == "instructions" else text(code, params) for code, params in problems
+        )
         # A refused bedside check is a near miss: it stays in the audit trail although nothing is saved.
         codes = ", ".join(code for code, _p in problems)
         scanned, admin_code = (data.get("unit") or "").strip()[:60], a.code
-        defer_write(session, lambda s: audit_event(s, "administration_refused", "administration", admin_code,
-                                                   field="unit", new=scanned, reason=codes))
+        defer_write(
+            session,
+            lambda s: audit_event(
+                s, "administration_refused", "administration", admin_code, field="unit", new=scanned, reason=codes
+            ),
+        )
         raise RuleViolation(message)
     with change_reason(session, f"administered {u.code}"):
         a.status, a.given_at, a.given_by_id = "given", data["given_at"], user.id
@@ -88,8 +106,11 @@ def _patient_code(scanned) -> str:
 
 
 def observations(session, a: Administration) -> list[Observation]:
-    return list(session.exec(select(Observation).where(Observation.administration_id == a.id)
-                             .order_by(Observation.minutes_after)).all())
+    return list(
+        session.exec(
+            select(Observation).where(Observation.administration_id == a.id).order_by(Observation.minutes_after)
+        ).all()
+    )
 
 
 def record_observation(session, a: Administration, data: dict, now: datetime) -> Observation:
@@ -100,19 +121,38 @@ def record_observation(session, a: Administration, data: dict, now: datetime) ->
     observed_at = data.get("observed_at") or (a.given_at + timedelta(minutes=minutes) if minutes else None)
     temp = data.get("temperature_c")
     temp = Decimal(str(temp)) if temp is not None else None
-    problems = rules.observation_problems(minutes, t.observation_minutes, temp, observed_at, a.given_at, now,
-                                          {o.minutes_after for o in observations(session, a)})
+    problems = rules.observation_problems(
+        minutes,
+        t.observation_minutes,
+        temp,
+        observed_at,
+        a.given_at,
+        now,
+        {o.minutes_after for o in observations(session, a)},
+    )
     if problems:
         raise RuleViolation(texts(problems))
-    o = Observation(administration_id=a.id, admin_code=a.code, minutes_after=minutes, observed_at=observed_at,
-                    temperature_c=temp, diarrhoea=bool(data.get("diarrhoea")),
-                    abdominal_pain=bool(data.get("abdominal_pain")), nausea_vomiting=bool(data.get("nausea_vomiting")),
-                    note=(data.get("note") or "").strip() or None)
+    o = Observation(
+        administration_id=a.id,
+        admin_code=a.code,
+        minutes_after=minutes,
+        observed_at=observed_at,
+        temperature_c=temp,
+        diarrhoea=bool(data.get("diarrhoea")),
+        abdominal_pain=bool(data.get("abdominal_pain")),
+        nausea_vomiting=bool(data.get("nausea_vomiting")),
+        note=(data.get("note") or "").strip() or None,
+    )
     session.add(o)
     session.flush()
     return o
 
 
 def due_today(session, day) -> list[Administration]:
-    return list(session.exec(select(Administration).where(Administration.scheduled_date == day)
-                             .order_by(Administration.status.desc(), Administration.code)).all())
+    return list(
+        session.exec(
+            select(Administration)
+            .where(Administration.scheduled_date == day)
+            .order_by(Administration.status.desc(), Administration.code)
+        ).all()
+    )

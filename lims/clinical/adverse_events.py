@@ -1,4 +1,5 @@
 """Recording adverse events, correcting their grade with a reason, SAE reporting clocks, listings and the summary."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,14 +21,28 @@ from .course_models import Administration
 from .explain import texts
 from .models import Recipient
 
-FIELDS = ("term_code", "grade", "description", "onset_date", "resolved_date", "seriousness", "expected",
-          "attribution_fmt", "attribution_cotherapy", "action_taken", "outcome", "administration_id", "aware_at")
+FIELDS = (
+    "term_code",
+    "grade",
+    "description",
+    "onset_date",
+    "resolved_date",
+    "seriousness",
+    "expected",
+    "attribution_fmt",
+    "attribution_cotherapy",
+    "action_taken",
+    "outcome",
+    "administration_id",
+    "aware_at",
+)
 
 
 def limits() -> rules.SaeLimits:
     cfg = current_app.config
-    return rules.SaeLimits(int(cfg.get("SAE_ETHICS_HOURS", 24)), int(cfg.get("SAE_FATAL_DAYS", 7)),
-                           int(cfg.get("SAE_OTHER_DAYS", 15)))
+    return rules.SaeLimits(
+        int(cfg.get("SAE_ETHICS_HOURS", 24)), int(cfg.get("SAE_FATAL_DAYS", 7)), int(cfg.get("SAE_OTHER_DAYS", 15))
+    )
 
 
 def get(session, code: str) -> AdverseEvent:
@@ -46,13 +61,23 @@ def _check(session, r: Recipient, data: dict, now: datetime, today) -> tuple:
             raise RuleViolation(_("The chosen administration is not one of this recipient's."))
     criteria = tuple(data.get("seriousness") or ())
     facts = rules.AeFacts(
-        term_code=(data.get("term_code") or "").strip(), grade=data.get("grade"), onset=data.get("onset_date"),
-        resolved=data.get("resolved_date"), criteria=criteria, expected=data.get("expected"),
-        attribution_fmt=data.get("attribution_fmt") or "", attribution_cotherapy=data.get("attribution_cotherapy") or "",
-        action=data.get("action_taken") or "", outcome=data.get("outcome") or "",
+        term_code=(data.get("term_code") or "").strip(),
+        grade=data.get("grade"),
+        onset=data.get("onset_date"),
+        resolved=data.get("resolved_date"),
+        criteria=criteria,
+        expected=data.get("expected"),
+        attribution_fmt=data.get("attribution_fmt") or "",
+        attribution_cotherapy=data.get("attribution_cotherapy") or "",
+        action=data.get("action_taken") or "",
+        outcome=data.get("outcome") or "",
         administration_given_on=to_lab(admin.given_at).date() if admin and admin.given_at else None,
-        has_administration=admin is not None, aware_at=data.get("aware_at"), today=today, now=now,
-        aware_on=to_lab(data["aware_at"]).date() if data.get("aware_at") else None)
+        has_administration=admin is not None,
+        aware_at=data.get("aware_at"),
+        today=today,
+        now=now,
+        aware_on=to_lab(data["aware_at"]).date() if data.get("aware_at") else None,
+    )
     problems = rules.ae_problems(facts, cat.grade_problem)
     if problems:
         raise RuleViolation(texts(problems))
@@ -63,36 +88,62 @@ def _check(session, r: Recipient, data: dict, now: datetime, today) -> tuple:
 
 def record(session, r: Recipient, data: dict, now: datetime, today) -> AdverseEvent:
     cat, term, criteria, deadlines = _check(session, r, data, now, today)
-    ae = AdverseEvent(code=f"AE-{next_number(session, 'adverse_event'):04d}", recipient_id=r.id, recipient_code=r.code,
-                      administration_id=data.get("administration_id") or None, ctcae_version=cat.version,
-                      term_code=term.code, term=term.term, soc=term.soc, grade=int(data["grade"]),
-                      description=(data.get("description") or "").strip() or None, onset_date=data["onset_date"],
-                      resolved_date=data.get("resolved_date"), seriousness=",".join(criteria),
-                      expected=data.get("expected") if criteria else None,
-                      attribution_fmt=data["attribution_fmt"], attribution_cotherapy=data["attribution_cotherapy"],
-                      action_taken=data["action_taken"], outcome=data["outcome"], aware_at=data.get("aware_at") or now,
-                      ethics_due_at=deadlines.ethics, regulatory_due_at=deadlines.regulatory)
+    ae = AdverseEvent(
+        code=f"AE-{next_number(session, 'adverse_event'):04d}",
+        recipient_id=r.id,
+        recipient_code=r.code,
+        administration_id=data.get("administration_id") or None,
+        ctcae_version=cat.version,
+        term_code=term.code,
+        term=term.term,
+        soc=term.soc,
+        grade=int(data["grade"]),
+        description=(data.get("description") or "").strip() or None,
+        onset_date=data["onset_date"],
+        resolved_date=data.get("resolved_date"),
+        seriousness=",".join(criteria),
+        expected=data.get("expected") if criteria else None,
+        attribution_fmt=data["attribution_fmt"],
+        attribution_cotherapy=data["attribution_cotherapy"],
+        action_taken=data["action_taken"],
+        outcome=data["outcome"],
+        aware_at=data.get("aware_at") or now,
+        ethics_due_at=deadlines.ethics,
+        regulatory_due_at=deadlines.regulatory,
+    )
     session.add(ae)
     session.flush()
     return ae
 
 
-def update(session, ae: AdverseEvent, expected_version, data: dict, reason: str, now: datetime, today,
-           labels=None) -> None:
+def update(
+    session, ae: AdverseEvent, expected_version, data: dict, reason: str, now: datetime, today, labels=None
+) -> None:
     """A correction (grade, dates, outcome, ...) needs a reason; the audit trail keeps every earlier value.
 
     The CTCAE version stays the one the event was graded with."""
     check_version(session, ae, expected_version, None, labels)
     r = session.get(Recipient, ae.recipient_id)
     _cat, term, criteria, deadlines = _check(session, r, data, now, today)
-    values = {"term_code": term.code, "term": term.term, "soc": term.soc, "grade": int(data["grade"]),
-              "description": (data.get("description") or "").strip() or None, "onset_date": data["onset_date"],
-              "resolved_date": data.get("resolved_date"), "seriousness": ",".join(criteria),
-              "expected": data.get("expected") if criteria else None, "attribution_fmt": data["attribution_fmt"],
-              "attribution_cotherapy": data["attribution_cotherapy"], "action_taken": data["action_taken"],
-              "outcome": data["outcome"], "administration_id": data.get("administration_id") or None,
-              "aware_at": data.get("aware_at") or ae.aware_at,
-              "ethics_due_at": deadlines.ethics, "regulatory_due_at": deadlines.regulatory}
+    values = {
+        "term_code": term.code,
+        "term": term.term,
+        "soc": term.soc,
+        "grade": int(data["grade"]),
+        "description": (data.get("description") or "").strip() or None,
+        "onset_date": data["onset_date"],
+        "resolved_date": data.get("resolved_date"),
+        "seriousness": ",".join(criteria),
+        "expected": data.get("expected") if criteria else None,
+        "attribution_fmt": data["attribution_fmt"],
+        "attribution_cotherapy": data["attribution_cotherapy"],
+        "action_taken": data["action_taken"],
+        "outcome": data["outcome"],
+        "administration_id": data.get("administration_id") or None,
+        "aware_at": data.get("aware_at") or ae.aware_at,
+        "ethics_due_at": deadlines.ethics,
+        "regulatory_due_at": deadlines.regulatory,
+    }
     if all(getattr(ae, k) == v for k, v in values.items()):
         raise RuleViolation(_("Nothing was changed."))
     with change_reason(session, reason):
@@ -101,7 +152,9 @@ def update(session, ae: AdverseEvent, expected_version, data: dict, reason: str,
                 setattr(ae, k, v)
 
 
-def mark_reported(session, ae: AdverseEvent, expected_version, to: str, reported_at: datetime | None, now: datetime) -> None:
+def mark_reported(
+    session, ae: AdverseEvent, expected_version, to: str, reported_at: datetime | None, now: datetime
+) -> None:
     check_version(session, ae, expected_version)
     attr = {"ethics": "ethics_reported_at", "regulatory": "regulatory_reported_at"}.get(to)
     due = {"ethics": ae.ethics_due_at, "regulatory": ae.regulatory_due_at}.get(to)
@@ -121,10 +174,15 @@ def mark_reported(session, ae: AdverseEvent, expected_version, to: str, reported
 
 def open_reports(session) -> list[tuple[AdverseEvent, str, datetime]]:
     """SAE reports still owed, soonest deadline first: (event, "ethics"|"regulatory", due)."""
-    rows = session.exec(select(AdverseEvent).where(AdverseEvent.seriousness != "",
-                                                   ((AdverseEvent.ethics_due_at.is_not(None) & AdverseEvent.ethics_reported_at.is_(None))
-                                                    | (AdverseEvent.regulatory_due_at.is_not(None)
-                                                       & AdverseEvent.regulatory_reported_at.is_(None))))).all()
+    rows = session.exec(
+        select(AdverseEvent).where(
+            AdverseEvent.seriousness != "",
+            (
+                (AdverseEvent.ethics_due_at.is_not(None) & AdverseEvent.ethics_reported_at.is_(None))
+                | (AdverseEvent.regulatory_due_at.is_not(None) & AdverseEvent.regulatory_reported_at.is_(None))
+            ),
+        )
+    ).all()
     out = []
     for ae in rows:
         if ae.ethics_due_at and ae.ethics_reported_at is None:
@@ -134,8 +192,14 @@ def open_reports(session) -> list[tuple[AdverseEvent, str, datetime]]:
     return sorted(out, key=lambda x: x[2])
 
 
-def listing(session, recipient: Recipient | None = None, batch: Batch | None = None, donor=None,
-            limit: int = 500, after_id: int | None = None) -> list[AdverseEvent]:
+def listing(
+    session,
+    recipient: Recipient | None = None,
+    batch: Batch | None = None,
+    donor=None,
+    limit: int = 500,
+    after_id: int | None = None,
+) -> list[AdverseEvent]:
     """AEs of a recipient, or those linked (through their administration's unit) to a batch or a donor.
 
     Newest recorded first; ``after_id`` continues a page (keyset, so page 50 costs what page 1 does)."""
@@ -145,8 +209,9 @@ def listing(session, recipient: Recipient | None = None, batch: Batch | None = N
     if recipient is not None:
         q = q.where(AdverseEvent.recipient_id == recipient.id)
     if batch is not None or donor is not None:
-        q = (q.join(Administration, Administration.id == AdverseEvent.administration_id)
-             .join(DoseUnit, DoseUnit.id == Administration.unit_id))
+        q = q.join(Administration, Administration.id == AdverseEvent.administration_id).join(
+            DoseUnit, DoseUnit.id == Administration.unit_id
+        )
         if batch is not None:
             q = q.where(DoseUnit.batch_id == batch.id)
         if donor is not None:
@@ -166,18 +231,22 @@ def traces(session, aes) -> dict[int, dict]:
     ids = {ae.administration_id for ae in aes if ae.administration_id is not None}
     if not ids:
         return {}
-    rows = session.exec(select(Administration, DoseUnit, Batch, Donor)
-                        .join(DoseUnit, DoseUnit.id == Administration.unit_id, isouter=True)
-                        .join(Batch, Batch.id == DoseUnit.batch_id, isouter=True)
-                        .join(Donor, Donor.id == Batch.donor_id, isouter=True)
-                        .where(Administration.id.in_(ids))).all()
+    rows = session.exec(
+        select(Administration, DoseUnit, Batch, Donor)
+        .join(DoseUnit, DoseUnit.id == Administration.unit_id, isouter=True)
+        .join(Batch, Batch.id == DoseUnit.batch_id, isouter=True)
+        .join(Donor, Donor.id == Batch.donor_id, isouter=True)
+        .where(Administration.id.in_(ids))
+    ).all()
     chain = {a.id: {"administration": a, "unit": u, "batch": b, "donor": d} for a, u, b, d in rows}
     return {ae.id: chain[ae.administration_id] for ae in aes if ae.administration_id in chain}
 
 
 def summary(session) -> tuple[list[tuple[str, str, dict[int, int], int]], int]:
     """By term: recipients by worst grade, and the total of recipients with the term; plus recipients in the study."""
-    rows = session.exec(select(AdverseEvent.recipient_code, AdverseEvent.term, AdverseEvent.soc, AdverseEvent.grade)).all()
+    rows = session.exec(
+        select(AdverseEvent.recipient_code, AdverseEvent.term, AdverseEvent.soc, AdverseEvent.grade)
+    ).all()
     socs = {term: soc for _r, term, soc, _g in rows}
     table = rules.worst_grades([(r, t, g) for r, t, _s, g in rows])
     out = [(socs[term], term, counts, sum(counts.values())) for term, counts in table.items()]

@@ -3,13 +3,20 @@
 Severity (the CTCAE grade) and seriousness (ICH E2A criteria) are separate
 questions; a grade-1 event can be serious and a grade-3 one need not be.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-SERIOUSNESS = ("death", "life_threatening", "hospitalisation", "disability", "congenital_anomaly",
-               "important_medical_event")
+SERIOUSNESS = (
+    "death",
+    "life_threatening",
+    "hospitalisation",
+    "disability",
+    "congenital_anomaly",
+    "important_medical_event",
+)
 ATTRIBUTIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
 RELATED = frozenset({"possible", "probable", "definite"})
 ACTIONS = ("none", "medication", "fmt_postponed", "fmt_stopped", "cotherapy_interrupted", "cotherapy_stopped", "other")
@@ -33,8 +40,9 @@ class Deadlines:
     regulatory_days: int | None
 
 
-def sae_deadlines(criteria: tuple[str, ...], expected: bool | None, related: bool, aware_at: datetime,
-                  limits: SaeLimits) -> Deadlines:
+def sae_deadlines(
+    criteria: tuple[str, ...], expected: bool | None, related: bool, aware_at: datetime, limits: SaeLimits
+) -> Deadlines:
     """Every SAE goes to the ethics committee within N hours.
 
     An expedited regulatory report is due only for a suspected unexpected
@@ -131,7 +139,7 @@ def worst_grades(rows) -> dict[str, dict[int, int]]:
         key = (recipient, term)
         worst[key] = max(grade, worst.get(key, 0))
     table: dict[str, dict[int, int]] = {}
-    for (recipient, term), grade in worst.items():
+    for (_recipient, term), grade in worst.items():
         counts = table.setdefault(term, {})
         counts[grade] = counts.get(grade, 0) + 1
     return table

@@ -1,4 +1,5 @@
 """Adverse-event pages: term picker, the AE form with each grade's CTCAE text, listings, the study summary."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -22,9 +23,9 @@ from ..web import form_action
 from . import adverse_events as ops
 from . import recipients as recipient_ops
 from .ae_models import AdverseEvent
-from .course_models import Administration
 from .course_forms import AdverseEventForm, EditAdverseEventForm, ReportForm
-from .explain import (ACTION_LABELS, ATTRIBUTION_LABELS, GRADE_MEANING, OUTCOME_LABELS, SERIOUSNESS_LABELS)
+from .course_models import Administration
+from .explain import ACTION_LABELS, ATTRIBUTION_LABELS, GRADE_MEANING, OUTCOME_LABELS, SERIOUSNESS_LABELS
 
 bp = Blueprint("aes", __name__, url_prefix="/aes")
 RECORDERS = ("clinician", "qa")
@@ -38,15 +39,24 @@ def _find(session, ident):
 
 register(Resolver("AE", "adverse event", _find, lambda s: s.strip().upper().startswith("AE-")))
 
-LABELS = {"seriousness": SERIOUSNESS_LABELS, "attribution": ATTRIBUTION_LABELS, "action": ACTION_LABELS,
-          "outcome": OUTCOME_LABELS, "grade": GRADE_MEANING}
+LABELS = {
+    "seriousness": SERIOUSNESS_LABELS,
+    "attribution": ATTRIBUTION_LABELS,
+    "action": ACTION_LABELS,
+    "outcome": OUTCOME_LABELS,
+    "grade": GRADE_MEANING,
+}
 
 
 def _admin_choices(session, r):
-    rows = session.exec(select(Administration).where(Administration.recipient_id == r.id,
-                                                     Administration.status == "given").order_by(Administration.code)).all()
-    return [("", _("none (not linked to a dose)"))] + [(str(a.id), f"{a.code} · {to_lab(a.given_at):%Y-%m-%d %H:%M}")
-                                                      for a in rows]
+    rows = session.exec(
+        select(Administration)
+        .where(Administration.recipient_id == r.id, Administration.status == "given")
+        .order_by(Administration.code)
+    ).all()
+    return [("", _("none (not linked to a dose)"))] + [
+        (str(a.id), f"{a.code} · {to_lab(a.given_at):%Y-%m-%d %H:%M}") for a in rows
+    ]
 
 
 def _prepare(form, term, session, r):
@@ -57,9 +67,18 @@ def _prepare(form, term, session, r):
 
 def _render_new(r, term, form, q="", error=None, status=200):
     results = ctcae.default().search(q, limit=30, aliases=search_aliases()) if q else []
-    return render_template("clinical/ae_new.html", r=r, term=term, form=form, q=q, results=results, error=error,
-                           socs=ctcae.default().terms_by_soc() if not (q or term) else [], labels=LABELS,
-                           version=ctcae.default().version), status
+    return render_template(
+        "clinical/ae_new.html",
+        r=r,
+        term=term,
+        form=form,
+        q=q,
+        results=results,
+        error=error,
+        socs=ctcae.default().terms_by_soc() if not (q or term) else [],
+        labels=LABELS,
+        version=ctcae.default().version,
+    ), status
 
 
 @bp.route("/new/<recipient>", methods=["GET", "POST"])
@@ -73,8 +92,13 @@ def create(recipient):
     term = ctcae.default().by_code(code) if code else None
     form = AdverseEventForm()
     if request.method == "GET":
-        form = AdverseEventForm(formdata=None, term_code=term.code if term else "", aware_at=as_local(utcnow()),
-                                onset_date=lab_today(), administration_id=request.args.get("administration", ""))
+        form = AdverseEventForm(
+            formdata=None,
+            term_code=term.code if term else "",
+            aware_at=as_local(utcnow()),
+            onset_date=lab_today(),
+            administration_id=request.args.get("administration", ""),
+        )
     _prepare(form, term, s, r)
     if request.method == "GET":
         return _render_new(r, term, form, q)
@@ -82,9 +106,12 @@ def create(recipient):
         return _render_new(r, None, form, q, _("Choose the CTCAE term."), 422)
     if not form.validate_on_submit():
         return _render_new(r, term, form, q, _("Correct the marked fields."), 400)
-    return form_action(lambda: ops.record(s, r, form.data_dict(), utcnow(), lab_today()),
-                       lambda **kw: _render_new(r, term, form, q, kw.get("error"), kw.get("status", 422)),
-                       lambda ae: _done(_("Adverse event %(code)s recorded.", code=ae.code), ae), once=form.once.data)
+    return form_action(
+        lambda: ops.record(s, r, form.data_dict(), utcnow(), lab_today()),
+        lambda **kw: _render_new(r, term, form, q, kw.get("error"), kw.get("status", 422)),
+        lambda ae: _done(_("Adverse event %(code)s recorded.", code=ae.code), ae),
+        once=form.once.data,
+    )
 
 
 def _done(message, ae):
@@ -98,19 +125,44 @@ def render_detail(ae, form=None, error=None, conflict=None, status=200, report_f
     term = ctcae.default().by_code(ae.term_code) if ctcae.default().version == ae.ctcae_version else None
     if form is None:
         form = EditAdverseEventForm(
-            formdata=None, version=ae.version, term_code=ae.term_code, grade=str(ae.grade), description=ae.description,
-            onset_date=ae.onset_date, resolved_date=ae.resolved_date, seriousness=list(ae.criteria),
-            expected={True: "yes", False: "no"}.get(ae.expected, ""), attribution_fmt=ae.attribution_fmt,
-            attribution_cotherapy=ae.attribution_cotherapy, action_taken=ae.action_taken, outcome=ae.outcome,
-            administration_id=str(ae.administration_id or ""), aware_at=as_local(ae.aware_at))
+            formdata=None,
+            version=ae.version,
+            term_code=ae.term_code,
+            grade=str(ae.grade),
+            description=ae.description,
+            onset_date=ae.onset_date,
+            resolved_date=ae.resolved_date,
+            seriousness=list(ae.criteria),
+            expected={True: "yes", False: "no"}.get(ae.expected, ""),
+            attribution_fmt=ae.attribution_fmt,
+            attribution_cotherapy=ae.attribution_cotherapy,
+            action_taken=ae.action_taken,
+            outcome=ae.outcome,
+            administration_id=str(ae.administration_id or ""),
+            aware_at=as_local(ae.aware_at),
+        )
     _prepare(form, term, s, r)
-    history = s.exec(select(AuditEntry).where(AuditEntry.entity == "adverse_event", AuditEntry.record_id == ae.code)
-                     .order_by(AuditEntry.id.desc()).limit(200)).all()
-    return render_template("clinical/ae.html", ae=ae, r=r, term=term, form=form, error=error, conflict=conflict,
-                           history=history, trace=ops.trace(s, ae), labels=LABELS,
-                           report_form=report_form or ReportForm(formdata=None, version=ae.version,
-                                                                 reported_at=as_local(utcnow())),
-                           can_edit=require_role(*RECORDERS), now=utcnow()), status
+    history = s.exec(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "adverse_event", AuditEntry.record_id == ae.code)
+        .order_by(AuditEntry.id.desc())
+        .limit(200)
+    ).all()
+    return render_template(
+        "clinical/ae.html",
+        ae=ae,
+        r=r,
+        term=term,
+        form=form,
+        error=error,
+        conflict=conflict,
+        history=history,
+        trace=ops.trace(s, ae),
+        labels=LABELS,
+        report_form=report_form or ReportForm(formdata=None, version=ae.version, reported_at=as_local(utcnow())),
+        can_edit=require_role(*RECORDERS),
+        now=utcnow(),
+    ), status
 
 
 @bp.route("/<code>")
@@ -129,10 +181,20 @@ def edit(code):
     _prepare(form, ctcae.default().by_code(ae.term_code), s, r)
     if not form.validate_on_submit():
         return render_detail(ae, form, _("Correct the marked fields."), status=400)
-    return form_action(lambda: ops.update(s, ae, form.version.data, form.data_dict(), form.reason.data, utcnow(),
-                                          lab_today(), labels=field_labels(form)),
-                       lambda **kw: render_detail(ae, form, **kw),
-                       lambda _r: _done(_("Adverse event %(code)s saved.", code=ae.code), ae))
+    return form_action(
+        lambda: ops.update(
+            s,
+            ae,
+            form.version.data,
+            form.data_dict(),
+            form.reason.data,
+            utcnow(),
+            lab_today(),
+            labels=field_labels(form),
+        ),
+        lambda **kw: render_detail(ae, form, **kw),
+        lambda _r: _done(_("Adverse event %(code)s saved.", code=ae.code), ae),
+    )
 
 
 @bp.route("/<code>/report", methods=["POST"])
@@ -145,10 +207,11 @@ def report(code):
     form = ReportForm()
     if not form.validate_on_submit():
         return render_detail(ae, error=_("Enter when the report was sent."), status=400, report_form=form)
-    return form_action(lambda: ops.mark_reported(s, ae, form.version.data, form.to.data, as_utc(form.reported_at.data),
-                                                 utcnow()),
-                       lambda **kw: render_detail(ae, report_form=form, **kw),
-                       lambda _r: _done(_("Report recorded."), ae))
+    return form_action(
+        lambda: ops.mark_reported(s, ae, form.version.data, form.to.data, as_utc(form.reported_at.data), utcnow()),
+        lambda **kw: render_detail(ae, report_form=form, **kw),
+        lambda _r: _done(_("Report recorded."), ae),
+    )
 
 
 @bp.route("/")
@@ -177,9 +240,15 @@ def index():
         rows = ops.listing(s, **page)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
-    return render_template("clinical/aes.html", rows=rows, scope=scope, traces=ops.traces(s, rows), labels=LABELS,
-                           next_after=rows[-1].id if more else None,
-                           args={k: v for k, v in request.args.items() if k in ("recipient", "batch", "donor") and v})
+    return render_template(
+        "clinical/aes.html",
+        rows=rows,
+        scope=scope,
+        traces=ops.traces(s, rows),
+        labels=LABELS,
+        next_after=rows[-1].id if more else None,
+        args={k: v for k, v in request.args.items() if k in ("recipient", "batch", "donor") and v},
+    )
 
 
 @bp.route("/summary")

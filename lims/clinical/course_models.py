@@ -3,11 +3,11 @@
 Record ids start with the recipient's code (``P-0004-C1``, ``P-0004-C1-D2``),
 so a recipient's whole course is one prefix query in the audit trail.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
 
 from sqlalchemy import Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field
@@ -21,7 +21,7 @@ class CourseTemplate(AuditedRecord, table=True):
     __tablename__ = "course_template"
     __table_args__ = (UniqueConstraint("code", "template_version"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40)
     template_version: int = 1
     title: str = Field(max_length=200)
@@ -38,14 +38,14 @@ class Course(AuditedRecord, table=True):
 
     __tablename__ = "course"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)  # P-0004-C1
     recipient_id: int = Field(foreign_key="recipient.id", index=True)
     template_id: int = Field(foreign_key="course_template.id")
     day1: date
     same_donor: bool = True
     status: str = Field(default="planned", max_length=20)  # planned, in_progress, completed, stopped
-    status_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -58,7 +58,7 @@ class Administration(AuditedRecord, table=True):
     __tablename__ = "administration"
     __table_args__ = (UniqueConstraint("course_id", "day"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # P-0004-C1-D2
     course_id: int = Field(foreign_key="course.id", index=True)
     recipient_id: int = Field(foreign_key="recipient.id", index=True)
@@ -66,19 +66,19 @@ class Administration(AuditedRecord, table=True):
     planned_date: date  # as first planned: day1 + (day - 1)
     scheduled_date: date = Field(index=True)  # after postponements
     status: str = Field(default="planned", max_length=20)  # planned, given, cancelled
-    unit_id: Optional[int] = Field(default=None, foreign_key="dose_unit.id", unique=True)
-    issued_at: Optional[datetime] = None
-    issued_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    given_at: Optional[datetime] = None
-    given_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    volume_ml: Optional[Decimal] = Field(default=None, sa_column=Column(Numeric(6, 1)))
-    route: Optional[str] = Field(default=None, max_length=60)
-    tube_confirmed_on: Optional[date] = None
-    tube_method: Optional[str] = Field(default=None, max_length=120)
-    fasting: Optional[bool] = None
-    identity_checked: Optional[bool] = None
-    instructions_given: Optional[str] = Field(default=None, max_length=200)  # codes of post-infusion instructions given
-    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    unit_id: int | None = Field(default=None, foreign_key="dose_unit.id", unique=True)
+    issued_at: datetime | None = None
+    issued_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    given_at: datetime | None = None
+    given_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    volume_ml: Decimal | None = Field(default=None, sa_column=Column(Numeric(6, 1)))
+    route: str | None = Field(default=None, max_length=60)
+    tube_confirmed_on: date | None = None
+    tube_method: str | None = Field(default=None, max_length=120)
+    fasting: bool | None = None
+    identity_checked: bool | None = None
+    instructions_given: str | None = Field(default=None, max_length=200)  # codes of post-infusion instructions given
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -90,7 +90,7 @@ class Postponement(AuditedRecord, table=True):
 
     __tablename__ = "postponement"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     administration_id: int = Field(foreign_key="administration.id", index=True)
     admin_code: str = Field(max_length=24)
     from_date: date
@@ -109,16 +109,16 @@ class Observation(AuditedRecord, table=True):
     __tablename__ = "observation"
     __table_args__ = (UniqueConstraint("administration_id", "minutes_after"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     administration_id: int = Field(foreign_key="administration.id", index=True)
     admin_code: str = Field(max_length=24)
     minutes_after: int
     observed_at: datetime
-    temperature_c: Optional[Decimal] = Field(default=None, sa_column=Column(Numeric(4, 1)))
+    temperature_c: Decimal | None = Field(default=None, sa_column=Column(Numeric(4, 1)))
     diarrhoea: bool = False
     abdominal_pain: bool = False
     nausea_vomiting: bool = False
-    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -130,16 +130,16 @@ class CoTherapy(AuditedRecord, table=True):
 
     __tablename__ = "co_therapy"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="recipient.id", index=True)
     recipient_code: str = Field(max_length=12)
-    course_id: Optional[int] = Field(default=None, foreign_key="course.id")
+    course_id: int | None = Field(default=None, foreign_key="course.id")
     drug: str = Field(max_length=80)
     dose: str = Field(max_length=40)
     route: str = Field(max_length=20)
     given_on: date
-    cycle: Optional[int] = None
-    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    cycle: int | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:

@@ -4,6 +4,7 @@ No database and no Flask here: every function takes plain facts and answers
 with problem codes and their parameters (texts live in ``course_explain``),
 so each block at the bedside is a unit-testable sentence.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,15 +75,31 @@ def parse_template(data: dict) -> Template:
         volume = Decimal(str(data["volume_ml"]))
         if not volume.is_finite() or volume <= 0:
             raise TemplateError("volume_ml must be a positive number")
-        pre = tuple(Precondition(p["code"], p["text"], p.get("text_zh", ""), tuple(p.get("needs", ())))
-                    for p in data["preconditions"])
+        pre = tuple(
+            Precondition(p["code"], p["text"], p.get("text_zh", ""), tuple(p.get("needs", ())))
+            for p in data["preconditions"]
+        )
         post = tuple(Instruction(p["code"], p["text"], p.get("text_zh", "")) for p in data["post_instructions"])
-        co = tuple(CoTherapyPlan(c["drug"], c["dose"], c["route"], int(c["on_day"]), int(c["repeat_min_days"]),
-                                 int(c["repeat_max_days"])) for c in data.get("co_therapy", ()))
-        return Template(code=data["code"], version=int(data["version"]), title=data["title"],
-                        title_zh=data.get("title_zh", ""), route=data["route"], route_zh=data.get("route_zh", ""),
-                        days=days, volume_ml=volume, preconditions=pre, post_instructions=post,
-                        observation_minutes=minutes, co_therapy=co)
+        co = tuple(
+            CoTherapyPlan(
+                c["drug"], c["dose"], c["route"], int(c["on_day"]), int(c["repeat_min_days"]), int(c["repeat_max_days"])
+            )
+            for c in data.get("co_therapy", ())
+        )
+        return Template(
+            code=data["code"],
+            version=int(data["version"]),
+            title=data["title"],
+            title_zh=data.get("title_zh", ""),
+            route=data["route"],
+            route_zh=data.get("route_zh", ""),
+            days=days,
+            volume_ml=volume,
+            preconditions=pre,
+            post_instructions=post,
+            observation_minutes=minutes,
+            co_therapy=co,
+        )
     except (KeyError, TypeError, ValueError, ArithmeticError) as err:  # decimal.InvalidOperation is an ArithmeticError
         if isinstance(err, TemplateError):
             raise
@@ -94,6 +111,7 @@ def template_json(data: dict) -> str:
 
 
 # --- planning --------------------------------------------------------------------------------------
+
 
 def plan_dates(template: Template, day1: date) -> dict[int, date]:
     """Day n of the course falls on day1 + (n - 1): the reference protocol's d1-d2-d3 are consecutive."""
@@ -119,8 +137,9 @@ def postpone(schedule: dict[int, date], day: int, new_date: date) -> dict[int, d
     return {d: (when + delta if d >= day else when) for d, when in schedule.items()}
 
 
-def postpone_problems(status: str, current: date, new_date: date | None, reason_code: str, reason: str,
-                      today: date, unit_issued: bool) -> list[tuple[str, dict]]:
+def postpone_problems(
+    status: str, current: date, new_date: date | None, reason_code: str, reason: str, today: date, unit_issued: bool
+) -> list[tuple[str, dict]]:
     out: list[tuple[str, dict]] = []
     if status != "planned":
         out.append(("not_planned", {"status": status}))
@@ -146,19 +165,20 @@ def planned_vs_actual(planned: date, given_on: date | None) -> int | None:
 
 # --- units for a patient ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class UnitFacts:
     """What the rules need to know about one dose unit at the moment of a check."""
 
     code: str
-    status: str                # quarantine, available, reserved, issued, administered, discarded, expired, recalled
-    storage: str               # fresh, frozen
+    status: str  # quarantine, available, reserved, issued, administered, discarded, expired, recalled
+    storage: str  # fresh, frozen
     expires_at: datetime
     expiry_date: date
     thawed_at: datetime | None
     donor_code: str
-    batch_status: str          # the batch's status (released, quarantine, recalled, ...)
-    reserved_for: str | None   # the administration code the unit is reserved or issued for
+    batch_status: str  # the batch's status (released, quarantine, recalled, ...)
+    reserved_for: str | None  # the administration code the unit is reserved or issued for
     reserved_recipient: str | None
     production_day: date
 
@@ -172,8 +192,9 @@ def use_by(u: UnitFacts, thaw_hours: int) -> datetime:
     return unit_use_by(u.expires_at, u.thawed_at, thaw_hours)[0]
 
 
-def reservation_problems(u: UnitFacts, for_date: date, now: datetime, thaw_hours: int,
-                         day_start: datetime) -> list[tuple[str, dict]]:
+def reservation_problems(
+    u: UnitFacts, for_date: date, now: datetime, thaw_hours: int, day_start: datetime
+) -> list[tuple[str, dict]]:
     """Why a unit cannot be reserved for a dose on ``for_date`` (whose lab-zone day starts at ``day_start``, UTC).
 
     The unit must still be usable at the start of that day: a unit expiring
@@ -193,16 +214,22 @@ def reservation_problems(u: UnitFacts, for_date: date, now: datetime, thaw_hours
         out.append(("expires_before", {"code": u.code, "at": u.expires_at, "date": for_date}))
     # the thaw clock alone: use_by() also folds in the expiry, already reported above
     if u.thawed_at is not None and u.thawed_at + timedelta(hours=thaw_hours) < max(now, day_start):
-        out.append(("thaw_window", {"code": u.code, "at": u.thawed_at + timedelta(hours=thaw_hours), "hours": thaw_hours}))
+        out.append(
+            ("thaw_window", {"code": u.code, "at": u.thawed_at + timedelta(hours=thaw_hours), "hours": thaw_hours})
+        )
     return out
 
 
 def rank_candidates(units: list[UnitFacts], prefer_donor: str | None) -> list[UnitFacts]:
     """Same donor as the course so far first (when preferred), then first-expiring first (FEFO)."""
-    return sorted(units, key=lambda u: (prefer_donor is not None and u.donor_code != prefer_donor, u.expires_at, u.code))
+    return sorted(
+        units, key=lambda u: (prefer_donor is not None and u.donor_code != prefer_donor, u.expires_at, u.code)
+    )
 
 
-def same_donor_problem(chosen: UnitFacts, prefer_donor: str | None, alternatives: list[UnitFacts]) -> tuple[str, dict] | None:
+def same_donor_problem(
+    chosen: UnitFacts, prefer_donor: str | None, alternatives: list[UnitFacts]
+) -> tuple[str, dict] | None:
     """With the same-donor preference on, another donor's unit is refused while one of the course's donor is usable."""
     if prefer_donor is None or chosen.donor_code == prefer_donor:
         return None
@@ -218,9 +245,9 @@ class BedsideFacts:
 
     admin_code: str
     recipient_code: str
-    scanned_patient: str        # the code read from the wristband (or typed)
-    identity_confirmed: bool    # name and date of birth confirmed with the patient
-    status: str                 # the administration's status
+    scanned_patient: str  # the code read from the wristband (or typed)
+    identity_confirmed: bool  # name and date of birth confirmed with the patient
+    status: str  # the administration's status
     scheduled: date
     today: date
     earlier_days_open: tuple[int, ...]
@@ -233,7 +260,7 @@ class BedsideFacts:
     given_at: datetime | None
     now: datetime
     issued_at: datetime | None = None  # the infusion cannot start before the unit left the lab
-    given_on: date | None = None       # the lab-zone day of ``given_at``: the dose's scheduled day
+    given_on: date | None = None  # the lab-zone day of ``given_at``: the dose's scheduled day
 
 
 def bedside_problems(f: BedsideFacts) -> list[tuple[str, dict]]:
@@ -242,7 +269,9 @@ def bedside_problems(f: BedsideFacts) -> list[tuple[str, dict]]:
     if f.status != "planned":
         out.append(("not_planned", {"status": f.status}))
     if (f.scanned_patient or "").strip().upper() != f.recipient_code:
-        out.append(("wrong_patient", {"scanned": (f.scanned_patient or "").strip() or "-", "expected": f.recipient_code}))
+        out.append(
+            ("wrong_patient", {"scanned": (f.scanned_patient or "").strip() or "-", "expected": f.recipient_code})
+        )
     if not f.identity_confirmed:
         out.append(("identity_not_confirmed", {}))
     if f.scheduled != f.today:
@@ -270,8 +299,9 @@ def bedside_problems(f: BedsideFacts) -> list[tuple[str, dict]]:
     return out
 
 
-def unit_problems(u: UnitFacts | None, scanned: str, admin_code: str, recipient_code: str, now: datetime,
-                  thaw_hours: int) -> list[tuple[str, dict]]:
+def unit_problems(
+    u: UnitFacts | None, scanned: str, admin_code: str, recipient_code: str, now: datetime, thaw_hours: int
+) -> list[tuple[str, dict]]:
     """The dose unit scanned at the bedside: right patient, released, not expired, not recalled, within thaw + N h.
 
     Any one of these blocks the administration; the first that applies is the
@@ -288,7 +318,9 @@ def unit_problems(u: UnitFacts | None, scanned: str, admin_code: str, recipient_
         return [("unit_status", {"code": u.code, "status": u.status})]
     if u.reserved_for != admin_code:
         if u.reserved_recipient and u.reserved_recipient != recipient_code:
-            return [("other_recipient", {"code": u.code, "recipient": u.reserved_recipient, "expected": recipient_code})]
+            return [
+                ("other_recipient", {"code": u.code, "recipient": u.reserved_recipient, "expected": recipient_code})
+            ]
         return [("not_reserved", {"code": u.code, "admin": admin_code})]
     if u.status != "issued":
         return [("not_issued", {"code": u.code})]
@@ -310,6 +342,7 @@ def return_problem(u: UnitFacts) -> tuple[str, dict] | None:
 
 # --- observations ----------------------------------------------------------------------------------
 
+
 def fever_grade(temp_c: Decimal | None) -> int | None:
     """CTCAE v5.0 Fever by one reading: 38.0-39.0 -> 1, >39.0-40.0 -> 2, >40.0 -> 3 (grade 4 needs >24 h)."""
     if temp_c is None or temp_c < Decimal("38.0"):
@@ -321,9 +354,15 @@ def fever_grade(temp_c: Decimal | None) -> int | None:
     return 3
 
 
-def observation_problems(minutes_after: int | None, allowed: tuple[int, ...], temp_c: Decimal | None,
-                         observed_at: datetime | None, given_at: datetime, now: datetime,
-                         already: set[int]) -> list[tuple[str, dict]]:
+def observation_problems(
+    minutes_after: int | None,
+    allowed: tuple[int, ...],
+    temp_c: Decimal | None,
+    observed_at: datetime | None,
+    given_at: datetime,
+    now: datetime,
+    already: set[int],
+) -> list[tuple[str, dict]]:
     out: list[tuple[str, dict]] = []
     if minutes_after not in allowed:
         out.append(("obs_time", {"allowed": ", ".join(str(m) for m in allowed)}))
@@ -335,9 +374,18 @@ def observation_problems(minutes_after: int | None, allowed: tuple[int, ...], te
         out.append(("obs_at", {}))
     elif observed_at < given_at:
         out.append(("obs_before_dose", {}))
-    elif minutes_after in allowed and observed_at < given_at + timedelta(minutes=minutes_after - OBSERVATION_EARLY_MINUTES):
-        out.append(("obs_too_early", {"minutes": minutes_after,
-                                      "at": given_at + timedelta(minutes=minutes_after - OBSERVATION_EARLY_MINUTES)}))
+    elif minutes_after in allowed and observed_at < given_at + timedelta(
+        minutes=minutes_after - OBSERVATION_EARLY_MINUTES
+    ):
+        out.append(
+            (
+                "obs_too_early",
+                {
+                    "minutes": minutes_after,
+                    "at": given_at + timedelta(minutes=minutes_after - OBSERVATION_EARLY_MINUTES),
+                },
+            )
+        )
     elif observed_at > now:
         out.append(("given_future", {}))
     return out

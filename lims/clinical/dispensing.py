@@ -1,4 +1,5 @@
 """Dose units for a patient: reserve for a planned dose, issue from the lab with a scan, return or discard."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,24 +30,37 @@ def unit_facts(session, u: DoseUnit) -> rules.UnitFacts:
     from ..donors.models import Donor
 
     batch = session.get(Batch, u.batch_id)
-    admin = session.exec(select(Administration).where(Administration.unit_id == u.id,
-                                                      Administration.status != "cancelled")).first()
+    admin = session.exec(
+        select(Administration).where(Administration.unit_id == u.id, Administration.status != "cancelled")
+    ).first()
     recipient = session.get(Recipient, admin.recipient_id).code if admin else None
-    return rules.UnitFacts(code=u.code, status=u.status, storage=u.storage, expires_at=u.expires_at,
-                           expiry_date=u.expiry_date, thawed_at=u.thawed_at,
-                           donor_code=session.get(Donor, batch.donor_id).code, batch_status=batch.status,
-                           reserved_for=admin.code if admin else None, reserved_recipient=recipient,
-                           production_day=batch.production_day)
+    return rules.UnitFacts(
+        code=u.code,
+        status=u.status,
+        storage=u.storage,
+        expires_at=u.expires_at,
+        expiry_date=u.expiry_date,
+        thawed_at=u.thawed_at,
+        donor_code=session.get(Donor, batch.donor_id).code,
+        batch_status=batch.status,
+        reserved_for=admin.code if admin else None,
+        reserved_recipient=recipient,
+        production_day=batch.production_day,
+    )
 
 
 def course_donor(session, a: Administration) -> str | None:
     """The donor of the units this course already used or holds (the same-donor preference follows it)."""
     from ..donors.models import Donor
 
-    row = session.exec(select(Donor.code).join(Batch, Batch.donor_id == Donor.id).join(DoseUnit, DoseUnit.batch_id == Batch.id)
-                       .join(Administration, Administration.unit_id == DoseUnit.id)
-                       .where(Administration.course_id == a.course_id, Administration.id != a.id)
-                       .order_by(Administration.day)).first()
+    row = session.exec(
+        select(Donor.code)
+        .join(Batch, Batch.donor_id == Donor.id)
+        .join(DoseUnit, DoseUnit.batch_id == Batch.id)
+        .join(Administration, Administration.unit_id == DoseUnit.id)
+        .where(Administration.course_id == a.course_id, Administration.id != a.id)
+        .order_by(Administration.day)
+    ).first()
     return row
 
 
@@ -58,10 +72,18 @@ def _prefer(session, a: Administration) -> str | None:
 def candidates(session, a: Administration, now: datetime, limit: int = 20) -> list[rules.UnitFacts]:
     """Released units usable on the dose's day, the course's donor first, then first-expiring first."""
     start, _end = lab_day_bounds_utc(a.scheduled_date)
-    rows = session.exec(select(DoseUnit).where(DoseUnit.status == "available", DoseUnit.expires_at > max(now, start))
-                        .order_by(DoseUnit.expires_at).limit(200)).all()
+    rows = session.exec(
+        select(DoseUnit)
+        .where(DoseUnit.status == "available", DoseUnit.expires_at > max(now, start))
+        .order_by(DoseUnit.expires_at)
+        .limit(200)
+    ).all()
     facts = [unit_facts(session, u) for u in rows]
-    ok = [f for f, u in zip(facts, rows) if not rules.reservation_problems(f, a.scheduled_date, now, thaw_hours(session, u), start)]
+    ok = [
+        f
+        for f, u in zip(facts, rows)
+        if not rules.reservation_problems(f, a.scheduled_date, now, thaw_hours(session, u), start)
+    ]
     return rules.rank_candidates(ok, _prefer(session, a))[:limit]
 
 
@@ -126,15 +148,22 @@ def issue(session, scanned: str, user, now: datetime, today) -> Administration:
     if a is None or u.status != "reserved":
         if u.status == "issued":
             raise RuleViolation(_("Unit %(code)s was already issued.", code=u.code))
-        raise RuleViolation(_("Unit %(code)s is not reserved for any patient: reserve it for a dose first.", code=u.code))
+        raise RuleViolation(
+            _("Unit %(code)s is not reserved for any patient: reserve it for a dose first.", code=u.code)
+        )
     if a.scheduled_date != today:
         raise RuleViolation(text("not_today", {"date": a.scheduled_date}))
     problem = storage.use_problem(session, u, now)
     if problem:
         raise RuleViolation(problem)
     if u.storage == "frozen" and u.thawed_at is None:
-        raise RuleViolation(_("Unit %(code)s is still frozen: record its thaw on the unit page, print the thawed "
-                              "label and scan it into \"Verify label\", then issue it.", code=u.code))
+        raise RuleViolation(
+            _(
+                "Unit %(code)s is still frozen: record its thaw on the unit page, print the thawed "
+                'label and scan it into "Verify label", then issue it.',
+                code=u.code,
+            )
+        )
     label_problem = reconcile.issue_problem(session, u, now)
     if label_problem:
         raise RuleViolation(label_problem)

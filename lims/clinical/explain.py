@@ -1,4 +1,5 @@
 """Sentences and labels for the course and adverse-event rules (the rules return codes and numbers)."""
+
 from __future__ import annotations
 
 from flask_babel import get_locale
@@ -8,26 +9,46 @@ from flask_babel import lazy_gettext as _l
 from ..manufacturing.explain import UNIT_STATUS_LABELS
 from ..timefmt import format_dt
 
-COURSE_STATUS_LABELS = {"planned": _l("planned"), "in_progress": _l("in progress"), "completed": _l("completed"),
-                        "stopped": _l("stopped")}
+COURSE_STATUS_LABELS = {
+    "planned": _l("planned"),
+    "in_progress": _l("in progress"),
+    "completed": _l("completed"),
+    "stopped": _l("stopped"),
+}
 ADMIN_STATUS_LABELS = {"planned": _l("planned"), "given": _l("given"), "cancelled": _l("cancelled")}
 POSTPONE_LABELS = {"fever": _l("fever"), "diarrhoea": _l("diarrhoea"), "other": _l("other")}
 SERIOUSNESS_LABELS = {
-    "death": _l("results in death"), "life_threatening": _l("is life-threatening"),
+    "death": _l("results in death"),
+    "life_threatening": _l("is life-threatening"),
     "hospitalisation": _l("requires or prolongs hospitalisation"),
     "disability": _l("persistent or significant disability/incapacity"),
     "congenital_anomaly": _l("congenital anomaly/birth defect"),
     "important_medical_event": _l("important medical event"),
 }
-ATTRIBUTION_LABELS = {"unrelated": _l("unrelated"), "unlikely": _l("unlikely"), "possible": _l("possible"),
-                      "probable": _l("probable"), "definite": _l("definite")}
-ACTION_LABELS = {"none": _l("none"), "medication": _l("treated with medication"), "fmt_postponed": _l("FMT postponed"),
-                 "fmt_stopped": _l("FMT discontinued"), "cotherapy_interrupted": _l("co-therapy interrupted"),
-                 "cotherapy_stopped": _l("co-therapy discontinued"), "other": _l("other (see description)")}
-OUTCOME_LABELS = {"recovered": _l("recovered/resolved"), "recovering": _l("recovering/resolving"),
-                  "not_recovered": _l("not recovered/not resolved"),
-                  "recovered_sequelae": _l("recovered/resolved with sequelae"), "fatal": _l("fatal"),
-                  "unknown": _l("unknown")}
+ATTRIBUTION_LABELS = {
+    "unrelated": _l("unrelated"),
+    "unlikely": _l("unlikely"),
+    "possible": _l("possible"),
+    "probable": _l("probable"),
+    "definite": _l("definite"),
+}
+ACTION_LABELS = {
+    "none": _l("none"),
+    "medication": _l("treated with medication"),
+    "fmt_postponed": _l("FMT postponed"),
+    "fmt_stopped": _l("FMT discontinued"),
+    "cotherapy_interrupted": _l("co-therapy interrupted"),
+    "cotherapy_stopped": _l("co-therapy discontinued"),
+    "other": _l("other (see description)"),
+}
+OUTCOME_LABELS = {
+    "recovered": _l("recovered/resolved"),
+    "recovering": _l("recovering/resolving"),
+    "not_recovered": _l("not recovered/not resolved"),
+    "recovered_sequelae": _l("recovered/resolved with sequelae"),
+    "fatal": _l("fatal"),
+    "unknown": _l("unknown"),
+}
 GRADE_MEANING = {1: _l("mild"), 2: _l("moderate"), 3: _l("severe"), 4: _l("life-threatening"), 5: _l("death")}
 
 
@@ -53,15 +74,28 @@ _TEXTS = {
     "taken": lambda p: _("Unit %(code)s is already reserved for %(admin)s.", **p),
     "unit_status": lambda p: _("Unit %(code)s is %(status)s.", code=p["code"], status=_status(p)),
     "expired": lambda p: _("Unit %(code)s expired at %(at)s.", code=p["code"], at=format_dt(p["at"])),
-    "expires_before": lambda p: _("Unit %(code)s expires at %(at)s, before the dose day %(date)s.", code=p["code"],
-                                  at=format_dt(p["at"]), date=p["date"]),
-    "thaw_window": lambda p: _("Unit %(code)s was thawed more than %(hours)s h ago: usable only until %(at)s.",
-                               code=p["code"], hours=p["hours"], at=format_dt(p["at"], seconds=True)),
-    "other_donor": lambda p: _("Unit %(code)s is from another donor; this course uses donor %(donor)s and %(alternative)s "
-                               "is available (same-donor preference).", **p),
+    "expires_before": lambda p: _(
+        "Unit %(code)s expires at %(at)s, before the dose day %(date)s.",
+        code=p["code"],
+        at=format_dt(p["at"]),
+        date=p["date"],
+    ),
+    "thaw_window": lambda p: _(
+        "Unit %(code)s was thawed more than %(hours)s h ago: usable only until %(at)s.",
+        code=p["code"],
+        hours=p["hours"],
+        at=format_dt(p["at"], seconds=True),
+    ),
+    "other_donor": lambda p: _(
+        "Unit %(code)s is from another donor; this course uses donor %(donor)s and %(alternative)s "
+        "is available (same-donor preference).",
+        **p,
+    ),
     "unit_unknown": lambda p: _("No dose unit has the code %(code)s.", **p),
     "wrong_type": lambda p: _("That is not a dose unit code: scan the label of the dose unit (LIMS:DU:...)."),
-    "other_recipient": lambda p: _("WRONG PATIENT: unit %(code)s is reserved for %(recipient)s, not %(expected)s.", **p),
+    "other_recipient": lambda p: _(
+        "WRONG PATIENT: unit %(code)s is reserved for %(recipient)s, not %(expected)s.", **p
+    ),
     "not_reserved": lambda p: _("Unit %(code)s is not the unit reserved for %(admin)s.", **p),
     "not_issued": lambda p: _("Unit %(code)s has not been issued from the lab yet.", **p),
     "not_thawed": lambda p: _("Unit %(code)s is frozen and was not thawed.", **p),
@@ -80,15 +114,18 @@ _TEXTS = {
     "given_at": lambda p: _("Enter the time of the infusion."),
     "given_future": lambda p: _("The time is in the future."),
     "given_other_day": lambda p: _("The infusion time must be on the dose's day, %(date)s.", **p),
-    "given_before_issue": lambda p: _("The infusion time is before the unit was issued at %(at)s.", at=format_dt(p["at"])),
+    "given_before_issue": lambda p: _(
+        "The infusion time is before the unit was issued at %(at)s.", at=format_dt(p["at"])
+    ),
     # observations
     "obs_time": lambda p: _("Choose one of the planned observation times (%(allowed)s min).", **p),
     "obs_done": lambda p: _("The %(minutes)s-minute observation is already recorded; correct it instead.", **p),
     "temperature": lambda p: _("%(value)s °C is not a plausible body temperature.", **p),
     "obs_at": lambda p: _("Enter the time of the observation."),
     "obs_before_dose": lambda p: _("The observation time is before the infusion."),
-    "obs_too_early": lambda p: _("A %(minutes)s-minute observation is taken from %(at)s on.", minutes=p["minutes"],
-                                 at=format_dt(p["at"])),
+    "obs_too_early": lambda p: _(
+        "A %(minutes)s-minute observation is taken from %(at)s on.", minutes=p["minutes"], at=format_dt(p["at"])
+    ),
     # adverse events
     "term_missing": lambda p: _("Choose the CTCAE term."),
     "grade_missing": lambda p: _("Choose the grade."),
@@ -101,16 +138,22 @@ _TEXTS = {
     "resolved_outcome": lambda p: _("A resolution date needs the outcome recovered, recovered with sequelae or fatal."),
     "outcome_needs_date": lambda p: _("This outcome needs the date the event resolved (or of death)."),
     "criteria": lambda p: _("Unknown seriousness criterion."),
-    "expectedness": lambda p: _("A serious event needs its expectedness (listed in the reference safety information or not)."),
+    "expectedness": lambda p: _(
+        "A serious event needs its expectedness (listed in the reference safety information or not)."
+    ),
     "attribution": lambda p: _("Choose the attribution to FMT and to the co-therapy."),
     "needs_administration": lambda p: _("An event related to FMT must name the administration it followed."),
     "administration_not_given": lambda p: _("The chosen administration was not given."),
     "onset_before_dose": lambda p: _("The onset is before the administration on %(date)s.", **p),
     "action": lambda p: _("Choose the action taken."),
     "outcome": lambda p: _("Choose the outcome."),
-    "fatal_consistency": lambda p: _("A fatal event is grade 5, outcome fatal, with the seriousness criterion death - all three together."),
+    "fatal_consistency": lambda p: _(
+        "A fatal event is grade 5, outcome fatal, with the seriousness criterion death - all three together."
+    ),
     "aware_future": lambda p: _("The time the site became aware is in the future."),
-    "aware_before_onset": lambda p: _("The site cannot have become aware of the event before its onset on %(onset)s.", **p),
+    "aware_before_onset": lambda p: _(
+        "The site cannot have become aware of the event before its onset on %(onset)s.", **p
+    ),
 }
 
 

@@ -1,8 +1,9 @@
 """Recipients (patients) of FMT products: the pseudonymous record and the separately held identity."""
+
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field
@@ -15,7 +16,7 @@ class Recipient(AuditedRecord, table=True):
 
     __tablename__ = "recipient"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=12, unique=True, index=True)
     study: str = Field(max_length=80)
     sex: str = Field(max_length=10)
@@ -27,7 +28,7 @@ class Recipient(AuditedRecord, table=True):
     ecog: int
     prior_lines: int
     consent_date: date
-    notes: Optional[str] = Field(default=None, sa_column=Column(Text))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -40,7 +41,7 @@ class RecipientIdentity(AuditedRecord, table=True):
     __tablename__ = "recipient_identity"
     __audit_mask__: ClassVar[frozenset] = frozenset()
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="recipient.id", unique=True)
     full_name: str = Field(max_length=200)
     hospital_number: str = Field(max_length=40, unique=True, index=True)

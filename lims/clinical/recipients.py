@@ -1,4 +1,5 @@
 """Registering recipients and correcting their records; every refusal lists all its reasons."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,19 @@ from .models import Recipient, RecipientIdentity
 from .rules import recipient_problems
 
 CODE_RE = re.compile(r"^P-\d{4,}$")
-FACT_FIELDS = ("study", "sex", "date_of_birth", "diagnosis", "stage", "tnm", "metastasis_sites", "ecog",
-               "prior_lines", "consent_date", "notes")
+FACT_FIELDS = (
+    "study",
+    "sex",
+    "date_of_birth",
+    "diagnosis",
+    "stage",
+    "tnm",
+    "metastasis_sites",
+    "ecog",
+    "prior_lines",
+    "consent_date",
+    "notes",
+)
 IDENTITY_FIELDS = ("full_name", "hospital_number", "phone")
 
 _TEXTS = {
@@ -25,12 +37,14 @@ _TEXTS = {
     "dob_future": lambda p: _("The date of birth is in the future."),
     "diagnosis_missing": lambda p: _("Enter the diagnosis."),
     "stage": lambda p: _("The stage must be one of %(allowed)s.", **p),
-    "tnm": lambda p: _("\"%(value)s\" is not a TNM classification such as T3N1M1.", **p),
+    "tnm": lambda p: _('"%(value)s" is not a TNM classification such as T3N1M1.', **p),
     "ecog": lambda p: _("The ECOG score must be a whole number from %(min)s to %(max)s (was %(value)s).", **p),
     "prior_lines": lambda p: _("Prior treatment lines must be a whole number from 0 to %(max)s (was %(value)s).", **p),
     "consent_missing": lambda p: _("Enter the date of informed consent."),
     "consent_future": lambda p: _("The consent date %(date)s is in the future.", **p),
-    "consent_minor": lambda p: _("The recipient was %(age)s at consent; the study enrols adults (%(min)s or older).", **p),
+    "consent_minor": lambda p: _(
+        "The recipient was %(age)s at consent; the study enrols adults (%(min)s or older).", **p
+    ),
     "consent_after_fmt": lambda p: _("Consent on %(date)s is after the first FMT on %(first)s.", **p),
 }
 
@@ -72,18 +86,31 @@ def register(session, facts: dict, identity: dict, today: date) -> Recipient:
     if not hospital_number:
         messages.append(_("Enter the hospital number."))
     else:
-        existing = session.exec(select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number)).first()
+        existing = session.exec(
+            select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number)
+        ).first()
         if existing is not None:
             other = session.get(Recipient, existing.recipient_id)
-            messages.append(_("Hospital number %(n)s is already registered as recipient %(code)s.", n=hospital_number,
-                              code=other.code))
+            messages.append(
+                _(
+                    "Hospital number %(n)s is already registered as recipient %(code)s.",
+                    n=hospital_number,
+                    code=other.code,
+                )
+            )
     if messages:
         raise RuleViolation(" ".join(messages))
     r = Recipient(code=f"P-{next_number(session, 'recipient'):04d}", **facts)
     session.add(r)
     session.flush()
-    session.add(RecipientIdentity(recipient_id=r.id, full_name=identity["full_name"].strip(),
-                                  hospital_number=hospital_number, phone=(identity.get("phone") or "").strip()))
+    session.add(
+        RecipientIdentity(
+            recipient_id=r.id,
+            full_name=identity["full_name"].strip(),
+            hospital_number=hospital_number,
+            phone=(identity.get("phone") or "").strip(),
+        )
+    )
     session.flush()
     return r
 
@@ -107,8 +134,11 @@ def update_identity(session, r: Recipient, expected_version, identity: dict, rea
     """Correct the name, hospital number or phone; the same refusals as at registration, a reason, audited."""
     ident = identity_of(session, r)
     hospital_number = re.sub(r"\s", "", identity.get("hospital_number") or "").upper()
-    values = {"full_name": (identity.get("full_name") or "").strip(), "hospital_number": hospital_number,
-              "phone": (identity.get("phone") or "").strip()}
+    values = {
+        "full_name": (identity.get("full_name") or "").strip(),
+        "hospital_number": hospital_number,
+        "phone": (identity.get("phone") or "").strip(),
+    }
     check_version(session, ident, expected_version, values, labels, require_ref=True)
     messages = []
     if not values["full_name"]:
@@ -116,11 +146,19 @@ def update_identity(session, r: Recipient, expected_version, identity: dict, rea
     if not hospital_number:
         messages.append(_("Enter the hospital number."))
     else:
-        other = session.exec(select(RecipientIdentity).where(RecipientIdentity.hospital_number == hospital_number,
-                                                             RecipientIdentity.id != ident.id)).first()
+        other = session.exec(
+            select(RecipientIdentity).where(
+                RecipientIdentity.hospital_number == hospital_number, RecipientIdentity.id != ident.id
+            )
+        ).first()
         if other is not None:
-            messages.append(_("Hospital number %(n)s is already registered as recipient %(code)s.", n=hospital_number,
-                              code=session.get(Recipient, other.recipient_id).code))
+            messages.append(
+                _(
+                    "Hospital number %(n)s is already registered as recipient %(code)s.",
+                    n=hospital_number,
+                    code=session.get(Recipient, other.recipient_id).code,
+                )
+            )
     if messages:
         raise RuleViolation(" ".join(messages))
     if all(getattr(ident, k) == v for k, v in values.items()):

@@ -1,4 +1,5 @@
 """Recipient rules (pure): what a recipient record must satisfy, as codes with their numbers."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ PostgreSQL; the SQLite write lock serializes anyway), so two registrations
 at the same moment get different numbers. A rolled-back transaction leaves
 no gap because its increment is rolled back too.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select, update

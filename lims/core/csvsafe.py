@@ -5,10 +5,12 @@ spreadsheet treats a cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR
 as a formula (CSV injection, OWASP). Every export writes through
 ``safe_writer`` so no column can be forgotten; numbers stay numbers.
 """
+
 from __future__ import annotations
 
 import csv
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -1,8 +1,8 @@
 """Counters behind human-readable identifiers (D-0007, FMT-20261123-01, ...)."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlmodel import Field, SQLModel
 
@@ -25,8 +25,8 @@ class FormToken(SQLModel, table=True):
     __tablename__ = "form_token"
 
     token: str = Field(primary_key=True, max_length=64)
-    user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
     endpoint: str = Field(max_length=80)
     used_at: datetime
-    result_url: Optional[str] = Field(default=None, max_length=300)
-    result_label: Optional[str] = Field(default=None, max_length=200)
+    result_url: str | None = Field(default=None, max_length=300)
+    result_label: str | None = Field(default=None, max_length=200)

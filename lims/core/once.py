@@ -6,6 +6,7 @@ refused request rolls back, so its token is not spent and the corrected form can
 sent at the same moment meet at the token's primary key: on PostgreSQL the second waits for the first to
 commit, on SQLite writers are serialised.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def OnceField():  # noqa: N802 - a field factory, used like a field class
+def OnceField():
     """The hidden token; a new one each time a blank form is built, the posted one kept on a re-render."""
     return HiddenField(default=new_token)
 
@@ -39,8 +40,12 @@ def spend(session, token: str | None, endpoint: str, user_id: int | None) -> For
     """Spend ``token`` for this request; the earlier spending when it was spent before (a replay), else None."""
     token = (token or "").strip()
     if not TOKEN_RE.match(token):
-        raise IncompleteForm(_("This form is incomplete (its one-time token is missing); nothing was saved. "
-                               "Reload the page and enter it again."))
+        raise IncompleteForm(
+            _(
+                "This form is incomplete (its one-time token is missing); nothing was saved. "
+                "Reload the page and enter it again."
+            )
+        )
     found = session.get(FormToken, token)
     if found is not None:
         return found
@@ -58,4 +63,3 @@ def record(session, token: str, url: str | None, label: str | None = None) -> No
     if row is not None:
         row.result_url, row.result_label = (url or "")[:300] or None, (label or "")[:200] or None
         session.flush()
-

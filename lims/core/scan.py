@@ -4,11 +4,12 @@ Payloads are ``LIMS:<TYPE>:<ID>``. Each domain registers a resolver for its
 type; the labels issue adds donations, batches and dose units. A resolver
 does one indexed lookup and returns a URL or None.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 PAYLOAD_RE = re.compile(r"^LIMS:([A-Z]{1,4}):([A-Za-z0-9._-]{1,60})$")
 
@@ -72,8 +73,14 @@ def scanned_id(value: str | None, type_code: str) -> str:
     if problem == "wrong_type":
         label = RESOLVERS[found].label if found in RESOLVERS else found
         want = RESOLVERS[type_code].label if type_code in RESOLVERS else type_code
-        raise RuleViolation(_("%(code)s is a %(label)s label; this field takes a %(want)s.", code=(value or "").strip(),
-                              label=label, want=want))
+        raise RuleViolation(
+            _(
+                "%(code)s is a %(label)s label; this field takes a %(want)s.",
+                code=(value or "").strip(),
+                label=label,
+                want=want,
+            )
+        )
     if problem:
         raise RuleViolation(_("The code %(code)s is not a valid LIMS code.", code=(value or "").strip()))
     return ident

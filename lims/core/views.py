@@ -1,4 +1,5 @@
 """Home, scan box, language and profile."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
@@ -20,16 +21,23 @@ bp = Blueprint("core", __name__)
 @bp.route("/")
 @authenticated
 def home():
-    recent = db_session().exec(
-        select(AuditEntry).where(AuditEntry.user_id == g.user.id).order_by(AuditEntry.id.desc()).limit(10)
-    ).all()
+    recent = (
+        db_session()
+        .exec(select(AuditEntry).where(AuditEntry.user_id == g.user.id).order_by(AuditEntry.id.desc()).limit(10))
+        .all()
+    )
     from ..clock import utcnow
     from ..jobs.dashboard import due_work
     from ..timefmt import lab_today
 
     now = utcnow()
-    return render_template("core/home.html", recent=recent, now=now, today=lab_today(),
-                           due=due_work(db_session(), g.user.role_set, now, lab_today()))
+    return render_template(
+        "core/home.html",
+        recent=recent,
+        now=now,
+        today=lab_today(),
+        due=due_work(db_session(), g.user.role_set, now, lab_today()),
+    )
 
 
 SCAN_MESSAGES = {
@@ -51,11 +59,19 @@ def scan_resolve():
     code = (request.args.get("code") or "").strip()[:200]
     url, problem = resolve(db_session(), code)
     type_code, ident, _p = parse(code)
-    body = {"code": code, "found": bool(url), "url": url, "problem": problem or None,
-            "type": type_code, "id": ident,
-            "label": RESOLVERS[type_code].label if type_code in RESOLVERS else None,
-            "message": SCAN_MESSAGES[problem](code) if problem else None}
-    if url and url.startswith("/units/"):  # a dose unit: what it is now, so no integration reads it as usable when it is not
+    body = {
+        "code": code,
+        "found": bool(url),
+        "url": url,
+        "problem": problem or None,
+        "type": type_code,
+        "id": ident,
+        "label": RESOLVERS[type_code].label if type_code in RESOLVERS else None,
+        "message": SCAN_MESSAGES[problem](code) if problem else None,
+    }
+    if url and url.startswith(
+        "/units/"
+    ):  # a dose unit: what it is now, so no integration reads it as usable when it is not
         from ..clock import utcnow
         from ..manufacturing.models import DoseUnit
         from ..manufacturing.queries import unit_state
@@ -63,8 +79,15 @@ def scan_resolve():
         unit = db_session().exec(select(DoseUnit).where(DoseUnit.code == (ident or "").strip().upper())).first()
         if unit is not None:
             state = unit_state(db_session(), unit, utcnow())
-            body.update({"status": state.code, "status_text": state.label, "usable": state.usable,
-                         "do_not_use": state.do_not_use, "reason": state.reason})
+            body.update(
+                {
+                    "status": state.code,
+                    "status_text": state.label,
+                    "usable": state.usable,
+                    "do_not_use": state.do_not_use,
+                    "reason": state.reason,
+                }
+            )
     return jsonify(body), (200 if url else (404 if problem == "not_found" else 400))
 
 

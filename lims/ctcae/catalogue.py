@@ -3,6 +3,7 @@
 The data (ctcae_v5.json) carries the NCI's published CTCAE v5.0 texts; docs/ctcae.md says
 which SOCs and terms it holds, where the texts were checked and how to add a term.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,13 +46,11 @@ SOC_NAMES = (
 
 # CTCAE v5.0 general guideline for grades.
 GENERAL_GRADE_MEANING = {
-    1: "Mild; asymptomatic or mild symptoms; clinical or diagnostic observations only; "
-       "intervention not indicated.",
-    2: "Moderate; minimal, local or noninvasive intervention indicated; limiting "
-       "age-appropriate instrumental ADL.",
+    1: "Mild; asymptomatic or mild symptoms; clinical or diagnostic observations only; intervention not indicated.",
+    2: "Moderate; minimal, local or noninvasive intervention indicated; limiting age-appropriate instrumental ADL.",
     3: "Severe or medically significant but not immediately life-threatening; "
-       "hospitalization or prolongation of hospitalization indicated; disabling; "
-       "limiting self care ADL.",
+    "hospitalization or prolongation of hospitalization indicated; disabling; "
+    "limiting self care ADL.",
     4: "Life-threatening consequences; urgent intervention indicated.",
     5: "Death related to AE.",
 }
@@ -100,18 +99,16 @@ class Catalogue:
         by_name = [t for t in self.terms if needle in t.term.casefold() or needle in aliases.get(t.code, "").casefold()]
         by_name.sort(key=lambda t: (not t.term.casefold().startswith(needle), t.term.casefold()))
         seen = {t.code for t in by_name}
-        by_def = [t for t in self.terms
-                  if t.code not in seen and needle in t.definition.casefold()]
+        by_def = [t for t in self.terms if t.code not in seen and needle in t.definition.casefold()]
         by_def.sort(key=lambda t: t.term.casefold())
-        return (by_name + by_def)[:max(0, limit)]
+        return (by_name + by_def)[: max(0, limit)]
 
     def terms_by_soc(self) -> list[tuple[str, list[Term]]]:
         """(SOC, terms) pairs in SOC_NAMES order, terms alphabetical; SOCs without terms left out."""
         groups: dict[str, list[Term]] = {}
         for t in self.terms:
             groups.setdefault(t.soc, []).append(t)
-        return [(soc, sorted(groups[soc], key=lambda t: t.term.casefold()))
-                for soc in SOC_NAMES if soc in groups]
+        return [(soc, sorted(groups[soc], key=lambda t: t.term.casefold())) for soc in SOC_NAMES if soc in groups]
 
     def grade_problem(self, code, grade) -> str | None:
         term = self.by_code(code)
@@ -167,8 +164,14 @@ def _parse_term(raw) -> Term:
     # Grades need not be contiguous (Sepsis has 3-5 only, many infections start at 2).
     if 5 in grades and grades[5] != "Death":
         _fail(name, f"grade 5 text is {grades[5]!r}, not 'Death'")
-    return Term(code=code, term=name, soc=soc, definition=definition,
-                grades=dict(sorted(grades.items())), navigational_note=note)
+    return Term(
+        code=code,
+        term=name,
+        soc=soc,
+        definition=definition,
+        grades=dict(sorted(grades.items())),
+        navigational_note=note,
+    )
 
 
 def load(path=DEFAULT_PATH) -> Catalogue:

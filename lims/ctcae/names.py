@@ -5,6 +5,7 @@ sponsors and authorities and what the audit trail quotes. A Chinese reader sees 
 terms_zh.json (keyed by MedDRA code, after the Chinese edition of CTCAE v5.0); display chooses by locale and
 never changes what is stored. A term without a Chinese name is shown in English rather than not at all.
 """
+
 from __future__ import annotations
 
 import functools

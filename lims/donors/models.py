@@ -1,9 +1,10 @@
 """Donors, their separately held identity, and screening protocols (versioned data)."""
+
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from sqlalchemy import Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field
@@ -11,8 +12,16 @@ from sqlmodel import Field
 from ..audit.records import AuditedRecord
 
 SEXES = ("male", "female")
-DONOR_STATUSES = ("candidate", "in_screening", "eligible", "deferred", "excluded", "retired", "screening_expired",
-                  "suspended")
+DONOR_STATUSES = (
+    "candidate",
+    "in_screening",
+    "eligible",
+    "deferred",
+    "excluded",
+    "retired",
+    "screening_expired",
+    "suspended",
+)
 
 
 class Donor(AuditedRecord, table=True):
@@ -20,7 +29,7 @@ class Donor(AuditedRecord, table=True):
 
     __tablename__ = "donor"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=12, unique=True, index=True)  # D-0007
     sex: str = Field(max_length=10)
     date_of_birth: date
@@ -28,10 +37,10 @@ class Donor(AuditedRecord, table=True):
     weight_kg: Decimal = Field(sa_column=Column(Numeric(5, 1), nullable=False))
     measured_on: date  # when height and weight were taken (BMI validity)
     status: str = Field(default="candidate", max_length=20, index=True)
-    status_until: Optional[date] = None  # eligible until / deferred until
+    status_until: date | None = None  # eligible until / deferred until
     # Why the donor has this status when a finding (not a signed decision) set it: a suspension's cause.
-    status_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
-    notes: Optional[str] = Field(default=None, sa_column=Column(Text))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -44,7 +53,7 @@ class DonorIdentity(AuditedRecord, table=True):
     __tablename__ = "donor_identity"
     __audit_mask__: ClassVar[frozenset] = frozenset()
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     donor_id: int = Field(foreign_key="donor.id", unique=True)
     full_name: str = Field(max_length=200)
     national_id: str = Field(max_length=40, unique=True, index=True)
@@ -61,7 +70,7 @@ class ScreeningProtocol(AuditedRecord, table=True):
     __tablename__ = "screening_protocol"
     __table_args__ = (UniqueConstraint("code", "protocol_version"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40)
     protocol_version: int = 1  # the rule set's version ("version" is the record's edit counter)
     title: str = Field(max_length=200)
@@ -74,7 +83,7 @@ class ScreeningProtocol(AuditedRecord, table=True):
     bmi_defer_days: int = 90
     rescreen_days: int = 60
     items_revision: int = 0  # bumped when an item rule of a draft changes
-    source: Optional[str] = Field(default=None, sa_column=Column(Text))
+    source: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -87,7 +96,7 @@ class ProtocolItem(AuditedRecord, table=True):
     __tablename__ = "protocol_item"
     __table_args__ = (UniqueConstraint("protocol_id", "code"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     protocol_id: int = Field(foreign_key="screening_protocol.id", index=True)
     position: int
     code: str = Field(max_length=40)
@@ -97,10 +106,10 @@ class ProtocolItem(AuditedRecord, table=True):
     specimen: str = Field(default="", max_length=40)
     result_type: str = Field(max_length=20)  # qualitative, numeric, yes_no
     unit: str = Field(default="", max_length=20)
-    normal_min: Optional[Decimal] = Field(default=None, sa_column=Column(Numeric(10, 3)))
-    normal_max: Optional[Decimal] = Field(default=None, sa_column=Column(Numeric(10, 3)))
+    normal_min: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
+    normal_max: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 3)))
     validity_days: int
-    lookback_days: Optional[int] = None
+    lookback_days: int | None = None
     on_fail: str = Field(max_length=10)  # defer, exclude
-    defer_days: Optional[int] = None
+    defer_days: int | None = None
     note: str = Field(default="", max_length=300)

@@ -1,4 +1,5 @@
 """Changes to donors and their identity records."""
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,7 @@ def _decimal(value, low, high, message) -> Decimal:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
-        raise RuleViolation(message)
+        raise RuleViolation(message) from None
     if not number.is_finite() or not (low <= number <= high):
         raise RuleViolation(message)
     return number.quantize(Decimal("0.1"))
@@ -64,10 +65,8 @@ def check_facts(facts: dict, today: date) -> dict:
         raise RuleViolation(_("The date of birth must be a past date."))
     if today.year - dob.year > 100:
         raise RuleViolation(_("The date of birth is more than 100 years ago; check it."))
-    height = _decimal(facts.get("height_cm"), Decimal(100), Decimal(250),
-                      _("Height must be between 100 and 250 cm."))
-    weight = _decimal(facts.get("weight_kg"), Decimal(20), Decimal(300),
-                      _("Weight must be between 20 and 300 kg."))
+    height = _decimal(facts.get("height_cm"), Decimal(100), Decimal(250), _("Height must be between 100 and 250 cm."))
+    weight = _decimal(facts.get("weight_kg"), Decimal(20), Decimal(300), _("Weight must be between 20 and 300 kg."))
     measured = facts.get("measured_on")
     if not isinstance(measured, date) or measured > today:
         raise RuleViolation(_("The measurement date cannot be in the future."))
@@ -86,8 +85,9 @@ def check_identity(session, identity: dict, donor_id: int | None = None) -> dict
     other = session.exec(select(DonorIdentity).where(DonorIdentity.national_id == nid)).first()
     if other is not None and other.donor_id != donor_id:
         existing = session.get(Donor, other.donor_id)
-        raise DuplicateDonor(_("A donor with this national ID is already registered as %(code)s.", code=existing.code),
-                             existing.code)
+        raise DuplicateDonor(
+            _("A donor with this national ID is already registered as %(code)s.", code=existing.code), existing.code
+        )
     return {"full_name": name, "national_id": nid, "phone": (identity.get("phone") or "").strip()}
 
 

@@ -5,6 +5,7 @@ next version number, changes the draft, and a second QA officer approves it;
 approval makes it the active version and retires the previous one. Screenings
 keep pointing to the version they started under.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -19,7 +20,16 @@ from ..errors import NotFound, RuleViolation
 from .models import ProtocolItem, ScreeningProtocol
 from .protocols import items_of
 
-PROTOCOL_FIELDS = ("title", "age_min", "age_max", "bmi_min", "bmi_max", "bmi_validity_days", "bmi_defer_days", "rescreen_days")
+PROTOCOL_FIELDS = (
+    "title",
+    "age_min",
+    "age_max",
+    "bmi_min",
+    "bmi_max",
+    "bmi_validity_days",
+    "bmi_defer_days",
+    "rescreen_days",
+)
 ITEM_FIELDS = ("validity_days", "on_fail", "defer_days", "normal_min", "normal_max")
 
 
@@ -31,27 +41,63 @@ def get(session, protocol_id: int) -> ScreeningProtocol:
 
 
 def all_versions(session) -> list[ScreeningProtocol]:
-    return list(session.exec(select(ScreeningProtocol).order_by(ScreeningProtocol.code,
-                                                                ScreeningProtocol.protocol_version.desc())).all())
+    return list(
+        session.exec(
+            select(ScreeningProtocol).order_by(ScreeningProtocol.code, ScreeningProtocol.protocol_version.desc())
+        ).all()
+    )
 
 
 def new_version(session, source: ScreeningProtocol) -> ScreeningProtocol:
-    draft = session.exec(select(ScreeningProtocol).where(ScreeningProtocol.code == source.code,
-                                                         ScreeningProtocol.status == "draft")).first()
+    draft = session.exec(
+        select(ScreeningProtocol).where(ScreeningProtocol.code == source.code, ScreeningProtocol.status == "draft")
+    ).first()
     if draft is not None:
-        raise RuleViolation(_("Version %(v)s of %(code)s is already a draft; finish or change that one.",
-                              v=draft.protocol_version, code=draft.code))
-    latest = session.exec(select(func.max(ScreeningProtocol.protocol_version))
-                          .where(ScreeningProtocol.code == source.code)).one()
-    copy = ScreeningProtocol(code=source.code, protocol_version=latest + 1, status="draft", source=source.source,
-                             **{k: getattr(source, k) for k in PROTOCOL_FIELDS})
+        raise RuleViolation(
+            _(
+                "Version %(v)s of %(code)s is already a draft; finish or change that one.",
+                v=draft.protocol_version,
+                code=draft.code,
+            )
+        )
+    latest = session.exec(
+        select(func.max(ScreeningProtocol.protocol_version)).where(ScreeningProtocol.code == source.code)
+    ).one()
+    copy = ScreeningProtocol(
+        code=source.code,
+        protocol_version=latest + 1,
+        status="draft",
+        source=source.source,
+        **{k: getattr(source, k) for k in PROTOCOL_FIELDS},
+    )
     session.add(copy)
     session.flush()
     for item in items_of(session, source, kinds=None):
-        session.add(ProtocolItem(protocol_id=copy.id, **{
-            k: getattr(item, k) for k in ("position", "code", "kind", "name", "name_zh", "specimen", "result_type", "unit",
-                                          "normal_min", "normal_max", "validity_days", "lookback_days", "on_fail",
-                                          "defer_days", "note")}))
+        session.add(
+            ProtocolItem(
+                protocol_id=copy.id,
+                **{
+                    k: getattr(item, k)
+                    for k in (
+                        "position",
+                        "code",
+                        "kind",
+                        "name",
+                        "name_zh",
+                        "specimen",
+                        "result_type",
+                        "unit",
+                        "normal_min",
+                        "normal_max",
+                        "validity_days",
+                        "lookback_days",
+                        "on_fail",
+                        "defer_days",
+                        "note",
+                    )
+                },
+            )
+        )
     session.flush()
     return copy
 
@@ -60,7 +106,7 @@ def _int(value, label, low=0, high=3650):
     try:
         n = int(str(value).strip())
     except (TypeError, ValueError):
-        raise RuleViolation(_("%(label)s must be a whole number.", label=label))
+        raise RuleViolation(_("%(label)s must be a whole number.", label=label)) from None
     if not low <= n <= high:
         raise RuleViolation(_("%(label)s must be between %(low)s and %(high)s.", label=label, low=low, high=high))
     return n
@@ -73,7 +119,7 @@ def _dec(value, label):
     try:
         d = Decimal(text)
     except InvalidOperation:
-        raise RuleViolation(_("%(label)s must be a number.", label=label))
+        raise RuleViolation(_("%(label)s must be a number.", label=label)) from None
     if not d.is_finite():
         raise RuleViolation(_("%(label)s must be a number.", label=label))
     return d
@@ -91,8 +137,11 @@ def check_protocol_fields(data: dict) -> dict:
     out["bmi_max"] = _dec(data.get("bmi_max"), _("Maximum BMI"))
     if out["bmi_min"] is None or out["bmi_max"] is None or not (10 <= out["bmi_min"] < out["bmi_max"] <= 50):
         raise RuleViolation(_("The BMI range must lie within 10-50 with the minimum below the maximum."))
-    for key, label in (("bmi_validity_days", _("BMI validity (days)")), ("bmi_defer_days", _("BMI deferral (days)")),
-                       ("rescreen_days", _("Re-screening interval (days)"))):
+    for key, label in (
+        ("bmi_validity_days", _("BMI validity (days)")),
+        ("bmi_defer_days", _("BMI deferral (days)")),
+        ("rescreen_days", _("Re-screening interval (days)")),
+    ):
         out[key] = _int(data.get(key), label, 1)
     return out
 
@@ -157,14 +206,17 @@ def _same(current, new) -> bool:
     return current == new
 
 
-def activate(session, protocol: ScreeningProtocol, expected_version, user, password: str, comment: str | None, client=None):
+def activate(
+    session, protocol: ScreeningProtocol, expected_version, user, password: str, comment: str | None, client=None
+):
     if protocol.status != "draft":
         raise RuleViolation(_("Only a draft version can be approved."))
     check_version(session, protocol, expected_version)
     editors = {protocol.created_by_id, protocol.updated_by_id}
     editors |= {i.updated_by_id for i in items_of(session, protocol, kinds=None)}
-    current = session.exec(select(ScreeningProtocol).where(ScreeningProtocol.code == protocol.code,
-                                                           ScreeningProtocol.status == "active")).all()
+    current = session.exec(
+        select(ScreeningProtocol).where(ScreeningProtocol.code == protocol.code, ScreeningProtocol.status == "active")
+    ).all()
     with change_reason(session, f"version {protocol.protocol_version} approved"):
         for old in current:
             old.status = "retired"

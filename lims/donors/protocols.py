@@ -1,4 +1,5 @@
 """Screening protocols: seeding the default, loading a version as a rule spec."""
+
 from __future__ import annotations
 
 import json
@@ -34,15 +35,21 @@ def seed_default_protocol(session) -> ScreeningProtocol | None:
     session.add(proto)
     session.flush()
     for pos, it in enumerate(items, start=1):
-        session.add(ProtocolItem(protocol_id=proto.id, position=pos, **{
-            **it, "normal_min": _dec(it.get("normal_min")), "normal_max": _dec(it.get("normal_max"))}))
+        session.add(
+            ProtocolItem(
+                protocol_id=proto.id,
+                position=pos,
+                **{**it, "normal_min": _dec(it.get("normal_min")), "normal_max": _dec(it.get("normal_max"))},
+            )
+        )
     session.flush()
     return proto
 
 
 def active_protocol(session) -> ScreeningProtocol | None:
-    return session.exec(select(ScreeningProtocol).where(ScreeningProtocol.status == "active")
-                        .order_by(ScreeningProtocol.id.desc())).first()
+    return session.exec(
+        select(ScreeningProtocol).where(ScreeningProtocol.status == "active").order_by(ScreeningProtocol.id.desc())
+    ).first()
 
 
 PANEL_KINDS = ("questionnaire", "assessment", "blood", "stool")
@@ -59,9 +66,14 @@ def items_of(session, protocol: ScreeningProtocol, kinds=PANEL_KINDS) -> list[Pr
 def spec_of(session, protocol: ScreeningProtocol) -> ProtocolSpec:
     """The pure rule spec of a stored protocol version."""
     return ProtocolSpec(
-        code=protocol.code, version=protocol.protocol_version, age_min=protocol.age_min, age_max=protocol.age_max,
-        bmi_min=Decimal(protocol.bmi_min), bmi_max=Decimal(protocol.bmi_max),
-        bmi_validity_days=protocol.bmi_validity_days, bmi_defer_days=protocol.bmi_defer_days,
+        code=protocol.code,
+        version=protocol.protocol_version,
+        age_min=protocol.age_min,
+        age_max=protocol.age_max,
+        bmi_min=Decimal(protocol.bmi_min),
+        bmi_max=Decimal(protocol.bmi_max),
+        bmi_validity_days=protocol.bmi_validity_days,
+        bmi_defer_days=protocol.bmi_defer_days,
         rescreen_days=protocol.rescreen_days,
         items=tuple(item_spec(i) for i in items_of(session, protocol)),
     )
@@ -69,10 +81,19 @@ def spec_of(session, protocol: ScreeningProtocol) -> ProtocolSpec:
 
 def item_spec(item: ProtocolItem) -> ItemSpec:
     """The pure rule spec of one stored item."""
-    return ItemSpec(code=item.code, name=item.name, kind=item.kind, result_type=item.result_type,
-                    validity_days=item.validity_days, on_fail=item.on_fail, defer_days=item.defer_days,
-                    normal_min=_dec(item.normal_min), normal_max=_dec(item.normal_max), unit=item.unit,
-                    lookback_days=item.lookback_days)
+    return ItemSpec(
+        code=item.code,
+        name=item.name,
+        kind=item.kind,
+        result_type=item.result_type,
+        validity_days=item.validity_days,
+        on_fail=item.on_fail,
+        defer_days=item.defer_days,
+        normal_min=_dec(item.normal_min),
+        normal_max=_dec(item.normal_max),
+        unit=item.unit,
+        lookback_days=item.lookback_days,
+    )
 
 
 def _zh() -> bool:

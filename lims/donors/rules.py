@@ -27,12 +27,13 @@ Conventions (docs/donors.md):
   measurement's last valid day, as-of + rescreen_days, and the day before the
   donor turns age_max + 1.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
 
 QUALITATIVE = ("negative", "positive", "indeterminate")
 YES_NO = ("no", "yes")
@@ -107,6 +108,7 @@ class Decision:
 
 # --- small rules ----------------------------------------------------------------
 
+
 def age_on(dob: date, day: date) -> int:
     """Whole years; a 29 February birthday counts from 1 March in common years."""
     years = day.year - dob.year
@@ -175,6 +177,7 @@ def latest_results(results: Iterable[Result]) -> dict[str, Result]:
 
 
 # --- the engine --------------------------------------------------------------------
+
 
 def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result], as_of: date) -> Decision:
     reasons: list[Reason] = []
@@ -273,7 +276,12 @@ def decide(protocol: ProtocolSpec, donor: DonorFacts, results: Iterable[Result],
         outcome, until = "incomplete", None
     else:
         rescreen = as_of + timedelta(days=protocol.rescreen_days)
-        limits.append((rescreen, Reason("rescreen", "limits", "rescreen_due", {"days": protocol.rescreen_days, "until": rescreen})))
+        limits.append(
+            (
+                rescreen,
+                Reason("rescreen", "limits", "rescreen_due", {"days": protocol.rescreen_days, "until": rescreen}),
+            )
+        )
         outcome, until = "eligible", min(d for d, _ in limits)
         # The reasons of an eligible decision are the limits that set its end date.
         reasons = [r for d, r in limits if d == until]

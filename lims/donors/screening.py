@@ -3,6 +3,7 @@
 Only the results of the episode count toward its decision: a re-screening
 is a full new panel under the protocol version in force when it started.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def start(session, donor: Donor, today: date) -> Screening:
         raise RuleViolation(_("Donor %(code)s is retired and cannot be screened.", code=donor.code))
     existing = open_screening(session, donor)
     if existing is not None:
-        raise RuleViolation(_("Donor %(code)s already has an open screening (#%(id)s).", code=donor.code, id=existing.id))
+        raise RuleViolation(
+            _("Donor %(code)s already has an open screening (#%(id)s).", code=donor.code, id=existing.id)
+        )
     protocol = active_protocol(session)
     if protocol is None:
         raise RuleViolation(_("There is no active screening protocol."))
@@ -52,12 +55,22 @@ def start(session, donor: Donor, today: date) -> Screening:
 
 
 def results_of(session, sc: Screening) -> list[ScreeningResult]:
-    return list(session.exec(select(ScreeningResult).where(ScreeningResult.screening_id == sc.id)
-                             .order_by(ScreeningResult.id)).all())
+    return list(
+        session.exec(
+            select(ScreeningResult).where(ScreeningResult.screening_id == sc.id).order_by(ScreeningResult.id)
+        ).all()
+    )
 
 
-def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], sample_date, method: str,
-                   reason: str | None, today: date) -> int:
+def record_results(
+    session,
+    sc: Screening,
+    entries: dict[str, tuple[str, str]],
+    sample_date,
+    method: str,
+    reason: str | None,
+    today: date,
+) -> int:
     """Store the entered values (item code -> (value, comment)); all or nothing."""
     if sc.status != "open":
         raise RuleViolation(_("This screening is closed; start a new screening to record results."))
@@ -81,14 +94,24 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
             continue
         problem = value_problem(item_spec(item), value)
         if problem:
-            problems.append(_("%(item)s: \"%(value)s\" is not a valid result (%(allowed)s).",
-                              item=display_name(item), value=value, allowed=allowed_values(item)))
+            problems.append(
+                _(
+                    '%(item)s: "%(value)s" is not a valid result (%(allowed)s).',
+                    item=display_name(item),
+                    value=value,
+                    allowed=allowed_values(item),
+                )
+            )
     if problems:
         raise RuleViolation(" ".join(problems))
     corrections = [code for code in entries if items[code].id in existing]
     if corrections and not (reason or "").strip():
-        raise RuleViolation(_("%(items)s already have a result: give a reason for the correction.",
-                              items=", ".join(display_name(items[c]) for c in corrections)))
+        raise RuleViolation(
+            _(
+                "%(items)s already have a result: give a reason for the correction.",
+                items=", ".join(display_name(items[c]) for c in corrections),
+            )
+        )
     saved = []
     with change_reason(session, reason):
         for code, (value, comment) in entries.items():
@@ -96,11 +119,22 @@ def record_results(session, sc: Screening, entries: dict[str, tuple[str, str]], 
             value = value.lower() if item.result_type != "numeric" else value.replace(",", ".")
             row = existing.get(item.id)
             if row is None:
-                row = ScreeningResult(screening_id=sc.id, item_id=item.id, value=value, sample_date=sample_date,
-                                      method=(method or "").strip(), comment=comment or None)
+                row = ScreeningResult(
+                    screening_id=sc.id,
+                    item_id=item.id,
+                    value=value,
+                    sample_date=sample_date,
+                    method=(method or "").strip(),
+                    comment=comment or None,
+                )
                 session.add(row)
             else:
-                row.value, row.sample_date, row.method, row.comment = value, sample_date, (method or "").strip(), comment or None
+                row.value, row.sample_date, row.method, row.comment = (
+                    value,
+                    sample_date,
+                    (method or "").strip(),
+                    comment or None,
+                )
             saved.append(row)
     session.flush()
     _suspend_on_failing(session, donor, sc, [(items[code], row) for code, row in zip(entries, saved)])
@@ -146,9 +180,17 @@ def verified_map(session, results: list[ScreeningResult]) -> dict:
 
 
 def verify(session, sc: Screening, user, password: str, comment: str | None, client=None) -> int:
-    return sign_pending(session, results_of(session, sc), "verified", user, password, comment=comment, client=client,
-                        performers_of=lambda r: (r.created_by_id, r.updated_by_id),
-                        nothing_left=_("Every result of this screening is already verified."))
+    return sign_pending(
+        session,
+        results_of(session, sc),
+        "verified",
+        user,
+        password,
+        comment=comment,
+        client=client,
+        performers_of=lambda r: (r.created_by_id, r.updated_by_id),
+        nothing_left=_("Every result of this screening is already verified."),
+    )
 
 
 def evaluate(session, sc: Screening, as_of: date):
@@ -158,14 +200,18 @@ def evaluate(session, sc: Screening, as_of: date):
     results = results_of(session, sc)
     verified = verified_map(session, results)
     facts = DonorFacts(donor.date_of_birth, donor.height_cm, donor.weight_kg, donor.measured_on)
-    engine_results = [Result(items[r.item_id].code, r.value, r.sample_date, r.audit_record_id in verified)
-                      for r in results]
+    engine_results = [
+        Result(items[r.item_id].code, r.value, r.sample_date, r.audit_record_id in verified) for r in results
+    ]
     return decide(spec_of(session, protocol), facts, engine_results, as_of)
 
 
 def _reasons_json(decision) -> str:
-    return json.dumps([{"rule": r.rule, "effect": r.effect, "code": r.code, "params": r.params}
-                       for r in decision.reasons], default=str, ensure_ascii=False)
+    return json.dumps(
+        [{"rule": r.rule, "effect": r.effect, "code": r.code, "params": r.params} for r in decision.reasons],
+        default=str,
+        ensure_ascii=False,
+    )
 
 
 def approve(session, sc: Screening, user, password: str, comment: str | None, today: date, client=None):
@@ -174,12 +220,23 @@ def approve(session, sc: Screening, user, password: str, comment: str | None, to
         raise RuleViolation(_("This screening already has a decision."))
     decision = evaluate(session, sc, today)
     if decision.outcome == "incomplete":
-        raise RuleViolation(_("The decision is incomplete and cannot be approved: %(n)s items have no valid, verified result.",
-                              n=len(decision.missing)))
+        raise RuleViolation(
+            _(
+                "The decision is incomplete and cannot be approved: %(n)s items have no valid, verified result.",
+                n=len(decision.missing),
+            )
+        )
     donor = session.get(Donor, sc.donor_id)
-    row = EligibilityDecision(donor_id=donor.id, screening_id=sc.id, protocol_id=sc.protocol_id,
-                              protocol_label=decision.protocol, as_of=today, outcome=decision.outcome,
-                              until=decision.until, reasons=_reasons_json(decision))
+    row = EligibilityDecision(
+        donor_id=donor.id,
+        screening_id=sc.id,
+        protocol_id=sc.protocol_id,
+        protocol_label=decision.protocol,
+        as_of=today,
+        outcome=decision.outcome,
+        until=decision.until,
+        reasons=_reasons_json(decision),
+    )
     session.add(row)
     session.flush()
     sign(session, row, "approved", user, password, comment=comment, client=client)
@@ -192,13 +249,19 @@ def approve(session, sc: Screening, user, password: str, comment: str | None, to
 
 
 def decisions_of(session, donor: Donor) -> list[EligibilityDecision]:
-    return list(session.exec(select(EligibilityDecision).where(EligibilityDecision.donor_id == donor.id)
-                             .order_by(EligibilityDecision.id.desc())).all())
+    return list(
+        session.exec(
+            select(EligibilityDecision)
+            .where(EligibilityDecision.donor_id == donor.id)
+            .order_by(EligibilityDecision.id.desc())
+        ).all()
+    )
 
 
 def screenings_of(session, donor: Donor) -> list[Screening]:
-    return list(session.exec(select(Screening).where(Screening.donor_id == donor.id)
-                             .order_by(Screening.id.desc())).all())
+    return list(
+        session.exec(select(Screening).where(Screening.donor_id == donor.id).order_by(Screening.id.desc())).all()
+    )
 
 
 def stored_reasons(row: EligibilityDecision):

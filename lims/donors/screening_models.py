@@ -1,8 +1,8 @@
 """Screening episodes, their results and the signed eligibility decisions."""
+
 from __future__ import annotations
 
 from datetime import date
-from typing import Optional
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field
@@ -15,7 +15,7 @@ class Screening(AuditedRecord, table=True):
 
     __tablename__ = "screening"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     donor_id: int = Field(foreign_key="donor.id", index=True)
     protocol_id: int = Field(foreign_key="screening_protocol.id")
     started_on: date
@@ -31,13 +31,13 @@ class ScreeningResult(AuditedRecord, table=True):
 
     __tablename__ = "screening_result"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     screening_id: int = Field(foreign_key="screening.id", index=True)
     item_id: int = Field(foreign_key="protocol_item.id")
     value: str = Field(max_length=40)
     sample_date: date
     method: str = Field(default="", max_length=120)
-    comment: Optional[str] = Field(default=None, sa_column=Column(Text))
+    comment: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class EligibilityDecision(AuditedRecord, table=True):
@@ -45,14 +45,14 @@ class EligibilityDecision(AuditedRecord, table=True):
 
     __tablename__ = "eligibility_decision"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     donor_id: int = Field(foreign_key="donor.id", index=True)
     screening_id: int = Field(foreign_key="screening.id")
     protocol_id: int = Field(foreign_key="screening_protocol.id")
     protocol_label: str = Field(max_length=60)
     as_of: date
     outcome: str = Field(max_length=20)
-    until: Optional[date] = None
+    until: date | None = None
     reasons: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of {rule, effect, code, params}
 
 
@@ -61,10 +61,10 @@ class DonationDayCheck(AuditedRecord, table=True):
 
     __tablename__ = "donation_day_check"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     donor_id: int = Field(foreign_key="donor.id", index=True)
     protocol_id: int = Field(foreign_key="screening_protocol.id")
     check_date: date
     answers: str = Field(sa_column=Column(Text, nullable=False))  # JSON {question code: "no"|"yes"}
     passed: bool
-    deferred_until: Optional[date] = None
+    deferred_until: date | None = None

@@ -1,4 +1,5 @@
 """Screening pages: result entry from the keyboard, verification, the decision."""
+
 from __future__ import annotations
 
 import re
@@ -17,15 +18,15 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..errors import LimsError
-from ..web import form_action
 from ..forms import SignatureForm
 from ..timefmt import lab_today
+from ..web import form_action
 from . import operations as donor_ops
 from . import screening as ops
 from .explain import ITEM_KIND_LABELS, outcome_label, reason_text, value_label
 from .models import ScreeningProtocol
-from .screening_models import Screening
 from .protocols import PANEL_KINDS, display_name, item_names, items_of
+from .screening_models import Screening
 
 bp = Blueprint("screening", __name__)
 
@@ -37,14 +38,23 @@ KIND_LABELS = OrderedDict((kind, ITEM_KIND_LABELS[kind]) for kind in PANEL_KINDS
 
 # An option's text starts with the code's first letter, so typing n / p / i / y selects from the keyboard in
 # every language ("n · 阴性" in Chinese, "negative" in English).
-OPTION_LABELS = {"negative": _l("negative"), "positive": _l("positive"), "indeterminate": _l("indeterminate"),
-                 "no": _l("no"), "yes": _l("yes")}
+OPTION_LABELS = {
+    "negative": _l("negative"),
+    "positive": _l("positive"),
+    "indeterminate": _l("indeterminate"),
+    "no": _l("no"),
+    "yes": _l("yes"),
+}
 
 
 class PanelForm(FlaskForm):
-    sample_date = DateField(_l("Sample / interview date"), validators=[DataRequired(message=_l("Enter the sample date."))])
+    sample_date = DateField(
+        _l("Sample / interview date"), validators=[DataRequired(message=_l("Enter the sample date."))]
+    )
     method = StringField(_l("Method / laboratory"), validators=[Optional(), Length(max=120)])
-    reason = TextAreaField(_l("Reason (only when correcting an existing result)"), validators=[Optional(), Length(max=1000)])
+    reason = TextAreaField(
+        _l("Reason (only when correcting an existing result)"), validators=[Optional(), Length(max=1000)]
+    )
 
 
 def _num(d) -> str:
@@ -71,8 +81,9 @@ def _find_specimen(session, ident):
     return url_for("screening.detail", screening_id=sc.id) if sc else None
 
 
-register(Resolver("SP", "screening specimen", _find_specimen, lambda s: bool(re.match(r"^SC\d+-[A-Z]+$", s.strip().upper()))))
-
+register(
+    Resolver("SP", "screening specimen", _find_specimen, lambda s: bool(re.match(r"^SC\d+-[A-Z]+$", s.strip().upper())))
+)
 
 
 @bp.route("/donors/<code>/screenings", methods=["POST"])
@@ -109,14 +120,29 @@ def _render(sc, panel=None, typed=None, verify_form=None, decide_form=None, erro
     decide_form = decide_form or SignatureForm(prefix="decide")
     verify_form.content.data = decide_form.content.data = fingerprint(_shown(s, sc))
     return render_template(
-        "donors/screening.html", sc=sc, donor=donor, protocol=protocol, groups=groups, kinds=KIND_LABELS,
-        by_item=by_item, verified=verified, pending=[r for r in results if r.audit_record_id not in verified],
-        panel=panel or PanelForm(prefix="panel", sample_date=lab_today()), typed=typed or {},
-        verify_form=verify_form, decide_form=decide_form,
-        decision=decision, option_labels=OPTION_LABELS, normal_range=normal_range,
-        reason_text=partial(reason_text, names=item_names(s)), display_name=display_name, outcome_label=outcome_label,
-        allowed=ops.allowed_values, value_label=value_label,
-        error=error, can_enter=require_role(*ENTERERS) and sc.status == "open",
+        "donors/screening.html",
+        sc=sc,
+        donor=donor,
+        protocol=protocol,
+        groups=groups,
+        kinds=KIND_LABELS,
+        by_item=by_item,
+        verified=verified,
+        pending=[r for r in results if r.audit_record_id not in verified],
+        panel=panel or PanelForm(prefix="panel", sample_date=lab_today()),
+        typed=typed or {},
+        verify_form=verify_form,
+        decide_form=decide_form,
+        decision=decision,
+        option_labels=OPTION_LABELS,
+        normal_range=normal_range,
+        reason_text=partial(reason_text, names=item_names(s)),
+        display_name=display_name,
+        outcome_label=outcome_label,
+        allowed=ops.allowed_values,
+        value_label=value_label,
+        error=error,
+        can_enter=require_role(*ENTERERS) and sc.status == "open",
         can_decide=require_role(*DECIDERS) and sc.status == "open",
     ), status
 
@@ -128,9 +154,11 @@ def _shown(s, sc) -> list:
 
 def _checked(s, sc, form, run):
     """Sign only over what the page showed (lims.audit.fingerprint)."""
+
     def signed():
         expect_content(s, form.content.data, _shown(s, sc))
         return run()
+
     return signed
 
 
@@ -152,10 +180,15 @@ def record(screening_id):
         return _render(sc, panel=panel, typed=typed, error=_("Correct the marked fields."), status=400)
     entries = {code: (value, comments.get(code, "")) for code, value in typed.items()}
     return form_action(
-        lambda: ops.record_results(s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, lab_today()),
+        lambda: ops.record_results(
+            s, sc, entries, panel.sample_date.data, panel.method.data, panel.reason.data, lab_today()
+        ),
         lambda **kw: _render(sc, panel=panel, typed=typed, **kw),
-        lambda n: _saved(_("%(n)s results saved; a second person must verify them.", n=n),
-                         url_for("screening.detail", screening_id=sc.id)))
+        lambda n: _saved(
+            _("%(n)s results saved; a second person must verify them.", n=n),
+            url_for("screening.detail", screening_id=sc.id),
+        ),
+    )
 
 
 @bp.route("/screenings/<int:screening_id>/verify", methods=["POST"])
@@ -167,10 +200,15 @@ def verify(screening_id):
     if not form.validate_on_submit():
         return _render(sc, verify_form=form, error=_("Enter your password to sign."), status=400)
     return form_action(
-        _checked(s, sc, form, lambda: ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr)),
+        _checked(
+            s, sc, form, lambda: ops.verify(s, sc, g.user, form.password.data, form.comment.data, request.remote_addr)
+        ),
         lambda **kw: _render(sc, verify_form=form, **kw),
-        lambda n: _saved(_("%(n)s results verified; your signature is recorded.", n=n),
-                         url_for("screening.detail", screening_id=sc.id)))
+        lambda n: _saved(
+            _("%(n)s results verified; your signature is recorded.", n=n),
+            url_for("screening.detail", screening_id=sc.id),
+        ),
+    )
 
 
 @bp.route("/screenings/<int:screening_id>/decision", methods=["POST"])
@@ -183,11 +221,18 @@ def decide(screening_id):
         return _render(sc, decide_form=form, error=_("Enter your password to sign."), status=400)
     donor = s.get(donor_ops.Donor, sc.donor_id)
     return form_action(
-        _checked(s, sc, form, lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, lab_today(),
-                                                  request.remote_addr)),
+        _checked(
+            s,
+            sc,
+            form,
+            lambda: ops.approve(s, sc, g.user, form.password.data, form.comment.data, lab_today(), request.remote_addr),
+        ),
         lambda **kw: _render(sc, decide_form=form, **kw),
-        lambda row: _saved(_("Decision approved: %(code)s is %(outcome)s.", code=donor.code,
-                             outcome=outcome_label(row.outcome)), url_for("donors.detail", code=donor.code)))
+        lambda row: _saved(
+            _("Decision approved: %(code)s is %(outcome)s.", code=donor.code, outcome=outcome_label(row.outcome)),
+            url_for("donors.detail", code=donor.code),
+        ),
+    )
 
 
 def _saved(message, target):

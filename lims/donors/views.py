@@ -1,4 +1,5 @@
 """Donor registry pages."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,18 +11,18 @@ from markupsafe import Markup
 from sqlmodel import or_, select
 
 from ..audit.models import AuditEntry
+from ..audit.signatures import current_signature
 from ..auth.permissions import authenticated, require_role, roles
 from ..core.scan import Resolver, register
 from ..db import db_session
 from ..errors import LimsError
-from ..params import arg_int
-from ..web import form_action
-from ..timefmt import lab_today
-from . import operations as ops
-from . import donation_day, screening
-from ..audit.signatures import current_signature
-from .explain import outcome_label, reason_text
 from ..forms import field_labels
+from ..params import arg_int
+from ..timefmt import lab_today
+from ..web import form_action
+from . import donation_day, screening
+from . import operations as ops
+from .explain import outcome_label, reason_text
 from .forms import STATUS_LABELS, DonorFilterForm, EditFactsForm, EditIdentityForm, RegisterDonorForm
 from .protocols import active_protocol, item_names, spec_of
 from .rules import DonorFacts, age_on, bmi, decide
@@ -40,7 +41,6 @@ def _find(session, ident):
 register(Resolver("DO", "donor", _find, lambda s: bool(ops.CODE_RE.match(s.strip().upper()))))
 
 
-
 @bp.route("/")
 @authenticated
 def index():
@@ -50,9 +50,18 @@ def index():
     more = len(rows) > 50
     rows = rows[:50]
     args = {k: v for k, v in request.args.items() if k != "after" and v}
-    return render_template("donors/index.html", form=form, rows=rows, more=more, args=args,
-                           next_after=rows[-1].id if more else None, statuses=STATUS_LABELS,
-                           today=lab_today(), age_on=age_on, bmi=bmi)
+    return render_template(
+        "donors/index.html",
+        form=form,
+        rows=rows,
+        more=more,
+        args=args,
+        next_after=rows[-1].id if more else None,
+        statuses=STATUS_LABELS,
+        today=lab_today(),
+        age_on=age_on,
+        bmi=bmi,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -60,6 +69,7 @@ def index():
 def create():
     form = RegisterDonorForm()
     if form.validate_on_submit():
+
         def run():
             try:
                 return ops.register(db_session(), form.facts(), form.identity(), lab_today())
@@ -97,8 +107,9 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
     elif protocol is not None and donor.status in ("candidate", "in_screening"):
         facts = DonorFacts(donor.date_of_birth, donor.height_cm, donor.weight_kg, donor.measured_on)
         check = decide(spec_of(s, protocol), facts, [], today)
-    decisions = [(d, screening.stored_reasons(d), current_signature(s, d, "approved"))
-                 for d in screening.decisions_of(s, donor)]
+    decisions = [
+        (d, screening.stored_reasons(d), current_signature(s, d, "approved")) for d in screening.decisions_of(s, donor)
+    ]
     _dd_protocol, dd_questions = donation_day.questions(s, donor)
     may_donate = donation_day.can_donate(s, donor, today)
     if facts_form is None:
@@ -106,15 +117,32 @@ def _render_detail(donor, facts_form=None, identity_form=None, error=None, confl
     if identity is not None and identity_form is None:
         identity_form = EditIdentityForm(prefix="identity", obj=identity, version=identity.version)
     return render_template(
-        "donors/detail.html", donor=donor, identity=identity, history=history, statuses=STATUS_LABELS,
-        age=age_on(donor.date_of_birth, today), bmi=bmi(donor.height_cm, donor.weight_kg), today=today,
-        protocol=protocol, check=check, reason_text=partial(reason_text, names=item_names(s)), outcome_label=outcome_label,
-        open_sc=open_sc, screenings=screening.screenings_of(s, donor), decisions=decisions,
-        dd_questions=dd_questions, dd_checks=donation_day.checks_of(s, donor), may_donate=may_donate,
-        dd_answers=dd_answers or {}, can_check=require_role("technician", "clinician", "qa"),
+        "donors/detail.html",
+        donor=donor,
+        identity=identity,
+        history=history,
+        statuses=STATUS_LABELS,
+        age=age_on(donor.date_of_birth, today),
+        bmi=bmi(donor.height_cm, donor.weight_kg),
+        today=today,
+        protocol=protocol,
+        check=check,
+        reason_text=partial(reason_text, names=item_names(s)),
+        outcome_label=outcome_label,
+        open_sc=open_sc,
+        screenings=screening.screenings_of(s, donor),
+        decisions=decisions,
+        dd_questions=dd_questions,
+        dd_checks=donation_day.checks_of(s, donor),
+        may_donate=may_donate,
+        dd_answers=dd_answers or {},
+        can_check=require_role("technician", "clinician", "qa"),
         next_day=(donor.status_until + timedelta(days=1)) if donor.status_until else None,
         can_screen=require_role("technician", "clinician", "qa") and donor.status not in ("excluded", "retired"),
-        facts_form=facts_form, identity_form=identity_form, error=error, conflict=conflict,
+        facts_form=facts_form,
+        identity_form=identity_form,
+        error=error,
+        conflict=conflict,
         can_edit=require_role(*REGISTRARS),
     ), status
 
@@ -134,10 +162,12 @@ def edit_facts(code):
     if not form.validate_on_submit():
         return _render_detail(donor, facts_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
-        lambda: ops.update_facts(s, donor, form.version.data, form.facts(), form.reason.data, lab_today(),
-                                 labels=field_labels(form)),
+        lambda: ops.update_facts(
+            s, donor, form.version.data, form.facts(), form.reason.data, lab_today(), labels=field_labels(form)
+        ),
         lambda **kw: _render_detail(donor, facts_form=form, **kw),
-        lambda _r: _saved(_("Donor %(code)s saved.", code=donor.code), donor))
+        lambda _r: _saved(_("Donor %(code)s saved.", code=donor.code), donor),
+    )
 
 
 @bp.route("/<code>/identity", methods=["POST"])
@@ -149,10 +179,12 @@ def edit_identity(code):
     if not form.validate_on_submit():
         return _render_detail(donor, identity_form=form, error=_("Correct the marked fields."), status=400)
     return form_action(
-        lambda: ops.update_identity(s, donor, form.version.data, form.identity(), form.reason.data,
-                                    labels=field_labels(form)),
+        lambda: ops.update_identity(
+            s, donor, form.version.data, form.identity(), form.reason.data, labels=field_labels(form)
+        ),
         lambda **kw: _render_detail(donor, identity_form=form, **kw),
-        lambda _r: _saved(_("Identity of donor %(code)s saved.", code=donor.code), donor))
+        lambda _r: _saved(_("Identity of donor %(code)s saved.", code=donor.code), donor),
+    )
 
 
 @bp.route("/<code>/donation-day", methods=["POST"])
@@ -164,7 +196,9 @@ def donation_day_check(code):
     donor = ops.get(s, code)
     answers = {k[3:]: v for k, v in request.form.items() if k.startswith("dd_")}
     if not FlaskForm().validate_on_submit():
-        return _render_detail(donor, error=_("The form had expired; nothing was saved."), status=400, dd_answers=answers)
+        return _render_detail(
+            donor, error=_("The form had expired; nothing was saved."), status=400, dd_answers=answers
+        )
     try:
         check = donation_day.record(s, donor, answers, lab_today())
     except LimsError as err:
@@ -172,8 +206,14 @@ def donation_day_check(code):
     if check.passed:
         flash(_("Donation-day check passed: %(code)s may donate today.", code=donor.code), "success")
     else:
-        flash(_("Donation-day check: %(code)s is deferred until %(d)s and may not donate.", code=donor.code,
-                d=check.deferred_until), "warning")
+        flash(
+            _(
+                "Donation-day check: %(code)s is deferred until %(d)s and may not donate.",
+                code=donor.code,
+                d=check.deferred_until,
+            ),
+            "warning",
+        )
     return redirect(url_for("donors.detail", code=donor.code))
 
 
@@ -189,7 +229,8 @@ def retire(code):
     return form_action(
         lambda: ops.retire(s, donor, request.form.get("version"), request.form.get("reason", "")),
         lambda **kw: _render_detail(donor, **kw),
-        lambda _r: _saved(_("Donor %(code)s retired.", code=donor.code), donor))
+        lambda _r: _saved(_("Donor %(code)s retired.", code=donor.code), donor),
+    )
 
 
 def _saved(message, donor, category="success"):

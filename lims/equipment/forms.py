@@ -9,12 +9,20 @@ from ..core.once import OnceField
 from ..forms import ReasonMixin, VersionedForm
 
 KIND_CHOICES = [
-    ("purification_device", _l("Purification device")), ("centrifuge", _l("Centrifuge")),
-    ("biosafety_cabinet", _l("Biosafety cabinet")), ("freezer", _l("Freezer")),
-    ("refrigerator", _l("Refrigerator")), ("water_bath", _l("Water bath")),
-    ("balance", _l("Balance")), ("other", _l("Other")),
+    ("purification_device", _l("Purification device")),
+    ("centrifuge", _l("Centrifuge")),
+    ("biosafety_cabinet", _l("Biosafety cabinet")),
+    ("freezer", _l("Freezer")),
+    ("refrigerator", _l("Refrigerator")),
+    ("water_bath", _l("Water bath")),
+    ("balance", _l("Balance")),
+    ("other", _l("Other")),
 ]
-STATUS_CHOICES = [("in_service", _l("In service")), ("out_of_service", _l("Out of service")), ("retired", _l("Retired"))]
+STATUS_CHOICES = [
+    ("in_service", _l("In service")),
+    ("out_of_service", _l("Out of service")),
+    ("retired", _l("Retired")),
+]
 KIND_LABELS = dict(KIND_CHOICES)
 STATUS_LABELS = dict(STATUS_CHOICES)
 
@@ -29,9 +37,15 @@ class EquipmentFields(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)])
 
     def data_dict(self) -> dict:
-        return {"name": self.name.data.strip(), "kind": self.kind.data, "location": (self.location.data or "").strip(),
-                "serial_number": (self.serial_number.data or "").strip(), "status": self.status.data,
-                "calibration_due": self.calibration_due.data, "notes": (self.notes.data or "").strip() or None}
+        return {
+            "name": self.name.data.strip(),
+            "kind": self.kind.data,
+            "location": (self.location.data or "").strip(),
+            "serial_number": (self.serial_number.data or "").strip(),
+            "status": self.status.data,
+            "calibration_due": self.calibration_due.data,
+            "notes": (self.notes.data or "").strip() or None,
+        }
 
 
 class CreateEquipmentForm(EquipmentFields):

@@ -1,4 +1,5 @@
 """Changes to equipment records."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -61,5 +62,13 @@ def approve(session, eq: Equipment, expected_version, user, password: str, comme
     check_version(session, eq, expected_version, require_ref=True)
     if eq.status != "in_service":
         raise RuleViolation(_("Only equipment in service can be approved for GMP use."))
-    return sign(session, eq, "approved", user, password, comment=comment,
-                performers=(eq.created_by_id, eq.updated_by_id), client=client)
+    return sign(
+        session,
+        eq,
+        "approved",
+        user,
+        password,
+        comment=comment,
+        performers=(eq.created_by_id, eq.updated_by_id),
+        client=client,
+    )

@@ -1,4 +1,5 @@
 """Equipment rules (pure)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The home page's due work, by role: what each person should do next, each item linking to its record."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -17,9 +18,17 @@ def attention_runs(session, now: datetime, days: int = 7) -> list[JobRun]:
     """Runs of the last ``days`` QA should look at: failed; stalled (still "running" past its lease: its process
     died or hangs, listed from the moment the lease expired); or taken over after such a stall."""
     stalled = (JobRun.outcome == "running") & (JobRun.lease_until < now)
-    return list(session.exec(select(JobRun).where((JobRun.outcome == "failed") | stalled | (JobRun.takeovers > 0),
-                                                  JobRun.started_at >= now - timedelta(days=days))
-                             .order_by(JobRun.id.desc()).limit(20)).all())
+    return list(
+        session.exec(
+            select(JobRun)
+            .where(
+                (JobRun.outcome == "failed") | stalled | (JobRun.takeovers > 0),
+                JobRun.started_at >= now - timedelta(days=days),
+            )
+            .order_by(JobRun.id.desc())
+            .limit(20)
+        ).all()
+    )
 
 
 def due_work(session, roles: set[str], now: datetime, today: date) -> dict:

@@ -1,8 +1,8 @@
 """One row per (job, time slot): the claim that makes every scheduled run happen once, and its outcome."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -22,20 +22,20 @@ class JobRun(SQLModel, table=True):
     __tablename__ = "job_run"
     __table_args__ = (UniqueConstraint("job", "slot"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     job: str = Field(max_length=40, index=True)
     slot: datetime  # the scheduled time this run stands for (UTC); a second claim of it fails
     runner: str = Field(max_length=120)  # the lease owner's token: host:pid:random
     started_at: datetime
     lease_until: datetime  # the owner holds the run until then; renewed by its heartbeat
-    heartbeat_at: Optional[datetime] = None
+    heartbeat_at: datetime | None = None
     takeovers: int = Field(default=0)  # times the run was taken over after its lease expired
-    taken_over_at: Optional[datetime] = None  # the last takeover
-    taken_over_from: Optional[str] = Field(default=None, max_length=120)  # the owner whose lease expired
-    finished_at: Optional[datetime] = None
+    taken_over_at: datetime | None = None  # the last takeover
+    taken_over_from: str | None = Field(default=None, max_length=120)  # the owner whose lease expired
+    finished_at: datetime | None = None
     outcome: str = Field(default="running", max_length=10)  # running, ok, failed
-    counts: Optional[str] = Field(default=None, sa_column=Column(Text))  # JSON {what: n}
-    error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    counts: str | None = Field(default=None, sa_column=Column(Text))  # JSON {what: n}
+    error: str | None = Field(default=None, sa_column=Column(Text))
 
     def stalled(self, now: datetime) -> bool:
         """Still "running" past its lease: its process stopped (or hangs); the next run takes it over."""
@@ -52,12 +52,12 @@ class RetainedDisposal(AuditedRecord, table=True):
 
     __tablename__ = "retained_disposal"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     donation_id: int = Field(foreign_key="donation.id", unique=True)
     donation_code: str = Field(max_length=20)
     disposed_on: date
     method: str = Field(max_length=120)
-    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:

@@ -1,7 +1,8 @@
 """Pure rules of the scheduled work: time slots, and when a donor, a sample or a report is due."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 RESCREEN_WARNING_DAYS = 7
@@ -10,7 +11,7 @@ SAE_WARNING_HOURS = 24
 
 def interval_slot(now: datetime, minutes: int) -> datetime:
     """The start of the ``minutes``-long slot ``now`` falls in (UTC, aligned to the hour)."""
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     floored = (now.minute // minutes) * minutes
     return now.replace(minute=floored, second=0, microsecond=0)
 
@@ -18,7 +19,7 @@ def interval_slot(now: datetime, minutes: int) -> datetime:
 def daily_slot(now: datetime, zone: ZoneInfo) -> datetime:
     """Midnight of the lab day ``now`` falls in, as UTC: a daily job runs once per lab day."""
     day = now.astimezone(zone).date()
-    return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
 def rescreen_due(until: date | None, today: date, days: int = RESCREEN_WARNING_DAYS) -> bool:
@@ -48,8 +49,9 @@ def disposal_problem(retained_until: date, disposed_on: date | None, today: date
     return None
 
 
-def report_state(due: datetime | None, reported: datetime | None, now: datetime,
-                 warn_hours: int = SAE_WARNING_HOURS) -> str | None:
+def report_state(
+    due: datetime | None, reported: datetime | None, now: datetime, warn_hours: int = SAE_WARNING_HOURS
+) -> str | None:
     """An SAE report: "missed" once its deadline passed unreported, "soon" within ``warn_hours``, else None."""
     if due is None or reported is not None:
         return None

@@ -16,6 +16,7 @@ outcome = 'running' AND lease_until < now``: of two takers exactly one matches)
 and does the rest of the work: the jobs work from the current state, so what
 the dead runner committed is not done again (docs/jobs.md "Leases").
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ import logging
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import update
@@ -67,8 +68,14 @@ def _claim(name: str, slot: datetime, token: str) -> int | None:
     at = utcnow()
     try:
         with transaction(SYSTEM) as s:
-            claim = JobRun(job=name, slot=slot, runner=token, started_at=at, heartbeat_at=at,
-                           lease_until=at + timedelta(seconds=lease_seconds()))
+            claim = JobRun(
+                job=name,
+                slot=slot,
+                runner=token,
+                started_at=at,
+                heartbeat_at=at,
+                lease_until=at + timedelta(seconds=lease_seconds()),
+            )
             s.add(claim)
             s.flush()
             return claim.id
@@ -82,9 +89,11 @@ def _renew(s, run_id: int, token: str, **values) -> None:
     On PostgreSQL the UPDATE also locks the row until the transaction ends, so a taker waits for the batch and
     then sees the renewed lease; SQLite serialises writers anyway."""
     at = utcnow()
-    res = s.connection().execute(update(JobRun.__table__).where(
-        _T.id == run_id, _T.runner == token, _T.outcome == "running").values(
-        lease_until=at + timedelta(seconds=lease_seconds()), heartbeat_at=at, **values))
+    res = s.connection().execute(
+        update(JobRun.__table__)
+        .where(_T.id == run_id, _T.runner == token, _T.outcome == "running")
+        .values(lease_until=at + timedelta(seconds=lease_seconds()), heartbeat_at=at, **values)
+    )
     if res.rowcount != 1:
         raise LeaseLost(f"job run {run_id} is no longer owned by {token}")
 
@@ -104,10 +113,18 @@ def take_over(run_id: int, token: str) -> bool:
     at = utcnow()
     try:
         with transaction(SYSTEM) as s:
-            res = s.connection().execute(update(JobRun.__table__).where(
-                _T.id == run_id, _T.outcome == "running", _T.lease_until < at, _T.takeovers < MAX_TAKEOVERS).values(
-                runner=token, taken_over_from=_T.runner, taken_over_at=at, takeovers=_T.takeovers + 1,
-                heartbeat_at=at, lease_until=at + timedelta(seconds=lease_seconds())))
+            res = s.connection().execute(
+                update(JobRun.__table__)
+                .where(_T.id == run_id, _T.outcome == "running", _T.lease_until < at, _T.takeovers < MAX_TAKEOVERS)
+                .values(
+                    runner=token,
+                    taken_over_from=_T.runner,
+                    taken_over_at=at,
+                    takeovers=_T.takeovers + 1,
+                    heartbeat_at=at,
+                    lease_until=at + timedelta(seconds=lease_seconds()),
+                )
+            )
             won = res.rowcount == 1
     except OperationalError:  # SQLite: a long batch of the live owner holds the write lock; the lease is not ours
         log.warning("job run %s: takeover attempt failed", run_id, exc_info=True)
@@ -149,8 +166,15 @@ def _execute(job: Job, run_id: int, token: str, now: datetime) -> JobRun | None:
         except Exception as err:  # recorded and shown on the dashboard; the scheduler keeps running
             log.exception("job %s failed", job.name)
             with transaction(SYSTEM) as s:
-                _renew(s, run_id, token, outcome="failed", finished_at=utcnow(),
-                       error=f"{type(err).__name__}: {err}"[:4000], counts=json.dumps(done, sort_keys=True))
+                _renew(
+                    s,
+                    run_id,
+                    token,
+                    outcome="failed",
+                    finished_at=utcnow(),
+                    error=f"{type(err).__name__}: {err}"[:4000],
+                    counts=json.dumps(done, sort_keys=True),
+                )
     except LeaseLost:
         log.warning("job %s run %s: lease lost to another runner; stopped", job.name, run_id)
         return None
@@ -162,9 +186,18 @@ def take_over_expired(name: str, now: datetime | None = None) -> list[JobRun]:
     """Take over and finish every run of ``name`` whose lease expired (its runner died); the runs finished."""
     at = utcnow()
     with transaction(SYSTEM, write=False) as s:
-        ids = list(s.exec(select(JobRun.id).where(JobRun.job == name, JobRun.outcome == "running",
-                                                  JobRun.lease_until < at, JobRun.takeovers < MAX_TAKEOVERS)
-                          .order_by(JobRun.id)).all())
+        ids = list(
+            s.exec(
+                select(JobRun.id)
+                .where(
+                    JobRun.job == name,
+                    JobRun.outcome == "running",
+                    JobRun.lease_until < at,
+                    JobRun.takeovers < MAX_TAKEOVERS,
+                )
+                .order_by(JobRun.id)
+            ).all()
+        )
     out = []
     for run_id in ids:
         token = owner_token()
@@ -217,8 +250,9 @@ def build_scheduler(app):
 
     with app.app_context():
         zone = lab_zone()
-    sched = BlockingScheduler(timezone=zone, job_defaults={"coalesce": True, "max_instances": 1,
-                                                           "misfire_grace_time": 600})
+    sched = BlockingScheduler(
+        timezone=zone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
+    )
 
     def call(name):
         with app.app_context():
@@ -226,10 +260,13 @@ def build_scheduler(app):
 
     # Interval runs start on slot boundaries (UTC-aligned, as rules.interval_slot): a run started just
     # after one boundary would otherwise let a late run and the next one fall in the same slot (one skipped).
-    aligned = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    aligned = datetime(2000, 1, 1, tzinfo=UTC)
     for job in JOBS.values():
-        trigger = (IntervalTrigger(minutes=job.every_minutes, start_date=aligned, timezone=zone) if job.every_minutes
-                   else CronTrigger(hour=job.at[0], minute=job.at[1], timezone=zone))
+        trigger = (
+            IntervalTrigger(minutes=job.every_minutes, start_date=aligned, timezone=zone)
+            if job.every_minutes
+            else CronTrigger(hour=job.at[0], minute=job.at[1], timezone=zone)
+        )
         sched.add_job(call, trigger, args=[job.name], id=job.name, name=job.name)
 
     def call_sweep():

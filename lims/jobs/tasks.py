@@ -4,15 +4,15 @@ A job changes state only through the domain's own operations (so each change
 is audited, with the scheduler as the actor); lists of work that a person must
 do (review a batch, dispose of a sample) are computed, never guessed.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 from flask_babel import lazy_gettext as _l
-
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -37,6 +37,7 @@ class Job:
 
 
 # --- expiry and thaw window ------------------------------------------------------------------------
+
 
 def expire(session, now: datetime, today: date) -> dict:
     from ..manufacturing.release import expire_due
@@ -63,8 +64,11 @@ def thawed_to_discard(session, now: datetime) -> list[tuple[DoseUnit, str | None
 
     expired = session.exec(select(DoseUnit).where(DoseUnit.status == "expired", DoseUnit.thawed_at.is_not(None))).all()
     out = [(u, None) for u in expired]
-    issued = session.exec(select(DoseUnit, Administration.code).join(Administration, Administration.unit_id == DoseUnit.id)
-                          .where(DoseUnit.status == "issued", DoseUnit.thawed_at.is_not(None))).all()
+    issued = session.exec(
+        select(DoseUnit, Administration.code)
+        .join(Administration, Administration.unit_id == DoseUnit.id)
+        .where(DoseUnit.status == "issued", DoseUnit.thawed_at.is_not(None))
+    ).all()
     for u, dose in issued:
         hours = limits_for(session, session.get(Batch, u.batch_id)).thaw_use_hours
         if now > u.thawed_at + timedelta(hours=hours) or now >= u.expires_at:
@@ -77,9 +81,18 @@ IN_DATE_STATUSES = ("available", "reserved", "quarantine")
 
 def expiring_units(session, now: datetime, today: date, days: int = 7) -> list[DoseUnit]:
     """Units still in date that expire within ``days`` lab days (an expired unit is never listed here)."""
-    return list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(IN_DATE_STATUSES), DoseUnit.expires_at > now,
-                                                    DoseUnit.expiry_date <= today + timedelta(days=days))
-                             .order_by(DoseUnit.expiry_date, DoseUnit.code).limit(200)).all())
+    return list(
+        session.exec(
+            select(DoseUnit)
+            .where(
+                DoseUnit.status.in_(IN_DATE_STATUSES),
+                DoseUnit.expires_at > now,
+                DoseUnit.expiry_date <= today + timedelta(days=days),
+            )
+            .order_by(DoseUnit.expiry_date, DoseUnit.code)
+            .limit(200)
+        ).all()
+    )
 
 
 def expired_in_stock(session, now: datetime, limit: int = 200) -> list[DoseUnit]:
@@ -87,13 +100,21 @@ def expired_in_stock(session, now: datetime, limit: int = 200) -> list[DoseUnit]
     instant before the job ran. Thawed ones are listed with the thawed units to discard."""
     from sqlalchemy import or_
 
-    return list(session.exec(select(DoseUnit).where(
-        DoseUnit.thawed_at.is_(None),
-        or_(DoseUnit.status == "expired", DoseUnit.status.in_(IN_DATE_STATUSES) & (DoseUnit.expires_at <= now)))
-        .order_by(DoseUnit.expires_at, DoseUnit.code).limit(limit)).all())
+    return list(
+        session.exec(
+            select(DoseUnit)
+            .where(
+                DoseUnit.thawed_at.is_(None),
+                or_(DoseUnit.status == "expired", DoseUnit.status.in_(IN_DATE_STATUSES) & (DoseUnit.expires_at <= now)),
+            )
+            .order_by(DoseUnit.expires_at, DoseUnit.code)
+            .limit(limit)
+        ).all()
+    )
 
 
 # --- donors ----------------------------------------------------------------------------------------
+
 
 def donor_eligibility(session, now: datetime, today: date) -> dict:
     """Eligible donors past their end date become "screening expired"; those ending within 7 days are counted."""
@@ -111,20 +132,29 @@ def donor_eligibility(session, now: datetime, today: date) -> dict:
 def rescreen_due(session, today: date) -> list:
     from ..donors.models import Donor
 
-    rows = session.exec(select(Donor).where(Donor.status.in_(("eligible", "screening_expired", "suspended")))
-                        .order_by(Donor.status_until)).all()
+    rows = session.exec(
+        select(Donor)
+        .where(Donor.status.in_(("eligible", "screening_expired", "suspended")))
+        .order_by(Donor.status_until)
+    ).all()
     # a suspended donor donates again only after a new screening's signed decision: it is due now
-    return [d for d in rows if d.status in ("screening_expired", "suspended") or rules.rescreen_due(d.status_until, today)]
+    return [
+        d for d in rows if d.status in ("screening_expired", "suspended") or rules.rescreen_due(d.status_until, today)
+    ]
 
 
 # --- quarantine clearance --------------------------------------------------------------------------
+
 
 def ready_for_review(session) -> list[Batch]:
     """Quarantined batches whose donor now has a clearing screening: QA reviews and releases them (never automatic)."""
     from ..manufacturing.release import clearance
 
-    return [b for b in session.exec(select(Batch).where(Batch.status == "quarantine").order_by(Batch.lot)).all()
-            if clearance(session, b) is not None]
+    return [
+        b
+        for b in session.exec(select(Batch).where(Batch.status == "quarantine").order_by(Batch.lot)).all()
+        if clearance(session, b) is not None
+    ]
 
 
 def quarantine_clearance(session, now: datetime, today: date) -> dict:
@@ -137,10 +167,16 @@ def open_deviations(session) -> list[Deviation]:
 
 # --- retained samples ------------------------------------------------------------------------------
 
+
 def retained_due(session, today: date) -> list[Donation]:
     disposed = select(RetainedDisposal.donation_id)
-    return list(session.exec(select(Donation).where(Donation.retained_until < today, Donation.id.not_in(disposed))
-                             .order_by(Donation.retained_until)).all())
+    return list(
+        session.exec(
+            select(Donation)
+            .where(Donation.retained_until < today, Donation.id.not_in(disposed))
+            .order_by(Donation.retained_until)
+        ).all()
+    )
 
 
 def retained_samples(session, now: datetime, today: date) -> dict:
@@ -148,6 +184,7 @@ def retained_samples(session, now: datetime, today: date) -> dict:
 
 
 # --- SAE deadlines ---------------------------------------------------------------------------------
+
 
 def sae_reports(session, now: datetime) -> list[tuple]:
     """(event, "ethics"|"regulatory", due, "missed"|"soon"|"open") for every unreported SAE report, soonest first.
@@ -166,17 +203,32 @@ def sae_deadlines(session, now: datetime, today: date) -> dict:
             soon += state == "soon"
             continue
         missed += 1
-        already = session.exec(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "deadline_missed", AuditEntry.entity == "adverse_event",
-            AuditEntry.record_id == ae.code, AuditEntry.field == to)).one()
+        already = session.exec(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.action == "deadline_missed",
+                AuditEntry.entity == "adverse_event",
+                AuditEntry.record_id == ae.code,
+                AuditEntry.field == to,
+            )
+        ).one()
         if not already:
-            audit_event(session, "deadline_missed", "adverse_event", ae.code, field=to,
-                        new=f"{to} report due {_due.isoformat()}", reason="SAE report deadline passed unreported")
+            audit_event(
+                session,
+                "deadline_missed",
+                "adverse_event",
+                ae.code,
+                field=to,
+                new=f"{to} report due {_due.isoformat()}",
+                reason="SAE report deadline passed unreported",
+            )
             flagged += 1
     return {"missed": missed, "newly_flagged": flagged, "due_within_24h": soon}
 
 
 # --- audit trail checkpoint ------------------------------------------------------------------------
+
 
 def audit_checkpoint(session, now: datetime, today: date) -> dict:
     """Verify the audit trail and write a checkpoint of its head outside the database (docs/hardening.md).
@@ -197,15 +249,40 @@ def audit_checkpoint(session, now: datetime, today: date) -> dict:
     return {"rows_verified": result.checked, "head_seq": result.head_seq}
 
 
-JOBS: dict[str, Job] = {j.name: j for j in (
-    Job("expire", expire, 15, description=_l("expire dose units past expiry or thaw window, and fully expired batches"),
-        step=expire_step),
-    Job("sae_deadlines", sae_deadlines, 15, description=_l("flag SAE reports past their deadline")),
-    Job("quarantine_clearance", quarantine_clearance, 60, description=_l("count quarantined batches ready for QA review")),
-    Job("donor_eligibility", donor_eligibility, None, (0, 5), _l("end eligibility past its date; count re-screenings due")),
-    Job("retained_samples", retained_samples, None, (0, 10), _l("count retained samples due for disposal")),
-    Job("audit_checkpoint", audit_checkpoint, None, (0, 30), _l("verify the audit trail and checkpoint its head outside the database")),
-)}
+JOBS: dict[str, Job] = {
+    j.name: j
+    for j in (
+        Job(
+            "expire",
+            expire,
+            15,
+            description=_l("expire dose units past expiry or thaw window, and fully expired batches"),
+            step=expire_step,
+        ),
+        Job("sae_deadlines", sae_deadlines, 15, description=_l("flag SAE reports past their deadline")),
+        Job(
+            "quarantine_clearance",
+            quarantine_clearance,
+            60,
+            description=_l("count quarantined batches ready for QA review"),
+        ),
+        Job(
+            "donor_eligibility",
+            donor_eligibility,
+            None,
+            (0, 5),
+            _l("end eligibility past its date; count re-screenings due"),
+        ),
+        Job("retained_samples", retained_samples, None, (0, 10), _l("count retained samples due for disposal")),
+        Job(
+            "audit_checkpoint",
+            audit_checkpoint,
+            None,
+            (0, 30),
+            _l("verify the audit trail and checkpoint its head outside the database"),
+        ),
+    )
+}
 
 
 # Display labels (docs/i18n.md): the job's code stays what ``lims run-jobs`` takes and what job_run stores;
@@ -219,11 +296,17 @@ JOB_TITLES = {
     "audit_checkpoint": _l("Audit trail checkpoint"),
 }
 COUNT_LABELS = {
-    "units_expired": _l("units expired"), "batches_expired": _l("batches expired"),
-    "screening_expired": _l("screenings expired"), "rescreen_due": _l("re-screenings due"),
-    "ready_for_review": _l("batches ready for review"), "due_for_disposal": _l("retained samples due for disposal"),
-    "missed": _l("deadlines missed"), "newly_flagged": _l("newly flagged"), "due_within_24h": _l("due within 24 h"),
-    "rows_verified": _l("audit rows verified"), "head_seq": _l("chain head sequence"),
+    "units_expired": _l("units expired"),
+    "batches_expired": _l("batches expired"),
+    "screening_expired": _l("screenings expired"),
+    "rescreen_due": _l("re-screenings due"),
+    "ready_for_review": _l("batches ready for review"),
+    "due_for_disposal": _l("retained samples due for disposal"),
+    "missed": _l("deadlines missed"),
+    "newly_flagged": _l("newly flagged"),
+    "due_within_24h": _l("due within 24 h"),
+    "rows_verified": _l("audit rows verified"),
+    "head_seq": _l("chain head sequence"),
 }
 
 

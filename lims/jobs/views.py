@@ -1,9 +1,10 @@
 """The scheduled jobs' runs, and the retained-sample disposal form the due-work list links to."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import lazy_gettext as _l
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -22,8 +23,10 @@ bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 class DisposalForm(FlaskForm):
     disposed_on = DateField(_l("Disposed of on"), validators=[DataRequired(message=_l("Enter the disposal date."))])
-    method = StringField(_l("Method (e.g. autoclaved, clinical waste)"),
-                         validators=[DataRequired(message=_l("Enter how the sample was disposed of.")), Length(max=120)])
+    method = StringField(
+        _l("Method (e.g. autoclaved, clinical waste)"),
+        validators=[DataRequired(message=_l("Enter how the sample was disposed of.")), Length(max=120)],
+    )
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
 
 
@@ -36,8 +39,9 @@ def index():
 
 
 def _render_disposal(d, form, error=None, status=200):
-    return render_template("jobs/disposal.html", d=d, form=form, error=error,
-                           done=disposal.disposal_of(db_session(), d)), status
+    return render_template(
+        "jobs/disposal.html", d=d, form=form, error=error, done=disposal.disposal_of(db_session(), d)
+    ), status
 
 
 @bp.route("/retained/<code>")
@@ -59,5 +63,8 @@ def dispose(code):
         flash(_("Disposal of the retained sample of %(code)s recorded.", code=d.code), "success")
         return redirect(url_for("core.home"))
 
-    return form_action(lambda: disposal.dispose(s, d, form.disposed_on.data, form.method.data, form.note.data, lab_today()),
-                       lambda **kw: _render_disposal(d, form, kw.get("error"), kw.get("status", 422)), done)
+    return form_action(
+        lambda: disposal.dispose(s, d, form.disposed_on.data, form.method.data, form.note.data, lab_today()),
+        lambda **kw: _render_disposal(d, form, kw.get("error"), kw.get("status", 422)),
+        done,
+    )

@@ -5,6 +5,7 @@ away on a frosted vial. The layout validator checks a stock's code for the
 longest payload it declares, and every print checks the payload it draws, so
 a code is refused rather than printed too small to scan.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,9 @@ def min_dots(dots_per_mm: int) -> int:
 
 def large_enough(size_mm: float, total_modules: int) -> bool:
     """0.5 mm modules or more, in the PDF (exact) and in ZPL at every supported printer resolution (whole dots)."""
-    return (size_mm / total_modules >= MIN_MODULE_MM - 1e-9
-            and all(module_dots(size_mm, total_modules, d) >= min_dots(d) for d in PRINTER_DOTS_PER_MM))
+    return size_mm / total_modules >= MIN_MODULE_MM - 1e-9 and all(
+        module_dots(size_mm, total_modules, d) >= min_dots(d) for d in PRINTER_DOTS_PER_MM
+    )
 
 
 def check(payload: str, symbology: str, size_mm: float, layout: str) -> int:

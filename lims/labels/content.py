@@ -5,28 +5,43 @@ Status is printed large: QUARANTINE until the batch is released. A dose unit's l
 print time, from the same ``unit_state`` the unit page reads: a thawed unit prints USE BY (thaw + N h or the
 expiry, whichever is first), its thaw time and 2-8 °C instead of the frozen expiry and -80 °C.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from flask import current_app
 from flask_babel import gettext as _
 from sqlmodel import select
 
 from ..donors.models import Donor
 from ..errors import NotFound, RuleViolation
-from ..timefmt import format_dt, to_lab
 from ..manufacturing.models import Batch, Donation, DoseUnit, StorageLocation
+from ..timefmt import format_dt, to_lab
 
-PRODUCT = {"frozen": ("Washed microbiota, frozen", "洗涤菌群悬液（冷冻）"),
-           "fresh": ("Washed microbiota, fresh", "洗涤菌群悬液（新鲜）")}
+PRODUCT = {
+    "frozen": ("Washed microbiota, frozen", "洗涤菌群悬液（冷冻）"),
+    "fresh": ("Washed microbiota, fresh", "洗涤菌群悬液（新鲜）"),
+}
 STORE_AT = {"frozen": "Store at -80 °C / -80 °C保存", "fresh": "Store at 2-8 °C / 2-8 °C保存"}
 # A thawed unit is out of the freezer: kept at 2-8 °C until its USE BY (thaw + N h, domain.md, storage). The thaw's
 # date is the USE BY line's (or the day before it), so the time alone keeps the line within a 50 mm tube label.
 THAWED = "Thawed %(t)s · 2-8 °C 已解冻"
-STATUS_TEXT = {"quarantine": "QUARANTINE 待放行", "available": "RELEASED 已放行", "reserved": "RELEASED 已放行",
-               "issued": "RELEASED 已放行", "administered": "ADMINISTERED 已给药", "released": "RELEASED 已放行",
-               "in_process": "IN PROCESS 生产中", "awaiting_qc": "QUARANTINE 待放行", "rejected": "REJECTED 拒绝放行",
-               "expired": "EXPIRED 已过期", "recalled": "RECALLED 已召回", "on_hold": "ON HOLD 暂停使用", "discarded": "DISCARDED 已销毁"}
+STATUS_TEXT = {
+    "quarantine": "QUARANTINE 待放行",
+    "available": "RELEASED 已放行",
+    "reserved": "RELEASED 已放行",
+    "issued": "RELEASED 已放行",
+    "administered": "ADMINISTERED 已给药",
+    "released": "RELEASED 已放行",
+    "in_process": "IN PROCESS 生产中",
+    "awaiting_qc": "QUARANTINE 待放行",
+    "rejected": "REJECTED 拒绝放行",
+    "expired": "EXPIRED 已过期",
+    "recalled": "RECALLED 已召回",
+    "on_hold": "ON HOLD 暂停使用",
+    "discarded": "DISCARDED 已销毁",
+}
 # A unit that must not be given says so on its label in both languages, whatever stock it is printed on.
 DO_NOT_USE = "DO NOT USE 禁止使用"
 KINDS = {"DU": "dose_unit", "LOT": "batch", "DN": "donation", "RS": "retained_sample", "LOC": "storage_location"}
@@ -81,22 +96,43 @@ def dose_unit(session, u: DoseUnit, now=None) -> LabelContent:
     batch = session.get(Batch, u.batch_id)
     donation = session.get(Donation, batch.donation_id)
     en, zh = PRODUCT[u.storage]
-    return LabelContent("DU", u.code, {
-        "product": en, "product_zh": zh, "id": u.code, "donor": f"Donor {_donor_code(session, batch.donor_id)}",
-        "dates": f"Don. {donation.collection_day} · Prod. {batch.production_day}",
-        "expiry": use_by_text(state), "volume_storage": f"{u.volume_ml.normalize():f} mL · {storage_text(state)}",
-        "status": unit_status_text(state), "statement": _statement()}, state.code, state)
+    return LabelContent(
+        "DU",
+        u.code,
+        {
+            "product": en,
+            "product_zh": zh,
+            "id": u.code,
+            "donor": f"Donor {_donor_code(session, batch.donor_id)}",
+            "dates": f"Don. {donation.collection_day} · Prod. {batch.production_day}",
+            "expiry": use_by_text(state),
+            "volume_storage": f"{u.volume_ml.normalize():f} mL · {storage_text(state)}",
+            "status": unit_status_text(state),
+            "statement": _statement(),
+        },
+        state.code,
+        state,
+    )
 
 
 def batch(session, b: Batch, now=None) -> LabelContent:
     donation = session.get(Donation, b.donation_id)
     en, zh = PRODUCT.get(b.storage or "frozen")
-    return LabelContent("LOT", b.lot, {
-        "product": en if b.storage else "Washed microbiota batch", "product_zh": zh if b.storage else "洗涤菌群批次",
-        "id": b.lot, "donor": f"Donor {_donor_code(session, b.donor_id)}",
-        "dates": f"Don. {donation.collection_day} · Prod. {b.production_day}",
-        "expiry": f"EXP {b.expiry_date}" if b.expiry_date else "", "volume_storage": STORE_AT.get(b.storage, ""),
-        "status": _batch_status_text(session, b, now), "statement": _statement()})
+    return LabelContent(
+        "LOT",
+        b.lot,
+        {
+            "product": en if b.storage else "Washed microbiota batch",
+            "product_zh": zh if b.storage else "洗涤菌群批次",
+            "id": b.lot,
+            "donor": f"Donor {_donor_code(session, b.donor_id)}",
+            "dates": f"Don. {donation.collection_day} · Prod. {b.production_day}",
+            "expiry": f"EXP {b.expiry_date}" if b.expiry_date else "",
+            "volume_storage": STORE_AT.get(b.storage, ""),
+            "status": _batch_status_text(session, b, now),
+            "statement": _statement(),
+        },
+    )
 
 
 def _batch_status_text(session, b: Batch, now=None) -> str:
@@ -110,26 +146,52 @@ def _batch_status_text(session, b: Batch, now=None) -> str:
 
 
 def donation(session, d: Donation) -> LabelContent:
-    return LabelContent("DN", d.code, {
-        "product": "Stool donation", "product_zh": "供体粪便", "id": d.code,
-        "donor": f"Donor {_donor_code(session, d.donor_id)}", "dates": f"Coll. {format_dt(d.collected_at)}",
-        "date": str(d.collection_day), "volume_storage": f"{d.mass_g.normalize():f} g · 2-8 °C",
-        "status": "QUARANTINE 待放行", "statement": _statement()})
+    return LabelContent(
+        "DN",
+        d.code,
+        {
+            "product": "Stool donation",
+            "product_zh": "供体粪便",
+            "id": d.code,
+            "donor": f"Donor {_donor_code(session, d.donor_id)}",
+            "dates": f"Coll. {format_dt(d.collected_at)}",
+            "date": str(d.collection_day),
+            "volume_storage": f"{d.mass_g.normalize():f} g · 2-8 °C",
+            "status": "QUARANTINE 待放行",
+            "statement": _statement(),
+        },
+    )
 
 
 def retained_sample(session, d: Donation) -> LabelContent:
-    return LabelContent("RS", d.code, {
-        "product": "Retained sample 留样", "id": d.code, "donor": _donor_code(session, d.donor_id),
-        "date": str(d.collection_day), "keep_until": f"RS {d.retained_until}", "statement": _statement()})
+    return LabelContent(
+        "RS",
+        d.code,
+        {
+            "product": "Retained sample 留样",
+            "id": d.code,
+            "donor": _donor_code(session, d.donor_id),
+            "date": str(d.collection_day),
+            "keep_until": f"RS {d.retained_until}",
+            "statement": _statement(),
+        },
+    )
 
 
 def box(session, loc: StorageLocation) -> LabelContent:
     from ..manufacturing.storage import path_of
 
-    return LabelContent("LOC", loc.code, {
-        "product": loc.name, "id": loc.code, "location": " > ".join(p.code for p in path_of(session, loc)),
-        "dates": " > ".join(p.code for p in path_of(session, loc)[:-1]),
-        "volume_storage": f"{loc.rows} x {loc.cols} positions" if loc.kind == "box" else ""})
+    return LabelContent(
+        "LOC",
+        loc.code,
+        {
+            "product": loc.name,
+            "id": loc.code,
+            "location": " > ".join(p.code for p in path_of(session, loc)),
+            "dates": " > ".join(p.code for p in path_of(session, loc)[:-1]),
+            "volume_storage": f"{loc.rows} x {loc.cols} positions" if loc.kind == "box" else "",
+        },
+    )
 
 
 SPECIMEN_ZH = {"serum": "血清", "blood": "全血", "stool": "粪便"}
@@ -139,14 +201,34 @@ def screening_specimens(session, sc) -> list[LabelContent]:
     """One tube label per specimen type the screening's protocol needs (e.g. serum, blood, stool)."""
     from ..donors.models import ProtocolItem
 
-    specimens = sorted({s for s in session.exec(select(ProtocolItem.specimen).where(
-        ProtocolItem.protocol_id == sc.protocol_id, ProtocolItem.specimen != "")).all()})
+    specimens = sorted(
+        {
+            s
+            for s in session.exec(
+                select(ProtocolItem.specimen).where(
+                    ProtocolItem.protocol_id == sc.protocol_id, ProtocolItem.specimen != ""
+                )
+            ).all()
+        }
+    )
     donor = _donor_code(session, sc.donor_id)
-    return [LabelContent("SP", f"SC{sc.id}-{sp.upper()}", {
-        "product": f"Screening specimen: {sp}", "product_zh": f"筛查标本：{SPECIMEN_ZH.get(sp, sp)}",
-        "id": f"SC{sc.id}-{sp.upper()}", "donor": f"Donor {donor}", "date": str(sc.started_on),
-        "dates": f"Screening #{sc.id} · {sc.started_on}", "keep_until": sp, "statement": _statement()})
-        for sp in specimens]
+    return [
+        LabelContent(
+            "SP",
+            f"SC{sc.id}-{sp.upper()}",
+            {
+                "product": f"Screening specimen: {sp}",
+                "product_zh": f"筛查标本：{SPECIMEN_ZH.get(sp, sp)}",
+                "id": f"SC{sc.id}-{sp.upper()}",
+                "donor": f"Donor {donor}",
+                "date": str(sc.started_on),
+                "dates": f"Screening #{sc.id} · {sc.started_on}",
+                "keep_until": sp,
+                "statement": _statement(),
+            },
+        )
+        for sp in specimens
+    ]
 
 
 def for_record(session, kind: str, code: str, now=None) -> list[LabelContent]:

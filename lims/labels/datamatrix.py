@@ -8,14 +8,27 @@ placement and Reed-Solomon code only for the 44 x 44 size in C40; this module
 uses them for every square size up to 44 x 44 with ASCII encodation (digit
 pairs packed), which is what Zebra printers pick for these payloads too.
 """
+
 from __future__ import annotations
 
 from reportlab.graphics.barcode.ecc200datamatrix import ECC200DataMatrix
 
 # ISO/IEC 16022 square symbols: modules per side -> (data regions per side, data codewords, error codewords).
-SIZES = {10: (1, 3, 5), 12: (1, 5, 7), 14: (1, 8, 10), 16: (1, 12, 12), 18: (1, 18, 14), 20: (1, 22, 18),
-         22: (1, 30, 20), 24: (1, 36, 24), 26: (1, 44, 28), 32: (2, 62, 36), 36: (2, 86, 42), 40: (2, 114, 48),
-         44: (2, 144, 56)}
+SIZES = {
+    10: (1, 3, 5),
+    12: (1, 5, 7),
+    14: (1, 8, 10),
+    16: (1, 12, 12),
+    18: (1, 18, 14),
+    20: (1, 22, 18),
+    22: (1, 30, 20),
+    24: (1, 36, 24),
+    26: (1, 44, 28),
+    32: (2, 62, 36),
+    36: (2, 86, 42),
+    40: (2, 114, 48),
+    44: (2, 144, 56),
+}
 QUIET_ZONE = 1  # modules (ISO/IEC 16022); the label's edge and the text's gap add to it
 
 
@@ -78,8 +91,11 @@ def matrix(payload: str) -> list[list[bool]]:
     code.validate()
     rows = [[bool(v) for v in row] for row in reversed(code.encode())]  # ReportLab keeps them bottom-up
     blank = [False] * (side + 2 * QUIET_ZONE)
-    return ([blank[:] for _ in range(QUIET_ZONE)] + [[False] * QUIET_ZONE + r + [False] * QUIET_ZONE for r in rows]
-            + [blank[:] for _ in range(QUIET_ZONE)])
+    return (
+        [blank[:] for _ in range(QUIET_ZONE)]
+        + [[False] * QUIET_ZONE + r + [False] * QUIET_ZONE for r in rows]
+        + [blank[:] for _ in range(QUIET_ZONE)]
+    )
 
 
 def modules(payload: str) -> int:

@@ -7,6 +7,7 @@ fonts. A new stock is a new file; a malformed file is refused with a message
 naming the file and the field, and so is a code square in which the longest
 payload would get modules below 0.5 mm (lims/labels/codes.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,21 @@ from pathlib import Path
 from . import codes
 
 LAYOUT_DIR = Path(__file__).resolve().parent.parent.parent / "labels"
-FIELDS = ("product", "product_zh", "id", "donor", "dates", "date", "expiry", "volume_storage", "status",
-          "statement", "keep_until", "name", "location")
+FIELDS = (
+    "product",
+    "product_zh",
+    "id",
+    "donor",
+    "dates",
+    "date",
+    "expiry",
+    "volume_storage",
+    "status",
+    "statement",
+    "keep_until",
+    "name",
+    "location",
+)
 
 
 # The longest payload a stock carries unless its file says otherwise: LIMS:DU:FMT-20261123-01-03 and its kin
@@ -96,20 +110,31 @@ def parse_layout(code: str, data, source: str) -> Layout:
     qr = data.get("qr")
     if not isinstance(qr, dict):
         raise LayoutError(f"{source}: 'qr' must be an object with x_mm, y_mm and size_mm")
-    qx, qy, qs = (_num(qr, "x_mm", f"{source}: qr"), _num(qr, "y_mm", f"{source}: qr"), _num(qr, "size_mm", f"{source}: qr"))
+    qx, qy, qs = (
+        _num(qr, "x_mm", f"{source}: qr"),
+        _num(qr, "y_mm", f"{source}: qr"),
+        _num(qr, "size_mm", f"{source}: qr"),
+    )
     if qx + qs > width + 1e-9 or qy + qs > height + 1e-9:
-        raise LayoutError(f"{source}: qr: the {qs:g} mm code at ({qx:g}, {qy:g}) does not fit the {width:g} x {height:g} mm label")
+        raise LayoutError(
+            f"{source}: qr: the {qs:g} mm code at ({qx:g}, {qy:g}) does not fit the {width:g} x {height:g} mm label"
+        )
     symbology = qr.get("symbology", "qr")
     if symbology not in codes.SYMBOLOGIES:
         raise LayoutError(f"{source}: qr: 'symbology' must be one of {', '.join(codes.SYMBOLOGIES)}")
-    longest = _num(qr, "max_payload_chars", f"{source}: qr", integer=True) if "max_payload_chars" in qr \
+    longest = (
+        _num(qr, "max_payload_chars", f"{source}: qr", integer=True)
+        if "max_payload_chars" in qr
         else DEFAULT_MAX_PAYLOAD
+    )
     total = codes.worst_case_modules(longest, symbology) + 2 * codes.quiet_zone(symbology)
     if not codes.large_enough(qs, total):
-        raise LayoutError(f"{source}: qr: a {longest}-character payload needs {total} modules: at {qs:g} mm they would "
-                          f"be {qs / total:.2f} mm, {codes.module_dots(qs, total, 8)} dots at 203 dpi and "
-                          f"{codes.module_dots(qs, total, 12)} at 300 dpi "
-                          f"(at least {codes.MIN_MODULE_MM:g} mm, 4 and 6 dots)")
+        raise LayoutError(
+            f"{source}: qr: a {longest}-character payload needs {total} modules: at {qs:g} mm they would "
+            f"be {qs / total:.2f} mm, {codes.module_dots(qs, total, 8)} dots at 203 dpi and "
+            f"{codes.module_dots(qs, total, 12)} at 300 dpi "
+            f"(at least {codes.MIN_MODULE_MM:g} mm, 4 and 6 dots)"
+        )
     name_zh = data.get("name_zh", "")
     if not isinstance(name_zh, str):
         raise LayoutError(f"{source}: 'name_zh' must be a text")
@@ -125,12 +150,20 @@ def parse_layout(code: str, data, source: str) -> Layout:
         if fname not in FIELDS:
             raise LayoutError(f"{where}: unknown field {fname!r} (known: {', '.join(FIELDS)})")
         where = f"{source}: field '{fname}'"
-        spec = FieldSpec(fname, _num(f, "x_mm", where), _num(f, "y_mm", where), _num(f, "font_pt", where),
-                         bool(f.get("bold", False)), _num(f, "max_width_mm", where))
+        spec = FieldSpec(
+            fname,
+            _num(f, "x_mm", where),
+            _num(f, "y_mm", where),
+            _num(f, "font_pt", where),
+            bool(f.get("bold", False)),
+            _num(f, "max_width_mm", where),
+        )
         if spec.x_mm + spec.max_width_mm > width + 1e-9 or spec.y_mm > height + 1e-9:
             raise LayoutError(f"{where}: does not fit the {width:g} x {height:g} mm label")
         if spec.y_mm < spec.font_pt * 0.3528 * 0.7:
-            raise LayoutError(f"{where}: the text would stick out above the label (y_mm {spec.y_mm:g} for {spec.font_pt:g} pt)")
+            raise LayoutError(
+                f"{where}: the text would stick out above the label (y_mm {spec.y_mm:g} for {spec.font_pt:g} pt)"
+            )
         fields.append(spec)
     sheet = None
     if data.get("sheet") is not None:
@@ -138,17 +171,39 @@ def parse_layout(code: str, data, source: str) -> Layout:
         if not isinstance(s, dict):
             raise LayoutError(f"{source}: 'sheet' must be an object")
         w = f"{source}: sheet"
-        sheet = Sheet(_num(s, "page_width_mm", w), _num(s, "page_height_mm", w), _num(s, "columns", w, integer=True),
-                      _num(s, "rows", w, integer=True), _num(s, "left_mm", w), _num(s, "top_mm", w),
-                      _num(s, "gap_x_mm", w), _num(s, "gap_y_mm", w))
-        if (sheet.left_mm + sheet.columns * width + (sheet.columns - 1) * sheet.gap_x_mm > sheet.page_width_mm + 1e-9
-                or sheet.top_mm + sheet.rows * height + (sheet.rows - 1) * sheet.gap_y_mm > sheet.page_height_mm + 1e-9):
+        sheet = Sheet(
+            _num(s, "page_width_mm", w),
+            _num(s, "page_height_mm", w),
+            _num(s, "columns", w, integer=True),
+            _num(s, "rows", w, integer=True),
+            _num(s, "left_mm", w),
+            _num(s, "top_mm", w),
+            _num(s, "gap_x_mm", w),
+            _num(s, "gap_y_mm", w),
+        )
+        if (
+            sheet.left_mm + sheet.columns * width + (sheet.columns - 1) * sheet.gap_x_mm > sheet.page_width_mm + 1e-9
+            or sheet.top_mm + sheet.rows * height + (sheet.rows - 1) * sheet.gap_y_mm > sheet.page_height_mm + 1e-9
+        ):
             raise LayoutError(f"{w}: {sheet.columns} x {sheet.rows} labels do not fit the page")
     release_only = data.get("release_only", False)
     if not isinstance(release_only, bool):
         raise LayoutError(f"{source}: 'release_only' must be true or false")
-    return Layout(code, name.strip(), width, height, qx, qy, qs, tuple(fields), sheet, release_only, name_zh.strip(),
-                  symbology, longest)
+    return Layout(
+        code,
+        name.strip(),
+        width,
+        height,
+        qx,
+        qy,
+        qs,
+        tuple(fields),
+        sheet,
+        release_only,
+        name_zh.strip(),
+        symbology,
+        longest,
+    )
 
 
 def load_layout(path: Path) -> Layout:

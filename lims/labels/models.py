@@ -3,10 +3,10 @@
 A unit leaves the lab only under a label that says what the record says now; the print row keeps what the label
 said (effective status, use-by minute, thaw time) so the issue desk can compare it with the unit's state.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlmodel import Field
 
@@ -18,19 +18,19 @@ class LabelPrint(AuditedRecord, table=True):
 
     __tablename__ = "label_print"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="dose_unit.id", index=True)
     unit_code: str = Field(max_length=30)
-    payload: str = Field(max_length=60)          # the QR payload printed, LIMS:DU:<code>
-    layout: str = Field(max_length=40)           # label stock code, e.g. tube_50x30
-    format: str = Field(max_length=10)           # pdf, zpl, zpl_send
-    state: str = Field(max_length=20)            # effective unit status printed
-    use_by: datetime                             # the use-by (or EXP) minute printed
-    thawed_at: Optional[datetime] = None         # the thaw time printed, None on a frozen or fresh label
+    payload: str = Field(max_length=60)  # the QR payload printed, LIMS:DU:<code>
+    layout: str = Field(max_length=40)  # label stock code, e.g. tube_50x30
+    format: str = Field(max_length=10)  # pdf, zpl, zpl_send
+    state: str = Field(max_length=20)  # effective unit status printed
+    use_by: datetime  # the use-by (or EXP) minute printed
+    thawed_at: datetime | None = None  # the thaw time printed, None on a frozen or fresh label
     printed_at: datetime
-    printed_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    verified_at: Optional[datetime] = None
-    verified_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    printed_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    verified_at: datetime | None = None
+    verified_by_id: int | None = Field(default=None, foreign_key="app_user.id")
 
     @property
     def audit_record_id(self) -> str:

@@ -6,6 +6,7 @@ report font (lims/reports/fonts.py), subset into the file like the reports,
 so a label prints the same on a machine without Chinese fonts. Fitting (shrink
 to 4 pt, then cut or refuse) follows lims/labels/fit.py, shared with ZPL.
 """
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """QR matrices: error correction Q (25 %), a 4-module quiet zone (domain.md section 5)."""
+
 from __future__ import annotations
 
 import qrcode

@@ -9,6 +9,7 @@ must say) makes a new label due before the unit leaves the lab.
 The QR payload names the unit, not the print (``LIMS:DU:<code>``): the scan proves the label in hand belongs to
 this unit; which print it is comes from the print record, the last one printed for the unit.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,13 +36,26 @@ def record_prints(session, labels, layout_code: str, fmt: str, now: datetime, us
     units = [lab for lab in labels if lab.kind == "DU" and lab.unit_state is not None]
     if not units:
         return
-    by_code = {u.code: u for u in session.exec(select(DoseUnit).where(
-        DoseUnit.code.in_([lab.record_id for lab in units]))).all()}  # one query for a whole lot's labels
+    by_code = {
+        u.code: u
+        for u in session.exec(select(DoseUnit).where(DoseUnit.code.in_([lab.record_id for lab in units]))).all()
+    }  # one query for a whole lot's labels
     for lab in units:
         u, st = by_code[lab.record_id], lab.unit_state
-        session.add(LabelPrint(unit_id=u.id, unit_code=u.code, payload=lab.payload, layout=layout_code, format=fmt,
-                               state=st.code, use_by=st.use_by_minute, thawed_at=st.thawed_at, printed_at=now,
-                               printed_by_id=user_id))
+        session.add(
+            LabelPrint(
+                unit_id=u.id,
+                unit_code=u.code,
+                payload=lab.payload,
+                layout=layout_code,
+                format=fmt,
+                state=st.code,
+                use_by=st.use_by_minute,
+                thawed_at=st.thawed_at,
+                printed_at=now,
+                printed_by_id=user_id,
+            )
+        )
     session.flush()
 
 
@@ -51,8 +65,11 @@ def last_print(session, u: DoseUnit) -> LabelPrint | None:
 
 def is_current(p: LabelPrint, state) -> bool:
     """The print says what the unit is now: the same status wording, use-by minute and thaw time."""
-    return (_label_state(p.state) == _label_state(state.code) and p.use_by == state.use_by_minute
-            and p.thawed_at == state.thawed_at)
+    return (
+        _label_state(p.state) == _label_state(state.code)
+        and p.use_by == state.use_by_minute
+        and p.thawed_at == state.thawed_at
+    )
 
 
 def describe(state_code: str, use_by: datetime, thawed_at: datetime | None) -> str:
@@ -61,8 +78,12 @@ def describe(state_code: str, use_by: datetime, thawed_at: datetime | None) -> s
 
     status = UNIT_STATUS_LABELS.get(state_code, state_code)
     if thawed_at is not None:
-        return _("%(status)s, thawed %(thawed)s, use by %(t)s", status=status, thawed=format_dt(thawed_at),
-                 t=format_dt(use_by))
+        return _(
+            "%(status)s, thawed %(thawed)s, use by %(t)s",
+            status=status,
+            thawed=format_dt(thawed_at),
+            t=format_dt(use_by),
+        )
     return _("%(status)s, use by %(t)s", status=status, t=format_dt(use_by))
 
 
@@ -80,26 +101,50 @@ def verify(session, u: DoseUnit, scanned: str, user, now: datetime) -> LabelPrin
     if problem == "empty":
         raise RuleViolation(_("Scan the printed label of unit %(code)s.", code=u.code))
     if problem or kind is None:
-        raise RuleViolation(_("%(scan)s is not a label scan: scan the QR code printed on the label of unit %(code)s.",
-                              scan=text[:60], code=u.code))
+        raise RuleViolation(
+            _(
+                "%(scan)s is not a label scan: scan the QR code printed on the label of unit %(code)s.",
+                scan=text[:60],
+                code=u.code,
+            )
+        )
     if kind != "DU":
-        raise RuleViolation(_("%(scan)s is not a dose unit label: scan the label of unit %(code)s.",
-                              scan=text[:60], code=u.code))
+        raise RuleViolation(
+            _("%(scan)s is not a dose unit label: scan the label of unit %(code)s.", scan=text[:60], code=u.code)
+        )
     if ident.strip().upper() != u.code:
-        raise RuleViolation(_("This label belongs to unit %(other)s, not to %(code)s: take it off and label the unit "
-                              "with its own label.", other=ident.strip().upper(), code=u.code))
+        raise RuleViolation(
+            _(
+                "This label belongs to unit %(other)s, not to %(code)s: take it off and label the unit "
+                "with its own label.",
+                other=ident.strip().upper(),
+                code=u.code,
+            )
+        )
     p = last_print(session, u)
     if p is None:
-        raise RuleViolation(_("No label was printed for unit %(code)s: print its label first, then scan it.",
-                              code=u.code))
+        raise RuleViolation(
+            _("No label was printed for unit %(code)s: print its label first, then scan it.", code=u.code)
+        )
     state = unit_state(session, u, now)
     if not is_current(p, state):
-        raise RuleViolation(_("The last label of unit %(code)s says %(printed)s; the unit is now %(now)s. "
-                              "Print a new label and scan that one.", code=u.code,
-                              printed=describe(p.state, p.use_by, p.thawed_at), now=_now_text(state)))
+        raise RuleViolation(
+            _(
+                "The last label of unit %(code)s says %(printed)s; the unit is now %(now)s. "
+                "Print a new label and scan that one.",
+                code=u.code,
+                printed=describe(p.state, p.use_by, p.thawed_at),
+                now=_now_text(state),
+            )
+        )
     if p.verified_at is not None:
-        raise RuleViolation(_("The label of unit %(code)s printed %(at)s was already verified.", code=u.code,
-                              at=format_dt(p.printed_at)))
+        raise RuleViolation(
+            _(
+                "The label of unit %(code)s printed %(at)s was already verified.",
+                code=u.code,
+                at=format_dt(p.printed_at),
+            )
+        )
     from ..audit.trail import change_reason
 
     with change_reason(session, "label verified by scan"):
@@ -115,14 +160,24 @@ def issue_problem(session, u: DoseUnit, now: datetime) -> str | None:
 
     p = last_print(session, u)
     if p is None:
-        return _("Unit %(code)s has no printed label: print its label on the unit page and scan it into "
-                 "\"Verify label\" before issuing.", code=u.code)
+        return _(
+            "Unit %(code)s has no printed label: print its label on the unit page and scan it into "
+            '"Verify label" before issuing.',
+            code=u.code,
+        )
     state = unit_state(session, u, now)
     if not is_current(p, state):
-        return _("The label of unit %(code)s says %(printed)s, but the unit is now %(now)s: print a new label, "
-                 "scan it into \"Verify label\" on the unit page, then issue.", code=u.code,
-                 printed=describe(p.state, p.use_by, p.thawed_at), now=_now_text(state))
+        return _(
+            "The label of unit %(code)s says %(printed)s, but the unit is now %(now)s: print a new label, "
+            'scan it into "Verify label" on the unit page, then issue.',
+            code=u.code,
+            printed=describe(p.state, p.use_by, p.thawed_at),
+            now=_now_text(state),
+        )
     if p.verified_at is None:
-        return _("The label of unit %(code)s was printed but not verified: scan it into \"Verify label\" on the "
-                 "unit page before issuing.", code=u.code)
+        return _(
+            'The label of unit %(code)s was printed but not verified: scan it into "Verify label" on the '
+            "unit page before issuing.",
+            code=u.code,
+        )
     return None

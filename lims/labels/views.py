@@ -1,4 +1,5 @@
 """Printing labels from the record pages: PDF (exact label size or A4 sheet) or ZPL."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, make_response, redirect, request
@@ -35,13 +36,17 @@ def print_():
         flash(_("Choose a label layout."), "error")
         return redirect(back)
     try:
-        document, count = print_labels(db_session(), kind, code, layout, fmt, request.form.get("reason"), current_app.config)
+        document, count = print_labels(
+            db_session(), kind, code, layout, fmt, request.form.get("reason"), current_app.config
+        )
     except LimsError as err:
         flash(err.message, "error")
         return redirect(back)
     if fmt == "zpl_send":
-        flash(_("%(n)s label(s) sent to the printer at %(printer)s.", n=count, printer=current_app.config["ZPL_PRINTER"]),
-              "success")
+        flash(
+            _("%(n)s label(s) sent to the printer at %(printer)s.", n=count, printer=current_app.config["ZPL_PRINTER"]),
+            "success",
+        )
         return redirect(back)
     resp = make_response(document)
     name = f"{code}-{layout.code}.{fmt}"

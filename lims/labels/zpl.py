@@ -17,6 +17,7 @@ bitmap (°, …); Chinese prints one of two ways (LIMS_ZPL_CJK):
 The code is a QR code (^BQ, error correction Q) or a Data Matrix (^BX, the
 symbol size the PDF draws), with whole-dot modules of at least 0.5 mm.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -121,8 +122,12 @@ def render(layout: Layout, contents: list, dots_per_mm: int = 8, cjk: str = "gra
         raise ZplSettingError("LIMS_ZPL_CJK is 'font' but LIMS_ZPL_FONT names no font on the printer")
     labels = []
     for content in contents:
-        lines = ["^XA", "^CI28", f"^PW{round(layout.width_mm * dots_per_mm)}",
-                 f"^LL{round(layout.height_mm * dots_per_mm)}"]
+        lines = [
+            "^XA",
+            "^CI28",
+            f"^PW{round(layout.width_mm * dots_per_mm)}",
+            f"^LL{round(layout.height_mm * dots_per_mm)}",
+        ]
         if cjk == "font":
             lines.append(f"^CW{RESIDENT_LETTER},{font.strip()}")
         lines.append(_code(layout, content.payload, dots_per_mm))

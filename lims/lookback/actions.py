@@ -5,6 +5,7 @@ they create). They go through the same status changes the batch and unit pages
 use, so every change is in the audit trail and the bedside scan refuses a
 held unit as recalled.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,14 +24,22 @@ from ..errors import RuleViolation
 from ..manufacturing.batches import limits_for, set_status
 from ..manufacturing.models import Batch, BatchDisposition, Donation, DoseUnit
 from . import cases, rules
-from .models import (LookbackAction, LookbackCase, LookbackHold, LookbackNotification, LookbackRetest,
-                     LookbackScopeAddition)
+from .models import (
+    LookbackAction,
+    LookbackCase,
+    LookbackHold,
+    LookbackNotification,
+    LookbackRetest,
+    LookbackScopeAddition,
+)
 
 CLOSE_TEXTS = {
     "outcome": lambda p: _("Choose the outcome: confirmed or unfounded."),
     "conclusion": lambda p: _("A conclusion is required to close the case."),
     "uninformed": lambda p: _("Recipients not yet informed: %(items)s.", **p),
-    "not_held": lambda p: _("%(n)s items in scope can still be used: hold them before closing the case as confirmed.", **p),
+    "not_held": lambda p: _(
+        "%(n)s items in scope can still be used: hold them before closing the case as confirmed.", **p
+    ),
 }
 
 
@@ -38,10 +47,10 @@ CLOSE_TEXTS = {
 class HoldPlan:
     """What a hold would take out of use now."""
 
-    donations: list[Donation] = field(default_factory=list)   # received, not processed
-    batches: list[Batch] = field(default_factory=list)        # in process / awaiting QC / quarantine: held in place
-    released: list[Batch] = field(default_factory=list)       # released: put on hold
-    units: list[DoseUnit] = field(default_factory=list)       # available, reserved, issued: recalled
+    donations: list[Donation] = field(default_factory=list)  # received, not processed
+    batches: list[Batch] = field(default_factory=list)  # in process / awaiting QC / quarantine: held in place
+    released: list[Batch] = field(default_factory=list)  # released: put on hold
+    units: list[DoseUnit] = field(default_factory=list)  # available, reserved, issued: recalled
 
     @property
     def size(self) -> int:
@@ -49,8 +58,13 @@ class HoldPlan:
 
 
 def _active_holds(session, case: LookbackCase) -> list[LookbackHold]:
-    return list(session.exec(select(LookbackHold).where(LookbackHold.case_id == case.id, LookbackHold.active.is_(True))
-                             .order_by(LookbackHold.id)).all())
+    return list(
+        session.exec(
+            select(LookbackHold)
+            .where(LookbackHold.case_id == case.id, LookbackHold.active.is_(True))
+            .order_by(LookbackHold.id)
+        ).all()
+    )
 
 
 def hold_plan(session, case: LookbackCase, lines=None) -> HoldPlan:
@@ -82,8 +96,16 @@ def _next_seq(session, model, case: LookbackCase) -> int:
 
 def _action(session, case: LookbackCase, kind: str, text: str, summary: dict, outcome=None) -> LookbackAction:
     seq = _next_seq(session, LookbackAction, case)
-    a = LookbackAction(case_id=case.id, case_code=case.code, seq=seq, kind=kind, outcome=outcome, text=text.strip(),
-                       summary=json.dumps(summary, sort_keys=True), acted_at=utcnow())
+    a = LookbackAction(
+        case_id=case.id,
+        case_code=case.code,
+        seq=seq,
+        kind=kind,
+        outcome=outcome,
+        text=text.strip(),
+        summary=json.dumps(summary, sort_keys=True),
+        acted_at=utcnow(),
+    )
     session.add(a)
     session.flush()
     return a
@@ -101,8 +123,16 @@ def lock_donor_batches(session, donor_id: int) -> None:
     session.exec(select(Batch.id).where(Batch.donor_id == donor_id).order_by(Batch.id).with_for_update()).all()
 
 
-def hold(session, case: LookbackCase, expected_version, reason: str, user, password: str, client=None,
-         expected_content: str | None = None) -> LookbackAction:
+def hold(
+    session,
+    case: LookbackCase,
+    expected_version,
+    reason: str,
+    user,
+    password: str,
+    client=None,
+    expected_content: str | None = None,
+) -> LookbackAction:
     """One signed act: unprocessed donations and unreleased batches held in place, released batches on hold, every
     unit not yet administered recalled and taken off its reservation (the dose is kept, without a unit)."""
     from ..clinical.course_models import Administration
@@ -118,11 +148,22 @@ def hold(session, case: LookbackCase, expected_version, reason: str, user, passw
         raise RuleViolation(_("Nothing in scope can still be used: there is nothing left to hold."))
     why = f"lookback {case.code}: {reason.strip()}"
     unit_ids = [u.id for u in plan.units]
-    doses = list(session.exec(select(Administration).where(Administration.unit_id.in_(unit_ids),
-                                                           Administration.status == "planned")).all()) if unit_ids else []
-    summary = {"donations": [d.code for d in plan.donations], "batches_held": [b.lot for b in plan.batches],
-               "batches_on_hold": [b.lot for b in plan.released], "units": [u.code for u in plan.units],
-               "doses_freed": [a.code for a in doses]}
+    doses = (
+        list(
+            session.exec(
+                select(Administration).where(Administration.unit_id.in_(unit_ids), Administration.status == "planned")
+            ).all()
+        )
+        if unit_ids
+        else []
+    )
+    summary = {
+        "donations": [d.code for d in plan.donations],
+        "batches_held": [b.lot for b in plan.batches],
+        "batches_on_hold": [b.lot for b in plan.released],
+        "units": [u.code for u in plan.units],
+        "doses_freed": [a.code for a in doses],
+    }
     action = _action(session, case, "hold", reason, summary)
     holds, dispositions = [], []
     for d in plan.donations:
@@ -144,14 +185,24 @@ def hold(session, case: LookbackCase, expected_version, reason: str, user, passw
             u.status, u.status_reason = "recalled", why
         case.held_at = action.acted_at
     for kind, ref_id, code, prior in holds:
-        session.add(LookbackHold(case_id=case.id, case_code=case.code, action_id=action.id, kind=kind, ref_id=ref_id,
-                                 ref_code=code, prior_status=prior))
+        session.add(
+            LookbackHold(
+                case_id=case.id,
+                case_code=case.code,
+                action_id=action.id,
+                kind=kind,
+                ref_id=ref_id,
+                ref_code=code,
+                prior_status=prior,
+            )
+        )
     session.flush()
     sign_many(session, [action, *dispositions], "approved", user, password, comment=reason, client=client)
     return action
 
 
 # --- what the page showed -------------------------------------------------------------------------
+
 
 def case_records(session, case: LookbackCase) -> list:
     """Every record the case page shows and a signer judges: the case, each donation of the donor with its batch
@@ -188,6 +239,7 @@ def expect_case_content(session, case: LookbackCase, expected: str | None) -> No
 
 # --- widening the scope ----------------------------------------------------------------------------
 
+
 def _scope_targets(session, case: LookbackCase, text: str) -> tuple[list[tuple[str, Donation, str]], list[str]]:
     """The donations named in ``text`` (donation codes or lots, typed or scanned, separated by spaces, commas or
     lines): [(kind, donation, code named)] and every problem at once."""
@@ -218,8 +270,14 @@ def _scope_targets(session, case: LookbackCase, text: str) -> tuple[list[tuple[s
             donation = session.get(Donation, batch.donation_id)
         else:
             label = scan.RESOLVERS[kind_code].label if kind_code in scan.RESOLVERS else kind_code
-            problems.append(_("%(code)s is not a donation or a batch (%(label)s); name a donation (DN-...) or a "
-                              "batch lot (FMT-...).", code=raw, label=label or _("unknown code")))
+            problems.append(
+                _(
+                    "%(code)s is not a donation or a batch (%(label)s); name a donation (DN-...) or a "
+                    "batch lot (FMT-...).",
+                    code=raw,
+                    label=label or _("unknown code"),
+                )
+            )
             continue
         entry = entries.get(donation.id)
         if entry is None:
@@ -234,8 +292,16 @@ def _scope_targets(session, case: LookbackCase, text: str) -> tuple[list[tuple[s
     return found, problems
 
 
-def widen(session, case: LookbackCase, expected_content: str | None, targets: str, reason: str, user, password: str,
-          client=None) -> LookbackAction:
+def widen(
+    session,
+    case: LookbackCase,
+    expected_content: str | None,
+    targets: str,
+    reason: str,
+    user,
+    password: str,
+    client=None,
+) -> LookbackAction:
     """One signed QA act: further donations or batches of the donor added to the case's scope with a reason. From
     then on the case covers them as its rule's own (a hold takes them out of use, recipients reached, re-tests)."""
     _require_open(case)
@@ -248,14 +314,24 @@ def widen(session, case: LookbackCase, expected_content: str | None, targets: st
         problems.append(_("A reason is required to widen the scope."))
     if problems:
         raise RuleViolation(" ".join(problems))
-    summary = {"donations": [d.code for k, d, _c in found if k == "donation"],
-               "batches": [c for k, _d, c in found if k == "batch"]}
+    summary = {
+        "donations": [d.code for k, d, _c in found if k == "donation"],
+        "batches": [c for k, _d, c in found if k == "batch"],
+    }
     action = _action(session, case, "widen", reason, summary)
     seq = _next_seq(session, LookbackScopeAddition, case)
     rows = []
     for i, (kind, donation, code) in enumerate(found):
-        row = LookbackScopeAddition(case_id=case.id, case_code=case.code, action_id=action.id, seq=seq + i, kind=kind,
-                                    donation_id=donation.id, ref_code=code, reason=reason.strip())
+        row = LookbackScopeAddition(
+            case_id=case.id,
+            case_code=case.code,
+            action_id=action.id,
+            seq=seq + i,
+            kind=kind,
+            donation_id=donation.id,
+            ref_code=code,
+            reason=reason.strip(),
+        )
         session.add(row)
         rows.append(row)
     session.flush()
@@ -265,10 +341,14 @@ def widen(session, case: LookbackCase, expected_content: str | None, targets: st
 
 # --- recipients ------------------------------------------------------------------------------------
 
+
 def freed_doses(session, case: LookbackCase) -> list[str]:
     out = []
-    for a in session.exec(select(LookbackAction).where(LookbackAction.case_id == case.id, LookbackAction.kind == "hold")
-                          .order_by(LookbackAction.seq)).all():
+    for a in session.exec(
+        select(LookbackAction)
+        .where(LookbackAction.case_id == case.id, LookbackAction.kind == "hold")
+        .order_by(LookbackAction.seq)
+    ).all():
         out += json.loads(a.summary).get("doses_freed", [])
     return out
 
@@ -276,8 +356,14 @@ def freed_doses(session, case: LookbackCase) -> list[str]:
 def recipients_to_inform(session, case: LookbackCase, lines=None) -> list[str]:
     """Every recipient given a unit in scope: each must be informed before the case closes."""
     lines = lines if lines is not None else cases.reach(session, case)
-    return sorted({u.recipient for line in lines for u in line.units
-                   if u.recipient and u.administration is not None and u.administration.given_at is not None})
+    return sorted(
+        {
+            u.recipient
+            for line in lines
+            for u in line.units
+            if u.recipient and u.administration is not None and u.administration.given_at is not None
+        }
+    )
 
 
 def recipients_reached(session, case: LookbackCase, lines=None) -> list[str]:
@@ -295,16 +381,30 @@ def recipients_reached(session, case: LookbackCase, lines=None) -> list[str]:
 
 
 def notifications_of(session, case: LookbackCase) -> list[LookbackNotification]:
-    return list(session.exec(select(LookbackNotification).where(LookbackNotification.case_id == case.id)
-                             .order_by(LookbackNotification.informed_at, LookbackNotification.id)).all())
+    return list(
+        session.exec(
+            select(LookbackNotification)
+            .where(LookbackNotification.case_id == case.id)
+            .order_by(LookbackNotification.informed_at, LookbackNotification.id)
+        ).all()
+    )
 
 
 def informed(session, case: LookbackCase) -> set[str]:
     return {n.recipient_code for n in notifications_of(session, case) if n.reached}
 
 
-def notify(session, case: LookbackCase, recipient_code: str, person: str, informed_at: datetime | None, method: str,
-           reached: bool, note: str | None, now: datetime) -> LookbackNotification:
+def notify(
+    session,
+    case: LookbackCase,
+    recipient_code: str,
+    person: str,
+    informed_at: datetime | None,
+    method: str,
+    reached: bool,
+    note: str | None,
+    now: datetime,
+) -> LookbackNotification:
     from ..clinical.models import Recipient
 
     _require_open(case)
@@ -326,9 +426,18 @@ def notify(session, case: LookbackCase, recipient_code: str, person: str, inform
         raise RuleViolation(" ".join(problems))
     recipient = session.exec(select(Recipient).where(Recipient.code == code)).one()
     seq = _next_seq(session, LookbackNotification, case)
-    n = LookbackNotification(case_id=case.id, case_code=case.code, seq=seq, recipient_id=recipient.id,
-                             recipient_code=code, informed_person=person.strip(), informed_at=informed_at,
-                             method=method, reached=bool(reached), note=(note or "").strip() or None)
+    n = LookbackNotification(
+        case_id=case.id,
+        case_code=case.code,
+        seq=seq,
+        recipient_id=recipient.id,
+        recipient_code=code,
+        informed_person=person.strip(),
+        informed_at=informed_at,
+        method=method,
+        reached=bool(reached),
+        note=(note or "").strip() or None,
+    )
     session.add(n)
     session.flush()
     return n
@@ -336,9 +445,15 @@ def notify(session, case: LookbackCase, recipient_code: str, person: str, inform
 
 # --- re-tests --------------------------------------------------------------------------------------
 
+
 def retests_of(session, case: LookbackCase) -> list[LookbackRetest]:
-    return list(session.exec(select(LookbackRetest).where(LookbackRetest.case_id == case.id)
-                             .order_by(LookbackRetest.tested_on, LookbackRetest.id)).all())
+    return list(
+        session.exec(
+            select(LookbackRetest)
+            .where(LookbackRetest.case_id == case.id)
+            .order_by(LookbackRetest.tested_on, LookbackRetest.id)
+        ).all()
+    )
 
 
 def _donation_code(value: str | None, problems: list[str]) -> str | None:
@@ -349,8 +464,17 @@ def _donation_code(value: str | None, problems: list[str]) -> str | None:
     return cases.scanned(value, "RS" if kind == "RS" else "DN", problems)
 
 
-def record_retest(session, case: LookbackCase, donation_code: str, test: str, result: str, tested_on: date | None,
-                  laboratory: str, note: str | None, today: date) -> LookbackRetest:
+def record_retest(
+    session,
+    case: LookbackCase,
+    donation_code: str,
+    test: str,
+    result: str,
+    tested_on: date | None,
+    laboratory: str,
+    note: str | None,
+    today: date,
+) -> LookbackRetest:
     _require_open(case)
     problems = []
     code = _donation_code(donation_code, problems)
@@ -370,20 +494,31 @@ def record_retest(session, case: LookbackCase, donation_code: str, test: str, re
     elif line is not None and tested_on < line.donation.collection_day:
         problems.append(_("The test date is before the donation (%(day)s).", day=line.donation.collection_day))
     elif line is not None and line.disposed is not None and tested_on > line.disposed.disposed_on:
-        problems.append(_("The retained sample of %(code)s was disposed of on %(day)s.", code=code,
-                          day=line.disposed.disposed_on))
+        problems.append(
+            _("The retained sample of %(code)s was disposed of on %(day)s.", code=code, day=line.disposed.disposed_on)
+        )
     if problems:
         raise RuleViolation(" ".join(problems))
     seq = _next_seq(session, LookbackRetest, case)
-    r = LookbackRetest(case_id=case.id, case_code=case.code, seq=seq, donation_id=line.donation.id, donation_code=code,
-                       test=test.strip(), result=result, tested_on=tested_on, laboratory=laboratory.strip(),
-                       note=(note or "").strip() or None)
+    r = LookbackRetest(
+        case_id=case.id,
+        case_code=case.code,
+        seq=seq,
+        donation_id=line.donation.id,
+        donation_code=code,
+        test=test.strip(),
+        result=result,
+        tested_on=tested_on,
+        laboratory=laboratory.strip(),
+        note=(note or "").strip() or None,
+    )
     session.add(r)
     session.flush()
     return r
 
 
 # --- closing ---------------------------------------------------------------------------------------
+
 
 def close_blockers(session, case: LookbackCase, outcome: str | None, conclusion: str | None) -> list[str]:
     lines = cases.reach(session, case)
@@ -393,8 +528,17 @@ def close_blockers(session, case: LookbackCase, outcome: str | None, conclusion:
     return [CLOSE_TEXTS[code](p) for code, p in rules.close_problems(outcome, conclusion, uninformed, live)]
 
 
-def close(session, case: LookbackCase, expected_version, outcome: str, conclusion: str, user, password: str,
-          client=None, expected_content: str | None = None) -> LookbackAction:
+def close(
+    session,
+    case: LookbackCase,
+    expected_version,
+    outcome: str,
+    conclusion: str,
+    user,
+    password: str,
+    client=None,
+    expected_content: str | None = None,
+) -> LookbackAction:
     """Signed close. Confirmed: batches on hold are recalled and every hold stays (the products are never used).
     Unfounded: every hold is released, units back to stock unless they expired or had been issued."""
     _require_open(case)
@@ -403,8 +547,9 @@ def close(session, case: LookbackCase, expected_version, outcome: str, conclusio
     expect_case_content(session, case, expected_content)
     problems = close_blockers(session, case, outcome, conclusion)
     if problems:
-        raise RuleViolation(_("Lookback case %(code)s cannot be closed: %(reasons)s", code=case.code,
-                              reasons=" ".join(problems)))
+        raise RuleViolation(
+            _("Lookback case %(code)s cannot be closed: %(reasons)s", code=case.code, reasons=" ".join(problems))
+        )
     why = f"lookback {case.code} closed {outcome}: {conclusion.strip()}"
     now = utcnow()
     holds = _active_holds(session, case)
@@ -434,12 +579,15 @@ def close(session, case: LookbackCase, expected_version, outcome: str, conclusio
                     h.outcome = u.status
                     continue
                 batch = session.get(Batch, u.batch_id)
-                after = rules.unit_after_unfounded(h.prior_status, now, u.expires_at, u.thawed_at,
-                                                   limits_for(session, batch).thaw_use_hours)
+                after = rules.unit_after_unfounded(
+                    h.prior_status, now, u.expires_at, u.thawed_at, limits_for(session, batch).thaw_use_hours
+                )
                 h.outcome = after
                 if after != "recalled":
                     u.status, u.status_reason = after, why
-                summary[{"available": "units_available", "expired": "units_expired"}.get(after, "units_kept")].append(u.code)
+                summary[{"available": "units_available", "expired": "units_expired"}.get(after, "units_kept")].append(
+                    u.code
+                )
     with change_reason(session, why):
         for b in batches.values():
             b.status_reason = why
@@ -451,19 +599,23 @@ def close(session, case: LookbackCase, expected_version, outcome: str, conclusio
 
 
 def actions_of(session, case: LookbackCase) -> list[LookbackAction]:
-    return list(session.exec(select(LookbackAction).where(LookbackAction.case_id == case.id)
-                             .order_by(LookbackAction.seq)).all())
+    return list(
+        session.exec(select(LookbackAction).where(LookbackAction.case_id == case.id).order_by(LookbackAction.seq)).all()
+    )
 
 
 def holds_of(session, case: LookbackCase) -> list[LookbackHold]:
-    return list(session.exec(select(LookbackHold).where(LookbackHold.case_id == case.id).order_by(LookbackHold.id)).all())
+    return list(
+        session.exec(select(LookbackHold).where(LookbackHold.case_id == case.id).order_by(LookbackHold.id)).all()
+    )
 
 
 def covering_open_cases(session, donation: Donation) -> list[str]:
     """The open cases whose scope includes this donation (its retained sample must be kept for re-testing)."""
     out = []
-    for c in session.exec(select(LookbackCase).where(LookbackCase.donor_id == donation.donor_id,
-                                                     LookbackCase.status == "open")).all():
+    for c in session.exec(
+        select(LookbackCase).where(LookbackCase.donor_id == donation.donor_id, LookbackCase.status == "open")
+    ).all():
         if any(e.in_scope and e.donation.id == donation.id for e in cases.scope_of(session, c)):
             out.append(c.code)
     return out
@@ -478,25 +630,61 @@ def timeline(session, case: LookbackCase) -> list[tuple[datetime, str, str]]:
     for a in actions_of(session, case):
         s = json.loads(a.summary)
         if a.kind == "hold":
-            events.append((a.acted_at, _("Hold signed: %(u)s units recalled, %(b)s batches held or on hold, "
-                                         "%(d)s doses freed. %(text)s",
-                                         u=len(s.get("units", [])), d=len(s.get("doses_freed", [])),
-                                         b=len(s.get("batches_held", [])) + len(s.get("batches_on_hold", [])), text=a.text)))
+            events.append(
+                (
+                    a.acted_at,
+                    _(
+                        "Hold signed: %(u)s units recalled, %(b)s batches held or on hold, %(d)s doses freed. %(text)s",
+                        u=len(s.get("units", [])),
+                        d=len(s.get("doses_freed", [])),
+                        b=len(s.get("batches_held", [])) + len(s.get("batches_on_hold", [])),
+                        text=a.text,
+                    ),
+                )
+            )
         elif a.kind == "widen":
-            events.append((a.acted_at, _("Scope widened to %(items)s: %(text)s",
-                                         items=", ".join(s.get("donations", []) + s.get("batches", [])), text=a.text)))
+            events.append(
+                (
+                    a.acted_at,
+                    _(
+                        "Scope widened to %(items)s: %(text)s",
+                        items=", ".join(s.get("donations", []) + s.get("batches", [])),
+                        text=a.text,
+                    ),
+                )
+            )
         else:
-            events.append((a.acted_at, _("Closed as %(outcome)s: %(text)s", outcome=outcome_label(a.outcome), text=a.text)))
+            events.append(
+                (a.acted_at, _("Closed as %(outcome)s: %(text)s", outcome=outcome_label(a.outcome), text=a.text))
+            )
     for n in notifications_of(session, case):
-        events.append((n.informed_at, _("%(code)s: %(person)s %(state)s by %(method)s", code=n.recipient_code,
-                                        person=n.informed_person,
-                                        state=_("informed") if n.reached else _("not reached"),
-                                        method=method_label(n.method))))
+        events.append(
+            (
+                n.informed_at,
+                _(
+                    "%(code)s: %(person)s %(state)s by %(method)s",
+                    code=n.recipient_code,
+                    person=n.informed_person,
+                    state=_("informed") if n.reached else _("not reached"),
+                    method=method_label(n.method),
+                ),
+            )
+        )
     out = [(at, format_dt(at), text) for at, text in events]
     for r in retests_of(session, case):
-        out.append((r.created_at, str(r.tested_on),
-                    _("Re-test of %(code)s (%(test)s): %(result)s, %(lab)s", code=r.donation_code, test=r.test,
-                      result=retest_label(r.result), lab=r.laboratory)))
+        out.append(
+            (
+                r.created_at,
+                str(r.tested_on),
+                _(
+                    "Re-test of %(code)s (%(test)s): %(result)s, %(lab)s",
+                    code=r.donation_code,
+                    test=r.test,
+                    result=retest_label(r.result),
+                    lab=r.laboratory,
+                ),
+            )
+        )
     return sorted(out, key=lambda e: e[0])
 
 
@@ -509,8 +697,13 @@ def retest_label(result: str) -> str:
 
 
 def method_label(method: str) -> str:
-    return {"in_person": _("in person"), "phone": _("phone"), "letter": _("letter"), "email": _("email"),
-            "other": _("other")}.get(method, method)
+    return {
+        "in_person": _("in person"),
+        "phone": _("phone"),
+        "letter": _("letter"),
+        "email": _("email"),
+        "other": _("other"),
+    }.get(method, method)
 
 
 def elapsed(case: LookbackCase, now: datetime) -> timedelta:

@@ -1,4 +1,5 @@
 """Opening lookback cases (automatically from a positive result, or by QA) and reading what they reach."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ def get(session, code: str) -> LookbackCase:
 
 
 def open_cases(session) -> list[LookbackCase]:
-    return list(session.exec(select(LookbackCase).where(LookbackCase.status == "open").order_by(LookbackCase.opened_at)).all())
+    return list(
+        session.exec(select(LookbackCase).where(LookbackCase.status == "open").order_by(LookbackCase.opened_at)).all()
+    )
 
 
 def negative_sample_days(session, donor_id: int) -> list[date]:
@@ -43,24 +46,40 @@ def negative_sample_days(session, donor_id: int) -> list[date]:
     from ..donors.screening_models import EligibilityDecision, ScreeningResult
 
     out = []
-    for d in session.exec(select(EligibilityDecision).where(EligibilityDecision.donor_id == donor_id,
-                                                            EligibilityDecision.outcome == "eligible")).all():
+    for d in session.exec(
+        select(EligibilityDecision).where(
+            EligibilityDecision.donor_id == donor_id, EligibilityDecision.outcome == "eligible"
+        )
+    ).all():
         sig = current_signature(session, d, "approved")
         if sig and sig.valid:
-            last = session.exec(select(func.max(ScreeningResult.sample_date))
-                                .where(ScreeningResult.screening_id == d.screening_id)).one()
+            last = session.exec(
+                select(func.max(ScreeningResult.sample_date)).where(ScreeningResult.screening_id == d.screening_id)
+            ).one()
             if last is not None:
                 out.append(last)
     return out
 
 
-def _open(session, donor_id: int, trigger: str, text: str, finding: date, result_id=None, batch_id=None) -> LookbackCase:
+def _open(
+    session, donor_id: int, trigger: str, text: str, finding: date, result_id=None, batch_id=None
+) -> LookbackCase:
     days = window_days()
     s = rules.scope(finding, rules.last_negative_before(negative_sample_days(session, donor_id), finding), days)
-    case = LookbackCase(code=f"LB-{finding.year}-{next_number(session, 'lookback'):04d}", donor_id=donor_id,
-                        batch_id=batch_id, trigger=trigger, trigger_text=text, result_id=result_id, finding_date=finding,
-                        window_days=days, scope_start=s.start, scope_basis=s.basis, last_negative=s.last_negative,
-                        opened_at=utcnow())
+    case = LookbackCase(
+        code=f"LB-{finding.year}-{next_number(session, 'lookback'):04d}",
+        donor_id=donor_id,
+        batch_id=batch_id,
+        trigger=trigger,
+        trigger_text=text,
+        result_id=result_id,
+        finding_date=finding,
+        window_days=days,
+        scope_start=s.start,
+        scope_basis=s.basis,
+        last_negative=s.last_negative,
+        opened_at=utcnow(),
+    )
     session.add(case)
     session.flush()
     from ..donors.models import Donor
@@ -88,8 +107,11 @@ def trigger_for_results(session, donor, screening_results) -> list[LookbackCase]
             findings.append((r, item))
     if not findings:
         return []
-    existing = session.exec(select(LookbackCase).where(LookbackCase.donor_id == donor.id, LookbackCase.status == "open",
-                                                       LookbackCase.batch_id.is_(None))).first()
+    existing = session.exec(
+        select(LookbackCase).where(
+            LookbackCase.donor_id == donor.id, LookbackCase.status == "open", LookbackCase.batch_id.is_(None)
+        )
+    ).first()
     if existing is not None:
         return []
     r, item = min(findings, key=lambda f: f[0].sample_date)
@@ -169,8 +191,13 @@ class ScopeEntry:
 def additions_of(session, case: LookbackCase) -> list:
     from .models import LookbackScopeAddition
 
-    return list(session.exec(select(LookbackScopeAddition).where(LookbackScopeAddition.case_id == case.id)
-                             .order_by(LookbackScopeAddition.seq)).all())
+    return list(
+        session.exec(
+            select(LookbackScopeAddition)
+            .where(LookbackScopeAddition.case_id == case.id)
+            .order_by(LookbackScopeAddition.seq)
+        ).all()
+    )
 
 
 def case_scope(case: LookbackCase) -> rules.Scope:
@@ -179,8 +206,11 @@ def case_scope(case: LookbackCase) -> rules.Scope:
 
 def scope_of(session, case: LookbackCase) -> list[ScopeEntry]:
     """Every donation of the donor, oldest first, with its batch, in scope or excluded and why (rules.classify)."""
-    donations = list(session.exec(select(Donation).where(Donation.donor_id == case.donor_id)
-                                  .order_by(Donation.collection_day, Donation.code)).all())
+    donations = list(
+        session.exec(
+            select(Donation).where(Donation.donor_id == case.donor_id).order_by(Donation.collection_day, Donation.code)
+        ).all()
+    )
     batches = {b.donation_id: b for b in session.exec(select(Batch).where(Batch.donor_id == case.donor_id)).all()}
     added = {}
     for a in additions_of(session, case):
@@ -188,16 +218,21 @@ def scope_of(session, case: LookbackCase) -> list[ScopeEntry]:
     named = session.get(Batch, case.batch_id).donation_id if case.batch_id is not None else None
     facts = [rules.DonationFacts(d.id, d.collection_day, d.status, d.id in batches) for d in donations]
     decisions = rules.classify(case_scope(case), facts, named, {k: a.reason for k, a in added.items()})
-    return [ScopeEntry(d, batches.get(d.id), x.in_scope, x.reason, x.params, added.get(d.id))
-            for d, x in zip(donations, decisions)]
+    return [
+        ScopeEntry(d, batches.get(d.id), x.in_scope, x.reason, x.params, added.get(d.id))
+        for d, x in zip(donations, decisions)
+    ]
 
 
 def scope_reason(entry: ScopeEntry) -> str:
     """Why a donation is in scope or excluded, as the case page and the PDF say it."""
     p = entry.params
     if entry.reason == "added":
-        return _("added by QA (%(ref)s): %(reason)s", ref=entry.addition.audit_record_id if entry.addition else "-",
-                 reason=p["reason"])
+        return _(
+            "added by QA (%(ref)s): %(reason)s",
+            ref=entry.addition.audit_record_id if entry.addition else "-",
+            reason=p["reason"],
+        )
     if entry.reason == "named_batch":
         return _("the batch named when the case was opened")
     if entry.reason == "other_batch":
@@ -205,8 +240,11 @@ def scope_reason(entry: ScopeEntry) -> str:
     if entry.reason == "no_negative":
         return _("no fully negative screening before the finding: every donation is in scope")
     if entry.reason == "same_day_as_negative":
-        return _("given on the day the last negative screening was sampled (%(d)s): that sample does not clear "
-                 "the stool given that day", d=p["date"])
+        return _(
+            "given on the day the last negative screening was sampled (%(d)s): that sample does not clear "
+            "the stool given that day",
+            d=p["date"],
+        )
     if entry.reason == "after_negative":
         return _("after the last negative screening, sampled %(d)s", d=p["date"])
     if entry.reason == "in_window":
@@ -215,8 +253,11 @@ def scope_reason(entry: ScopeEntry) -> str:
         return _("before the last negative screening, sampled %(d)s", d=p["date"])
     if entry.reason == "before_window":
         if p.get("negative"):
-            return _("before the window start %(d)s (the last negative screening, sampled %(neg)s, is earlier)",
-                     d=p["date"], neg=p["negative"])
+            return _(
+                "before the window start %(d)s (the last negative screening, sampled %(neg)s, is earlier)",
+                d=p["date"],
+                neg=p["negative"],
+            )
         return _("before the window start %(d)s", d=p["date"])
     if entry.reason == "no_batch":
         return _("no batch was made (donation rejected): no product to follow")
@@ -239,8 +280,14 @@ def reach(session, case: LookbackCase, entries: list[ScopeEntry] | None = None) 
         if batch is not None:
             for u in session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all():
                 a = session.exec(select(Administration).where(Administration.unit_id == u.id)).first()
-                units.append(UnitLine(u, path_text(session, u.box_id, u.position) if u.box_id else "", a,
-                                      session.get(Recipient, a.recipient_id).code if a else None))
+                units.append(
+                    UnitLine(
+                        u,
+                        path_text(session, u.box_id, u.position) if u.box_id else "",
+                        a,
+                        session.get(Recipient, a.recipient_id).code if a else None,
+                    )
+                )
         lines.append(DonationLine(dn, batch, units, disposal_of(session, dn)))
     return lines
 
@@ -265,8 +312,10 @@ def audit_clause(case: LookbackCase):
 
     code = case.code
     return AuditEntry.entity.startswith("lookback_") & (
-        (AuditEntry.record_id == code) | AuditEntry.record_id.startswith(f"{code}-", autoescape=True)
-        | AuditEntry.record_id.startswith(f"{code}:", autoescape=True))
+        (AuditEntry.record_id == code)
+        | AuditEntry.record_id.startswith(f"{code}-", autoescape=True)
+        | AuditEntry.record_id.startswith(f"{code}:", autoescape=True)
+    )
 
 
 def scope_sentence(c: LookbackCase, added: int = 0) -> str:
@@ -277,10 +326,19 @@ def scope_sentence(c: LookbackCase, added: int = 0) -> str:
     if c.scope_basis == "no_negative":
         text = _("every donation: no fully negative screening before the finding")
     elif c.scope_basis == "negative_screening":
-        text = _("donations from %(d)s on: the last fully negative screening (sampled %(d)s) is later than the "
-                 "%(n)s-day window before the finding (%(w)s)", d=c.scope_start, n=c.window_days,
-                 w=c.finding_date - timedelta(days=c.window_days))
+        text = _(
+            "donations from %(d)s on: the last fully negative screening (sampled %(d)s) is later than the "
+            "%(n)s-day window before the finding (%(w)s)",
+            d=c.scope_start,
+            n=c.window_days,
+            w=c.finding_date - timedelta(days=c.window_days),
+        )
     else:
-        text = _("donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
-                 "(%(neg)s) is earlier", d=c.scope_start, n=c.window_days, neg=c.last_negative)
+        text = _(
+            "donations from %(d)s on: %(n)s days before the finding; the last fully negative screening "
+            "(%(neg)s) is earlier",
+            d=c.scope_start,
+            n=c.window_days,
+            neg=c.last_negative,
+        )
     return _("%(scope)s up to now.", scope=text) + more

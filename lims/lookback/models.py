@@ -1,8 +1,8 @@
 """Lookback cases: a donor's positive finding followed to every affected product and recipient."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field
@@ -15,24 +15,24 @@ class LookbackCase(AuditedRecord, table=True):
 
     __tablename__ = "lookback_case"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)  # LB-2026-0001
     donor_id: int = Field(foreign_key="donor.id", index=True)
-    batch_id: Optional[int] = Field(default=None, foreign_key="batch.id")  # a case opened for one batch
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")  # a case opened for one batch
     trigger: str = Field(max_length=20)  # result, manual
     trigger_text: str = Field(sa_column=Column(Text, nullable=False))
-    result_id: Optional[int] = Field(default=None, foreign_key="screening_result.id")
+    result_id: int | None = Field(default=None, foreign_key="screening_result.id")
     finding_date: date
     window_days: int
-    scope_start: Optional[date] = None
+    scope_start: date | None = None
     scope_basis: str = Field(max_length=30)
-    last_negative: Optional[date] = None
+    last_negative: date | None = None
     opened_at: datetime
     status: str = Field(default="open", max_length=20)  # open, closed
-    conclusion: Optional[str] = Field(default=None, sa_column=Column(Text))
-    held_at: Optional[datetime] = None  # the last signed hold of what is in scope
-    outcome: Optional[str] = Field(default=None, max_length=20)  # confirmed, unfounded (when closed)
-    closed_at: Optional[datetime] = None
+    conclusion: str | None = Field(default=None, sa_column=Column(Text))
+    held_at: datetime | None = None  # the last signed hold of what is in scope
+    outcome: str | None = Field(default=None, max_length=20)  # confirmed, unfounded (when closed)
+    closed_at: datetime | None = None
 
     @property
     def audit_record_id(self) -> str:
@@ -46,12 +46,12 @@ class LookbackAction(AuditedRecord, table=True):
 
     __tablename__ = "lookback_action"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="lookback_case.id", index=True)
     case_code: str = Field(max_length=20)
     seq: int
     kind: str = Field(max_length=20)  # hold, close
-    outcome: Optional[str] = Field(default=None, max_length=20)  # close: confirmed, unfounded
+    outcome: str | None = Field(default=None, max_length=20)  # close: confirmed, unfounded
     text: str = Field(sa_column=Column(Text, nullable=False))  # the hold's reason, the conclusion
     summary: str = Field(sa_column=Column(Text, nullable=False))  # JSON
     acted_at: datetime
@@ -66,7 +66,7 @@ class LookbackHold(AuditedRecord, table=True):
 
     __tablename__ = "lookback_hold"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="lookback_case.id", index=True)
     case_code: str = Field(max_length=20)
     action_id: int = Field(foreign_key="lookback_action.id")
@@ -75,8 +75,8 @@ class LookbackHold(AuditedRecord, table=True):
     ref_code: str = Field(max_length=40)
     prior_status: str = Field(max_length=20)
     active: bool = Field(default=True, index=True)
-    released_by_action_id: Optional[int] = Field(default=None, foreign_key="lookback_action.id")
-    outcome: Optional[str] = Field(default=None, max_length=20)  # released: back to stock, expired, kept (issued)
+    released_by_action_id: int | None = Field(default=None, foreign_key="lookback_action.id")
+    outcome: str | None = Field(default=None, max_length=20)  # released: back to stock, expired, kept (issued)
 
     @property
     def audit_record_id(self) -> str:
@@ -88,7 +88,7 @@ class LookbackNotification(AuditedRecord, table=True):
 
     __tablename__ = "lookback_notification"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="lookback_case.id", index=True)
     case_code: str = Field(max_length=20)
     seq: int
@@ -98,7 +98,7 @@ class LookbackNotification(AuditedRecord, table=True):
     informed_at: datetime
     method: str = Field(max_length=20)  # in_person, phone, letter, email, other
     reached: bool  # False: an attempt that did not reach anyone
-    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -110,7 +110,7 @@ class LookbackRetest(AuditedRecord, table=True):
 
     __tablename__ = "lookback_retest"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="lookback_case.id", index=True)
     case_code: str = Field(max_length=20)
     seq: int
@@ -120,7 +120,7 @@ class LookbackRetest(AuditedRecord, table=True):
     result: str = Field(max_length=20)  # negative, positive, inconclusive
     tested_on: date
     laboratory: str = Field(max_length=200)
-    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -135,7 +135,7 @@ class LookbackScopeAddition(AuditedRecord, table=True):
 
     __tablename__ = "lookback_scope"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="lookback_case.id", index=True)
     case_code: str = Field(max_length=20)
     action_id: int = Field(foreign_key="lookback_action.id")

@@ -6,6 +6,7 @@ up to now. A donor with no negative screening before the finding has every
 donation in scope. Donations on the start day itself are in scope: a sample
 taken that day does not prove the stool given that day negative.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ DEFAULT_TARGET_DAYS = 3
 
 @dataclass(frozen=True)
 class Scope:
-    start: date | None           # None: every donation of the donor
-    basis: str                   # "negative_screening", "window", "no_negative"
+    start: date | None  # None: every donation of the donor
+    basis: str  # "negative_screening", "window", "no_negative"
     last_negative: date | None
     window_start: date
 
@@ -50,14 +51,15 @@ def overdue(opened_at: datetime, now: datetime, target_days: int = DEFAULT_TARGE
 # --- acting on a case ------------------------------------------------------------------------------
 
 HOLDABLE_BATCH = ("in_process", "awaiting_qc", "quarantine")  # held in place: cannot be released while held
-RECALLABLE_UNIT = ("available", "reserved", "issued")         # taken out of use: status recalled
+RECALLABLE_UNIT = ("available", "reserved", "issued")  # taken out of use: status recalled
 OUTCOMES = ("confirmed", "unfounded")
 RETEST_RESULTS = ("negative", "positive", "inconclusive")
 NOTIFY_METHODS = ("in_person", "phone", "letter", "email", "other")
 
 
-def unit_after_unfounded(prior_status: str, now: datetime, expires_at: datetime, thawed_at: datetime | None,
-                         thaw_hours: int) -> str:
+def unit_after_unfounded(
+    prior_status: str, now: datetime, expires_at: datetime, thawed_at: datetime | None, thaw_hours: int
+) -> str:
     """What a unit recalled by a case becomes when the case closes unfounded.
 
     A unit that had been issued left the lab's control (on the ward, possibly
@@ -73,8 +75,9 @@ def unit_after_unfounded(prior_status: str, now: datetime, expires_at: datetime,
     return "available"
 
 
-def close_problems(outcome: str | None, conclusion: str | None, uninformed: list[str],
-                   live_not_held: int) -> list[tuple[str, dict]]:
+def close_problems(
+    outcome: str | None, conclusion: str | None, uninformed: list[str], live_not_held: int
+) -> list[tuple[str, dict]]:
     """Why the case cannot close yet; every reason at once.
 
     Every recipient who received a unit in scope must have been reached; a
@@ -94,13 +97,14 @@ def close_problems(outcome: str | None, conclusion: str | None, uninformed: list
 
 # --- the scope of a case, donation by donation ---------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DonationFacts:
     """What the scope rule needs of one donation of the donor."""
 
     id: int
-    day: date            # lab-zone collection day
-    status: str          # received, processing, rejected
+    day: date  # lab-zone collection day
+    status: str  # received, processing, rejected
     has_batch: bool
 
 
@@ -122,8 +126,9 @@ IN_REASONS = ("added", "named_batch", "no_negative", "same_day_as_negative", "af
 OUT_REASONS = ("other_batch", "before_negative", "before_window", "no_batch")
 
 
-def classify(s: Scope, donations: list[DonationFacts], named_donation_id: int | None = None,
-             added: dict[int, str] | None = None) -> list[ScopeDecision]:
+def classify(
+    s: Scope, donations: list[DonationFacts], named_donation_id: int | None = None, added: dict[int, str] | None = None
+) -> list[ScopeDecision]:
     """Every donation of the donor, in scope or excluded, with the reason.
 
     ``s`` is the case's stored scope (start and basis); ``named_donation_id`` the donation of the batch a case

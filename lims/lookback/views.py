@@ -1,4 +1,5 @@
 """Lookback case pages: the list, opening a case by hand, the case with everything it reaches, and its actions."""
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,19 @@ def index():
     rows = s.exec(select(LookbackCase).order_by(LookbackCase.id.desc()).limit(200)).all()
     from ..donors.models import Donor
 
-    donors = {d.id: d.code for d in s.exec(select(Donor).where(Donor.id.in_({c.donor_id for c in rows}))).all()} if rows else {}
+    donors = (
+        {d.id: d.code for d in s.exec(select(Donor).where(Donor.id.in_({c.donor_id for c in rows}))).all()}
+        if rows
+        else {}
+    )
     now = utcnow()
-    return render_template("lookback/cases.html", rows=rows, donors=donors, overdue={c.id: ops.is_overdue(c, now) for c in rows},
-                           form=OpenCaseForm(finding_date=lab_today()))
+    return render_template(
+        "lookback/cases.html",
+        rows=rows,
+        donors=donors,
+        overdue={c.id: ops.is_overdue(c, now) for c in rows},
+        form=OpenCaseForm(finding_date=lab_today()),
+    )
 
 
 @bp.route("/new", methods=["POST"])
@@ -53,10 +63,14 @@ def create():
     form = OpenCaseForm()
     if not form.validate_on_submit():
         return _render_new(form, _("Correct the marked fields."), 400)
-    return form_action(lambda: ops.open_manual(db_session(), form.donor.data, form.lot.data, form.finding_date.data,
-                                               form.reason.data, lab_today()),
-                       lambda **kw: _render_new(form, kw.get("error"), kw.get("status", 422)),
-                       lambda c: _opened(c), once=form.once.data)
+    return form_action(
+        lambda: ops.open_manual(
+            db_session(), form.donor.data, form.lot.data, form.finding_date.data, form.reason.data, lab_today()
+        ),
+        lambda **kw: _render_new(form, kw.get("error"), kw.get("status", 422)),
+        lambda c: _opened(c),
+        once=form.once.data,
+    )
 
 
 def _opened(c):
@@ -101,19 +115,45 @@ def _render(c, error=None, conflict=None, status=200, **forms):
         form.content.data = content
     acts = actions.actions_of(s, c)
     return render_template(
-        "lookback/case.html", c=c, scope=ops.scope_sentence(c, sum(1 for e in entries if e.addition)),
-        batch_statuses=BATCH_STATUS_LABELS, unit_statuses=UNIT_STATUS_LABELS, donor=s.get(Donor, c.donor_id),
-        entries=entries, scope_reason=ops.scope_reason, excluded=[e for e in entries if not e.in_scope],
-        lines=lines, recipients=ops.recipients_of(lines), overdue=ops.is_overdue(c, now),
-        elapsed_hours=int(actions.elapsed(c, now).total_seconds() // 3600), target_days=ops.target_days(),
-        history=history, plan=actions.hold_plan(s, c, lines) if c.status == "open" else None,
-        to_inform=to_inform, reached=reached, informed=done, notifications=actions.notifications_of(s, c),
-        retests=actions.retests_of(s, c), actions=[(a, json.loads(a.summary), signatures_for(s, a)) for a in acts],
-        held={(h.kind, h.ref_id) for h in actions.holds_of(s, c) if h.active}, timeline=actions.timeline(s, c), meanings=MEANINGS,
-        outcome_label=actions.outcome_label, retest_label=actions.retest_label, method_label=actions.method_label,
-        can_sign=g.user.has_role(*SIGNERS), can_notify=g.user.has_role(*NOTIFIERS),
-        notify_form=notify, retest_form=retest, hold_form=hold, close_form=close, widen_form=widen,
-        error=error, conflict=conflict, scanned=request.args.get("code")), status
+        "lookback/case.html",
+        c=c,
+        scope=ops.scope_sentence(c, sum(1 for e in entries if e.addition)),
+        batch_statuses=BATCH_STATUS_LABELS,
+        unit_statuses=UNIT_STATUS_LABELS,
+        donor=s.get(Donor, c.donor_id),
+        entries=entries,
+        scope_reason=ops.scope_reason,
+        excluded=[e for e in entries if not e.in_scope],
+        lines=lines,
+        recipients=ops.recipients_of(lines),
+        overdue=ops.is_overdue(c, now),
+        elapsed_hours=int(actions.elapsed(c, now).total_seconds() // 3600),
+        target_days=ops.target_days(),
+        history=history,
+        plan=actions.hold_plan(s, c, lines) if c.status == "open" else None,
+        to_inform=to_inform,
+        reached=reached,
+        informed=done,
+        notifications=actions.notifications_of(s, c),
+        retests=actions.retests_of(s, c),
+        actions=[(a, json.loads(a.summary), signatures_for(s, a)) for a in acts],
+        held={(h.kind, h.ref_id) for h in actions.holds_of(s, c) if h.active},
+        timeline=actions.timeline(s, c),
+        meanings=MEANINGS,
+        outcome_label=actions.outcome_label,
+        retest_label=actions.retest_label,
+        method_label=actions.method_label,
+        can_sign=g.user.has_role(*SIGNERS),
+        can_notify=g.user.has_role(*NOTIFIERS),
+        notify_form=notify,
+        retest_form=retest,
+        hold_form=hold,
+        close_form=close,
+        widen_form=widen,
+        error=error,
+        conflict=conflict,
+        scanned=request.args.get("code"),
+    ), status
 
 
 def _act(code, form, key, run, message):
@@ -121,8 +161,12 @@ def _act(code, form, key, run, message):
     c = ops.get(s, code)
     if not form.validate_on_submit():
         return _render(c, error=_("Correct the marked fields."), status=400, **{key: form})
-    return form_action(lambda: run(s, c), lambda **kw: _render(c, **{key: form}, **kw),
-                       lambda result: _done(c, message(result)), once=form.once.data if "once" in form else None)
+    return form_action(
+        lambda: run(s, c),
+        lambda **kw: _render(c, **{key: form}, **kw),
+        lambda result: _done(c, message(result)),
+        once=form.once.data if "once" in form else None,
+    )
 
 
 def _done(c, message):
@@ -134,29 +178,58 @@ def _done(c, message):
 @roles(*SIGNERS)
 def hold(code):
     f = HoldForm(prefix="hold")
-    return _act(code, f, "hold", lambda s, c: actions.hold(s, c, f.version.data, f.reason.data, g.user, f.password.data,
-                                                           request.remote_addr, f.content.data),
-                lambda a: _("Hold signed: %(n)s units recalled; every batch in scope is held.",
-                            n=len(json.loads(a.summary)["units"])))
+    return _act(
+        code,
+        f,
+        "hold",
+        lambda s, c: actions.hold(
+            s, c, f.version.data, f.reason.data, g.user, f.password.data, request.remote_addr, f.content.data
+        ),
+        lambda a: _(
+            "Hold signed: %(n)s units recalled; every batch in scope is held.", n=len(json.loads(a.summary)["units"])
+        ),
+    )
 
 
 @bp.route("/<code>/close", methods=["POST"])
 @roles(*SIGNERS)
 def close(code):
     f = CloseForm(prefix="close")
-    return _act(code, f, "close", lambda s, c: actions.close(s, c, f.version.data, f.outcome.data, f.conclusion.data,
-                                                             g.user, f.password.data, request.remote_addr, f.content.data),
-                lambda a: _("Lookback case closed as %(outcome)s.", outcome=actions.outcome_label(a.outcome)))
+    return _act(
+        code,
+        f,
+        "close",
+        lambda s, c: actions.close(
+            s,
+            c,
+            f.version.data,
+            f.outcome.data,
+            f.conclusion.data,
+            g.user,
+            f.password.data,
+            request.remote_addr,
+            f.content.data,
+        ),
+        lambda a: _("Lookback case closed as %(outcome)s.", outcome=actions.outcome_label(a.outcome)),
+    )
 
 
 @bp.route("/<code>/scope", methods=["POST"])
 @roles(*SIGNERS)
 def widen(code):
     f = WidenForm(prefix="widen")
-    return _act(code, f, "widen", lambda s, c: actions.widen(s, c, f.content.data, f.targets.data, f.reason.data, g.user,
-                                                             f.password.data, request.remote_addr),
-                lambda a: _("Scope widened: %(items)s added; hold them to take them out of use.",
-                            items=", ".join(json.loads(a.summary)["donations"] + json.loads(a.summary)["batches"])))
+    return _act(
+        code,
+        f,
+        "widen",
+        lambda s, c: actions.widen(
+            s, c, f.content.data, f.targets.data, f.reason.data, g.user, f.password.data, request.remote_addr
+        ),
+        lambda a: _(
+            "Scope widened: %(items)s added; hold them to take them out of use.",
+            items=", ".join(json.loads(a.summary)["donations"] + json.loads(a.summary)["batches"]),
+        ),
+    )
 
 
 @bp.route("/<code>/notifications", methods=["POST"])
@@ -166,23 +239,64 @@ def notify(code):
 
     f = NotifyForm()
     f.recipient.choices = [(f.recipient.data, f.recipient.data)]
-    return _act(code, f, "notify", lambda s, c: actions.notify(
-        s, c, f.recipient.data, f.informed_person.data, as_utc(f.informed_at.data), f.method.data,
-        f.reached.data == "yes", f.note.data, utcnow()),
-        lambda n: _("Notification of %(code)s recorded.", code=n.recipient_code))
+    return _act(
+        code,
+        f,
+        "notify",
+        lambda s, c: actions.notify(
+            s,
+            c,
+            f.recipient.data,
+            f.informed_person.data,
+            as_utc(f.informed_at.data),
+            f.method.data,
+            f.reached.data == "yes",
+            f.note.data,
+            utcnow(),
+        ),
+        lambda n: _("Notification of %(code)s recorded.", code=n.recipient_code),
+    )
 
 
 @bp.route("/<code>/retests", methods=["POST"])
 @roles(*SIGNERS)
 def retest(code):
     f = RetestForm()
-    return _act(code, f, "retest", lambda s, c: actions.record_retest(
-        s, c, f.donation.data, f.test.data, f.result.data, f.tested_on.data, f.laboratory.data, f.note.data, lab_today()),
-        lambda r: _("Re-test of %(code)s recorded.", code=r.donation_code))
+    return _act(
+        code,
+        f,
+        "retest",
+        lambda s, c: actions.record_retest(
+            s,
+            c,
+            f.donation.data,
+            f.test.data,
+            f.result.data,
+            f.tested_on.data,
+            f.laboratory.data,
+            f.note.data,
+            lab_today(),
+        ),
+        lambda r: _("Re-test of %(code)s recorded.", code=r.donation_code),
+    )
 
 
-CSV_HEADER = ("case", "donor", "donation", "collection_day", "retained_sample", "batch", "batch_status", "unit",
-              "unit_status", "location", "recipient", "dose", "given_at_lab", "planned_for")
+CSV_HEADER = (
+    "case",
+    "donor",
+    "donation",
+    "collection_day",
+    "retained_sample",
+    "batch",
+    "batch_status",
+    "unit",
+    "unit_status",
+    "location",
+    "recipient",
+    "dose",
+    "given_at_lab",
+    "planned_for",
+)
 
 
 @bp.route("/<code>.csv")
@@ -192,7 +306,6 @@ def export_csv(code):
     import io
 
     from ..core.csvsafe import safe_writer
-
     from ..donors.models import Donor
     from ..timefmt import format_dt
     from ..web import audited_download
@@ -206,16 +319,43 @@ def export_csv(code):
     w.writerow(CSV_HEADER)
     for line in ops.reach(s, c):
         dn = line.donation
-        retained = (f"disposed {line.disposed.disposed_on}" if line.disposed
-                    else f"{dn.retained_ml} mL at {dn.retained_location}, keep until {dn.retained_until}")
-        base = [c.code, donor, dn.code, dn.collection_day, retained, line.batch.lot if line.batch else "",
-                line.batch.status if line.batch else ""]
+        retained = (
+            f"disposed {line.disposed.disposed_on}"
+            if line.disposed
+            else f"{dn.retained_ml} mL at {dn.retained_location}, keep until {dn.retained_until}"
+        )
+        base = [
+            c.code,
+            donor,
+            dn.code,
+            dn.collection_day,
+            retained,
+            line.batch.lot if line.batch else "",
+            line.batch.status if line.batch else "",
+        ]
         if not line.units:
             w.writerow(base + [""] * 7)
         for u in line.units:
             a = u.administration
-            w.writerow(base + [u.unit.code, u.unit.status, u.location, u.recipient or "", a.code if a else "",
-                               format_dt(a.given_at, seconds=True) if a and a.given_at else "",
-                               a.scheduled_date if a and not a.given_at else ""])
-    return audited_download(buf.getvalue(), "text/csv; charset=utf-8", f"{c.code}.csv", "lookback_case", c.code,
-                            "lookback CSV", "lookback case export", inline=False)
+            w.writerow(
+                base
+                + [
+                    u.unit.code,
+                    u.unit.status,
+                    u.location,
+                    u.recipient or "",
+                    a.code if a else "",
+                    format_dt(a.given_at, seconds=True) if a and a.given_at else "",
+                    a.scheduled_date if a and not a.given_at else "",
+                ]
+            )
+    return audited_download(
+        buf.getvalue(),
+        "text/csv; charset=utf-8",
+        f"{c.code}.csv",
+        "lookback_case",
+        c.code,
+        "lookback CSV",
+        "lookback case export",
+        inline=False,
+    )

@@ -1,4 +1,5 @@
 """Donation receipt: only from a donor eligible that day who passed the donation-day check."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,11 +46,22 @@ def receive(session, donor: Donor, data: dict, user, now: datetime) -> Donation:
     if messages:
         raise RuleViolation(" ".join(messages))
     code = donation_code(day, next_number(session, f"donation-{day:%Y%m%d}"))
-    donation = Donation(code=code, donor_id=donor.id, spec_id=spec.id, collection_day=day, collected_at=collected,
-                        received_at=received, receipt_temp_c=Decimal(data["receipt_temp_c"]), mass_g=Decimal(data["mass_g"]),
-                        bristol=int(data["bristol"]), appearance=data["appearance"].strip(), received_by_id=user.id,
-                        retained_ml=limits.retained_sample_ml, retained_location=data["retained_location"].strip(),
-                        retained_until=retained_until(day, limits))
+    donation = Donation(
+        code=code,
+        donor_id=donor.id,
+        spec_id=spec.id,
+        collection_day=day,
+        collected_at=collected,
+        received_at=received,
+        receipt_temp_c=Decimal(data["receipt_temp_c"]),
+        mass_g=Decimal(data["mass_g"]),
+        bristol=int(data["bristol"]),
+        appearance=data["appearance"].strip(),
+        received_by_id=user.id,
+        retained_ml=limits.retained_sample_ml,
+        retained_location=data["retained_location"].strip(),
+        retained_until=retained_until(day, limits),
+    )
     session.add(donation)
     session.flush()
     return donation

@@ -1,12 +1,22 @@
 """Manufacturing forms. Times are typed in the lab's zone and stored as UTC."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField, PasswordField, SelectField,
-                     StringField, TextAreaField)
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from ..core.once import OnceField
@@ -19,7 +29,7 @@ DT_FORMAT = "%Y-%m-%dT%H:%M"
 
 def as_utc(value):
     """A datetime-local value (lab zone, naive) -> aware UTC."""
-    return None if value is None else value.replace(tzinfo=lab_zone()).astimezone(timezone.utc)
+    return None if value is None else value.replace(tzinfo=lab_zone()).astimezone(UTC)
 
 
 def as_local(value):
@@ -39,34 +49,63 @@ def LabTime(label, required=True):
 
 class ReceiveDonationForm(FlaskForm):
     once = OnceField()  # one record per form, however often it is sent (lims.core.once)
-    donor = StringField(_l("Donor code (scan or type)"), validators=[DataRequired(message=_l("Enter the donor code.")), Length(max=80)])
+    donor = StringField(
+        _l("Donor code (scan or type)"), validators=[DataRequired(message=_l("Enter the donor code.")), Length(max=80)]
+    )
     collected_at = LabTime(_l("Collected at"))
     received_at = LabTime(_l("Received in the lab at"))
-    receipt_temp_c = DecimalField(_l("Temperature on receipt (°C)"), places=1,
-                                  validators=[InputRequired(message=_l("Enter the temperature on receipt.")), NumberRange(-30, 45)])
-    mass_g = DecimalField(_l("Stool mass (g)"), places=1, validators=[InputRequired(message=_l("Enter the mass in g.")), NumberRange(0, 5000)])
-    bristol = SelectField(_l("Bristol stool form"), choices=[("", "")] + [(str(i), str(i)) for i in range(1, 8)],
-                          validators=[DataRequired(message=_l("Choose the Bristol stool form (1-7)."))])
-    appearance = StringField(_l("Appearance"), validators=[DataRequired(message=_l("Describe the appearance.")), Length(max=200)])
-    retained_location = StringField(_l("Retained sample (2 mL) stored at"), validators=[DataRequired(message=_l("Enter where the 2 mL retained sample is stored.")), Length(max=120)])
+    receipt_temp_c = DecimalField(
+        _l("Temperature on receipt (°C)"),
+        places=1,
+        validators=[InputRequired(message=_l("Enter the temperature on receipt.")), NumberRange(-30, 45)],
+    )
+    mass_g = DecimalField(
+        _l("Stool mass (g)"),
+        places=1,
+        validators=[InputRequired(message=_l("Enter the mass in g.")), NumberRange(0, 5000)],
+    )
+    bristol = SelectField(
+        _l("Bristol stool form"),
+        choices=[("", "")] + [(str(i), str(i)) for i in range(1, 8)],
+        validators=[DataRequired(message=_l("Choose the Bristol stool form (1-7)."))],
+    )
+    appearance = StringField(
+        _l("Appearance"), validators=[DataRequired(message=_l("Describe the appearance.")), Length(max=200)]
+    )
+    retained_location = StringField(
+        _l("Retained sample (2 mL) stored at"),
+        validators=[DataRequired(message=_l("Enter where the 2 mL retained sample is stored.")), Length(max=120)],
+    )
 
     def data_dict(self) -> dict:
-        return {"collected_at": as_utc(self.collected_at.data), "received_at": as_utc(self.received_at.data),
-                "receipt_temp_c": self.receipt_temp_c.data, "mass_g": self.mass_g.data, "bristol": int(self.bristol.data),
-                "appearance": self.appearance.data, "retained_location": self.retained_location.data}
+        return {
+            "collected_at": as_utc(self.collected_at.data),
+            "received_at": as_utc(self.received_at.data),
+            "receipt_temp_c": self.receipt_temp_c.data,
+            "mass_g": self.mass_g.data,
+            "bristol": int(self.bristol.data),
+            "appearance": self.appearance.data,
+            "retained_location": self.retained_location.data,
+        }
 
 
 class StartBatchForm(FlaskForm):
     once = OnceField()  # one record per form, however often it is sent (lims.core.once)
-    device = SelectField(_l("Purification device"), validators=[DataRequired(message=_l("Choose the purification device."))])
-    run_number = StringField(_l("Device run number"), validators=[DataRequired(message=_l("Enter the device run number.")), Length(max=40)])
+    device = SelectField(
+        _l("Purification device"), validators=[DataRequired(message=_l("Choose the purification device."))]
+    )
+    run_number = StringField(
+        _l("Device run number"), validators=[DataRequired(message=_l("Enter the device run number.")), Length(max=40)]
+    )
     started_at = LabTime(_l("Processing (homogenisation) started at"))
 
 
 class StepForm(VersionedForm):
     """Every step's fields; the page shows those of the step's kind. Numbers are parsed by the rules."""
 
-    position = HiddenField(validators=[Optional(), Regexp(r"^\d{1,3}$", message=_l("The form does not name a step; reload the page."))])
+    position = HiddenField(
+        validators=[Optional(), Regexp(r"^\d{1,3}$", message=_l("The form does not name a step; reload the page."))]
+    )
     diluent = StringField(_l("Diluent"), validators=[Optional(), Length(max=100)])
     volume_ml = StringField(_l("Volume (mL)"), validators=[Optional(), Length(max=20)])
     mesh_um = StringField(_l("Mesh size of each stage (µm, coarse to fine)"), validators=[Optional(), Length(max=100)])
@@ -83,14 +122,31 @@ class StepForm(VersionedForm):
     reason = TextAreaField(_l("Reason for correction"), validators=[Optional(), Length(max=1000)])
 
     def raw(self) -> dict:
-        return {f.short_name: f.data for f in self if f.short_name in {
-            "diluent", "volume_ml", "mesh_um", "g_force", "minutes", "temperature_c", "cryoprotectant",
-            "cryoprotectant_pct", "dose_count", "unit_volume_ml", "storage"}}
+        return {
+            f.short_name: f.data
+            for f in self
+            if f.short_name
+            in {
+                "diluent",
+                "volume_ml",
+                "mesh_um",
+                "g_force",
+                "minutes",
+                "temperature_c",
+                "cryoprotectant",
+                "cryoprotectant_pct",
+                "dose_count",
+                "unit_volume_ml",
+                "storage",
+            }
+        }
 
 
 class DeviationForm(FlaskForm):
     once = OnceField()  # one record per form, however often it is sent (lims.core.once)
-    description = TextAreaField(_l("Description"), validators=[DataRequired(message=_l("Describe the deviation.")), Length(max=4000)])
+    description = TextAreaField(
+        _l("Description"), validators=[DataRequired(message=_l("Describe the deviation.")), Length(max=4000)]
+    )
 
 
 class InvestigationForm(VersionedForm):
@@ -100,14 +156,18 @@ class InvestigationForm(VersionedForm):
 
 
 class ReasonSignatureForm(SignatureForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(message=_l("A reason is required.")), Length(max=1000)])
+    reason = TextAreaField(
+        _l("Reason"), validators=[DataRequired(message=_l("A reason is required.")), Length(max=1000)]
+    )
 
 
 class BatchFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Status"), choices=[("", _l("all"))] + list(BATCH_STATUS_LABELS.items()), validators=[Optional()])
+    status = SelectField(
+        _l("Status"), choices=[("", _l("all"))] + list(BATCH_STATUS_LABELS.items()), validators=[Optional()]
+    )
     donor = StringField(_l("Donor code"), validators=[Optional(), Length(max=80)])
     date_from = DateField(_l("Produced from"), validators=[Optional()])
     date_to = DateField(_l("Produced to"), validators=[Optional()])
@@ -125,16 +185,25 @@ class LocationForm(FlaskForm):
 
 class PlaceForm(FlaskForm):
     version = HiddenField()  # the unit's version token: a move from a page opened before the unit moved is refused
-    box = StringField(_l("Box (scan or type)"), validators=[DataRequired(message=_l("Enter the box code.")), Length(max=40)])
-    position = StringField(_l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)])
+    box = StringField(
+        _l("Box (scan or type)"), validators=[DataRequired(message=_l("Enter the box code.")), Length(max=40)]
+    )
+    position = StringField(
+        _l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)]
+    )
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 
 class StoreHereForm(FlaskForm):
     """On a box's page: scan the unit's label, then type or scan the position."""
 
-    unit = StringField(_l("Dose unit (scan its label)"), validators=[DataRequired(message=_l("Scan the dose unit's label.")), Length(max=80)])
-    position = StringField(_l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)])
+    unit = StringField(
+        _l("Dose unit (scan its label)"),
+        validators=[DataRequired(message=_l("Scan the dose unit's label.")), Length(max=80)],
+    )
+    position = StringField(
+        _l("Position, e.g. A1"), validators=[DataRequired(message=_l("Enter the position.")), Length(max=4)]
+    )
 
 
 class StorageSessionForm(FlaskForm):
@@ -143,10 +212,16 @@ class StorageSessionForm(FlaskForm):
     The scanner's Enter ends a line in the text box, so a gloved technician scans unit after unit without
     touching the keyboard; a position typed after a scan ("... B2") places that unit there."""
 
-    lot = StringField(_l("Batch (scan or type the lot)"), validators=[DataRequired(message=_l("Scan or type the batch.")), Length(max=80)])
+    lot = StringField(
+        _l("Batch (scan or type the lot)"),
+        validators=[DataRequired(message=_l("Scan or type the batch.")), Length(max=80)],
+    )
     start = StringField(_l("First position (optional)"), validators=[Optional(), Length(max=4)])
-    scans = TextAreaField(_l("Dose units (scan one after another)"), validators=[DataRequired(message=_l("Scan the dose units to store, one per line.")), Length(max=6000)],
-                          render_kw={"rows": 8})
+    scans = TextAreaField(
+        _l("Dose units (scan one after another)"),
+        validators=[DataRequired(message=_l("Scan the dose units to store, one per line.")), Length(max=6000)],
+        render_kw={"rows": 8},
+    )
     content = HiddenField()
     password = PasswordField(_l("Your password"), validators=[Optional()])
 
@@ -157,11 +232,14 @@ class ThawForm(FlaskForm):
 
 class VerifyLabelForm(FlaskForm):
     """The scan of a just-printed label (the scanner types LIMS:DU:<code> and Enter)."""
-    payload = StringField(_l("Scan the printed label"), validators=[
-        DataRequired(message=_l("Scan the printed label.")), Length(max=200)])
+
+    payload = StringField(
+        _l("Scan the printed label"), validators=[DataRequired(message=_l("Scan the printed label.")), Length(max=200)]
+    )
 
 
 class DiscardForm(FlaskForm):
-    reason = TextAreaField(_l("Reason for discarding"), validators=[DataRequired(message=_l("A reason is required to discard a unit.")), Length(max=1000)])
-
-
+    reason = TextAreaField(
+        _l("Reason for discarding"),
+        validators=[DataRequired(message=_l("A reason is required to discard a unit.")), Length(max=1000)],
+    )

@@ -4,11 +4,11 @@ Records that belong to a batch carry its lot number, and their audit
 record id starts with it (``FMT-20261123-01/S3``, ``FMT-20261123-01-02``),
 so the batch's audit trail is one indexed prefix query for the QA review.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
 
 from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
 from sqlmodel import Field
@@ -22,7 +22,7 @@ class ManufacturingSpec(AuditedRecord, table=True):
     __tablename__ = "manufacturing_spec"
     __table_args__ = (UniqueConstraint("code", "spec_version"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40)
     spec_version: int = 1
     title: str = Field(max_length=200)
@@ -41,11 +41,15 @@ class ManufacturingSpec(AuditedRecord, table=True):
     expiry_warning_days: int
     # What clears the donor for release (manufacturing.rules.RELEASE_BASES): fresh product is given the day it is
     # made, so it cannot wait for a screening sampled after the donation the way frozen product does.
-    fresh_release_basis: str = Field(default="eligible_at_donation", max_length=40,
-                                     sa_column_kwargs={"server_default": "eligible_at_donation"})
-    frozen_release_basis: str = Field(default="screening_after_donation", max_length=40,
-                                      sa_column_kwargs={"server_default": "screening_after_donation"})
-    source: Optional[str] = Field(default=None, sa_column=Column(Text))
+    fresh_release_basis: str = Field(
+        default="eligible_at_donation", max_length=40, sa_column_kwargs={"server_default": "eligible_at_donation"}
+    )
+    frozen_release_basis: str = Field(
+        default="screening_after_donation",
+        max_length=40,
+        sa_column_kwargs={"server_default": "screening_after_donation"},
+    )
+    source: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -58,15 +62,15 @@ class QcSpecItem(AuditedRecord, table=True):
     __tablename__ = "qc_spec_item"
     __table_args__ = (UniqueConstraint("spec_id", "code"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     spec_id: int = Field(foreign_key="manufacturing_spec.id", index=True)
     position: int
     code: str = Field(max_length=40)
     name: str = Field(max_length=200)
     name_zh: str = Field(default="", max_length=200)
     result_type: str = Field(max_length=20)  # numeric, negative, conforms
-    min_value: Optional[Decimal] = Field(default=None, sa_column=Column(Numeric(30, 4)))
-    max_value: Optional[Decimal] = Field(default=None, sa_column=Column(Numeric(30, 4)))
+    min_value: Decimal | None = Field(default=None, sa_column=Column(Numeric(30, 4)))
+    max_value: Decimal | None = Field(default=None, sa_column=Column(Numeric(30, 4)))
     unit: str = Field(default="", max_length=30)
     criterion: str = Field(default="", max_length=120)  # as printed in the spec, e.g. ">= 99 %"
 
@@ -76,7 +80,7 @@ class Donation(AuditedRecord, table=True):
 
     __tablename__ = "donation"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)  # DN-20261123-01
     donor_id: int = Field(foreign_key="donor.id", index=True)
     spec_id: int = Field(foreign_key="manufacturing_spec.id")
@@ -92,7 +96,7 @@ class Donation(AuditedRecord, table=True):
     retained_location: str = Field(max_length=120)
     retained_until: date
     status: str = Field(default="received", max_length=20, index=True)  # received, processing, rejected
-    rejection_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    rejection_reason: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -105,7 +109,7 @@ class Batch(AuditedRecord, table=True):
     __tablename__ = "batch"
     __table_args__ = (Index("ix_batch_status_id", "status", "id"), Index("ix_batch_donor_id_id", "donor_id", "id"))
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     lot: str = Field(max_length=24, unique=True, index=True)  # FMT-20261123-01
     donation_id: int = Field(foreign_key="donation.id", unique=True)
     donor_id: int = Field(foreign_key="donor.id")
@@ -115,10 +119,10 @@ class Batch(AuditedRecord, table=True):
     started_at: datetime
     device_id: int = Field(foreign_key="equipment.id")
     run_number: str = Field(max_length=40)
-    storage: Optional[str] = Field(default=None, max_length=10)  # fresh, frozen (chosen at fill)
-    expiry_date: Optional[date] = None
-    enrichment_minutes: Optional[int] = None
-    status_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    storage: str | None = Field(default=None, max_length=10)  # fresh, frozen (chosen at fill)
+    expiry_date: date | None = None
+    enrichment_minutes: int | None = None
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -131,7 +135,7 @@ class BatchStep(AuditedRecord, table=True):
     __tablename__ = "batch_step"
     __table_args__ = (UniqueConstraint("batch_id", "position"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     lot: str = Field(max_length=24)
     position: int
@@ -153,7 +157,7 @@ class QcResult(AuditedRecord, table=True):
     __tablename__ = "qc_result"
     __table_args__ = (UniqueConstraint("batch_id", "item_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     lot: str = Field(max_length=24)
     item_id: int = Field(foreign_key="qc_spec_item.id")
@@ -173,15 +177,15 @@ class Deviation(AuditedRecord, table=True):
 
     __tablename__ = "deviation"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)  # DEV-2026-0001
     batch_id: int = Field(foreign_key="batch.id", index=True)
     lot: str = Field(max_length=24)
     source: str = Field(max_length=20)  # qc, process, manual
-    qc_result_id: Optional[int] = Field(default=None, foreign_key="qc_result.id")
+    qc_result_id: int | None = Field(default=None, foreign_key="qc_result.id")
     description: str = Field(sa_column=Column(Text, nullable=False))
-    investigation: Optional[str] = Field(default=None, sa_column=Column(Text))
-    outcome: Optional[str] = Field(default=None, sa_column=Column(Text))
+    investigation: str | None = Field(default=None, sa_column=Column(Text))
+    outcome: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default="open", max_length=10)  # open, closed
 
     @property
@@ -194,7 +198,7 @@ class BatchReview(AuditedRecord, table=True):
 
     __tablename__ = "batch_review"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     lot: str = Field(max_length=24)
     last_audit_id: int
@@ -210,11 +214,11 @@ class BatchDisposition(AuditedRecord, table=True):
 
     __tablename__ = "batch_disposition"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     lot: str = Field(max_length=24)
     decision: str = Field(max_length=20)  # released, rejected, recalled
-    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -226,14 +230,14 @@ class StorageLocation(AuditedRecord, table=True):
 
     __tablename__ = "storage_location"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True, index=True)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=10)  # site, freezer, fridge, rack, box
-    parent_id: Optional[int] = Field(default=None, foreign_key="storage_location.id", index=True)
-    rows: Optional[int] = None
-    cols: Optional[int] = None
-    equipment_id: Optional[int] = Field(default=None, foreign_key="equipment.id")
+    parent_id: int | None = Field(default=None, foreign_key="storage_location.id", index=True)
+    rows: int | None = None
+    cols: int | None = None
+    equipment_id: int | None = Field(default=None, foreign_key="equipment.id")
 
     @property
     def audit_record_id(self) -> str:
@@ -244,9 +248,12 @@ class DoseUnit(AuditedRecord, table=True):
     """One filled dose (default 120 mL) with its place, expiry and status."""
 
     __tablename__ = "dose_unit"
-    __table_args__ = (UniqueConstraint("box_id", "position"), Index("ix_dose_unit_status_expiry", "status", "expiry_date"))
+    __table_args__ = (
+        UniqueConstraint("box_id", "position"),
+        Index("ix_dose_unit_status_expiry", "status", "expiry_date"),
+    )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=30, unique=True, index=True)  # FMT-20261123-01-03
     batch_id: int = Field(foreign_key="batch.id", index=True)
     lot: str = Field(max_length=24)
@@ -256,11 +263,11 @@ class DoseUnit(AuditedRecord, table=True):
     status: str = Field(default="quarantine", max_length=20)
     expiry_date: date
     expires_at: datetime  # first instant the unit is expired
-    box_id: Optional[int] = Field(default=None, foreign_key="storage_location.id")
-    position: Optional[str] = Field(default=None, max_length=4)
-    thawed_at: Optional[datetime] = None
-    thawed_by_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    status_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    box_id: int | None = Field(default=None, foreign_key="storage_location.id")
+    position: str | None = Field(default=None, max_length=4)
+    thawed_at: datetime | None = None
+    thawed_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
 
     @property
     def audit_record_id(self) -> str:
@@ -272,7 +279,7 @@ class StorageRun(AuditedRecord, table=True):
 
     __tablename__ = "storage_run"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)  # SR-2026-0001
     box_id: int = Field(foreign_key="storage_location.id", index=True)
     box_code: str = Field(max_length=40)

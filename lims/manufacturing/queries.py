@@ -3,6 +3,7 @@
 The effective state of a dose unit lives here once: every page, label, scan and report asks this module
 what a unit is *now*, so an expired, thaw-expired or held unit never shows as usable anywhere.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,15 +20,15 @@ from .spec import limits_of
 
 @dataclass(frozen=True)
 class UnitState:
-    code: str               # effective status: a stored status, or "expired" / "on_hold" computed now
-    stored: str             # the status as stored
-    reason: str | None      # why the effective status differs from the stored one, as a sentence
-    usable: bool            # released and in date: may be reserved, issued or given
-    use_by: datetime | None = None     # the last usable instant: expiry, or thaw + N h when that comes first
-    use_by_rule: str = "expiry"        # which rule set use_by: "expiry" or "thaw"
+    code: str  # effective status: a stored status, or "expired" / "on_hold" computed now
+    stored: str  # the status as stored
+    reason: str | None  # why the effective status differs from the stored one, as a sentence
+    usable: bool  # released and in date: may be reserved, issued or given
+    use_by: datetime | None = None  # the last usable instant: expiry, or thaw + N h when that comes first
+    use_by_rule: str = "expiry"  # which rule set use_by: "expiry" or "thaw"
     thawed_at: datetime | None = None
     thaw_hours: int = 6
-    storage: str = "frozen"            # fresh or frozen, as filled
+    storage: str = "frozen"  # fresh or frozen, as filled
 
     @property
     def label(self) -> str:
@@ -51,11 +52,13 @@ class UnitState:
     def storage_text(self) -> str:
         """The storage line of the unit page, in the reader's language (a label prints both languages)."""
         from flask_babel import gettext as _
+
         from ..timefmt import format_dt
 
         if self.thawed_at is not None:
-            return _("Thawed %(t)s · keep at 2-8 °C and use within %(h)s h", t=format_dt(self.thawed_at),
-                     h=self.thaw_hours)
+            return _(
+                "Thawed %(t)s · keep at 2-8 °C and use within %(h)s h", t=format_dt(self.thawed_at), h=self.thaw_hours
+            )
         return _("Store at -80 °C") if self.storage == "frozen" else _("Store at 2-8 °C")
 
 
@@ -90,8 +93,17 @@ def unit_state(session, u: DoseUnit, now: datetime) -> UnitState:
     hours = _thaw_hours(session, u.batch_id, cache)
     code, why = effective_unit_status(u.status, now, u.expires_at, u.thawed_at, hours, _held_by(session, u, cache))
     use_by, rule = unit_use_by(u.expires_at, u.thawed_at, hours)
-    return UnitState(code, u.status, explain.text(*why) if why else None, code in USABLE_UNIT_STATUSES,
-                     use_by, rule, u.thawed_at, hours, u.storage)
+    return UnitState(
+        code,
+        u.status,
+        explain.text(*why) if why else None,
+        code in USABLE_UNIT_STATUSES,
+        use_by,
+        rule,
+        u.thawed_at,
+        hours,
+        u.storage,
+    )
 
 
 def unit_states(session, units, now: datetime) -> dict[int, UnitState]:

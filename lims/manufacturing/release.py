@@ -1,4 +1,5 @@
 """Donor clearance, the QA audit-trail review, and the signed dispositions: release, rejection, recall."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -39,8 +40,11 @@ def _batch_rows_clause(session, batch: Batch):
 
 def audit_rows(session, batch: Batch, limit: int = 1000) -> list[AuditEntry]:
     """The batch's audit trail: its record, steps, QC, deviations, units, reviews and dispositions."""
-    return list(session.exec(select(AuditEntry).where(_batch_rows_clause(session, batch)).order_by(AuditEntry.id.desc())
-                             .limit(limit)).all())
+    return list(
+        session.exec(
+            select(AuditEntry).where(_batch_rows_clause(session, batch)).order_by(AuditEntry.id.desc()).limit(limit)
+        ).all()
+    )
 
 
 def _last_row_id(session, batch: Batch, exclude_review=False) -> int:
@@ -74,6 +78,7 @@ def expect_batch_content(session, batch: Batch, expected: str | None) -> None:
 
 # --- donor clearance -----------------------------------------------------------------------------
 
+
 def signed_decisions(session, donor_id: int, eligible_only: bool = False) -> list[PassedScreening]:
     """Approved decisions (valid signature) with the earliest sample date of their screening."""
     q = select(EligibilityDecision).where(EligibilityDecision.donor_id == donor_id)
@@ -84,8 +89,9 @@ def signed_decisions(session, donor_id: int, eligible_only: bool = False) -> lis
         sig = current_signature(session, d, "approved")
         if not (sig and sig.valid):
             continue
-        first = session.exec(select(func.min(ScreeningResult.sample_date))
-                             .where(ScreeningResult.screening_id == d.screening_id)).one()
+        first = session.exec(
+            select(func.min(ScreeningResult.sample_date)).where(ScreeningResult.screening_id == d.screening_id)
+        ).one()
         if first is not None:
             out.append(PassedScreening(d.id, d.as_of, first, d.until, d.outcome))
     return out
@@ -104,9 +110,11 @@ def release_basis(session, batch: Batch) -> str:
 def _day_check_passed(session, donor_id: int, day) -> bool:
     from ..donors.screening_models import DonationDayCheck
 
-    check = session.exec(select(DonationDayCheck).where(DonationDayCheck.donor_id == donor_id,
-                                                        DonationDayCheck.check_date == day)
-                         .order_by(DonationDayCheck.id.desc())).first()
+    check = session.exec(
+        select(DonationDayCheck)
+        .where(DonationDayCheck.donor_id == donor_id, DonationDayCheck.check_date == day)
+        .order_by(DonationDayCheck.id.desc())
+    ).first()
     return bool(check and check.passed)
 
 
@@ -123,6 +131,7 @@ def clearance(session, batch: Batch) -> PassedScreening | None:
 
 
 # --- review ---------------------------------------------------------------------------------------
+
 
 def latest_review(session, batch: Batch, user_id: int | None) -> BatchReview | None:
     """The user's (None: anyone's) latest review of the batch that carries a valid "reviewed" signature."""
@@ -142,8 +151,11 @@ def record_review(session, batch: Batch, user, password: str, comment: str | Non
     if batch.status not in ("awaiting_qc", "quarantine"):
         raise RuleViolation(_("The audit-trail review is recorded for a batch awaiting QC or in quarantine."))
     last = _last_row_id(session, batch, exclude_review=True)
-    count = session.exec(select(func.count()).select_from(AuditEntry).where(
-        _batch_rows_clause(session, batch) & AuditEntry.entity.not_in(REVIEW_ENTITIES))).one()
+    count = session.exec(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(_batch_rows_clause(session, batch) & AuditEntry.entity.not_in(REVIEW_ENTITIES))
+    ).one()
     review = BatchReview(batch_id=batch.id, lot=batch.lot, last_audit_id=last, rows_reviewed=count)
     session.add(review)
     session.flush()
@@ -153,6 +165,7 @@ def record_review(session, batch: Batch, user, password: str, comment: str | Non
 
 # --- release ---------------------------------------------------------------------------------------
 
+
 def performers(session, batch: Batch) -> set[int]:
     """Everyone who started the batch, entered or verified a step or a QC result."""
     steps, results = steps_of(session, batch), results_of(session, batch)
@@ -161,12 +174,24 @@ def performers(session, batch: Batch) -> set[int]:
         ids |= {r.created_by_id, r.updated_by_id}
     ids |= {s.operator_id for s in steps}
     # Everyone who ever created or changed a step or QC result, not only the last editor.
-    ids |= set(session.exec(select(AuditEntry.user_id).where(
-        AuditEntry.entity.in_(("batch", "batch_step", "qc_result")), AuditEntry.action.in_(("create", "update")),
-        AuditEntry.record_id.in_([batch.lot, *[r.audit_record_id for r in [*steps, *results]]]))).all())
-    ids |= set(session.exec(select(Signature.user_id).where(
-        Signature.meaning == "verified", Signature.record_type.in_(("batch_step", "qc_result")),
-        Signature.record_id.in_([r.audit_record_id for r in [*steps, *results]]))).all())
+    ids |= set(
+        session.exec(
+            select(AuditEntry.user_id).where(
+                AuditEntry.entity.in_(("batch", "batch_step", "qc_result")),
+                AuditEntry.action.in_(("create", "update")),
+                AuditEntry.record_id.in_([batch.lot, *[r.audit_record_id for r in [*steps, *results]]]),
+            )
+        ).all()
+    )
+    ids |= set(
+        session.exec(
+            select(Signature.user_id).where(
+                Signature.meaning == "verified",
+                Signature.record_type.in_(("batch_step", "qc_result")),
+                Signature.record_id.in_([r.audit_record_id for r in [*steps, *results]]),
+            )
+        ).all()
+    )
     return {i for i in ids if i is not None}
 
 
@@ -174,8 +199,15 @@ def holding_cases(session, kind: str, ref_id: int) -> list[str]:
     """The lookback cases holding a donation or batch (a read of the lookback's table, not a call into it)."""
     from ..lookback.models import LookbackHold
 
-    return sorted(set(session.exec(select(LookbackHold.case_code).where(
-        LookbackHold.kind == kind, LookbackHold.ref_id == ref_id, LookbackHold.active.is_(True))).all()))
+    return sorted(
+        set(
+            session.exec(
+                select(LookbackHold.case_code).where(
+                    LookbackHold.kind == kind, LookbackHold.ref_id == ref_id, LookbackHold.active.is_(True)
+                )
+            ).all()
+        )
+    )
 
 
 def release_facts(session, batch: Batch, user, now: datetime | None = None) -> ReleaseFacts:
@@ -190,24 +222,31 @@ def release_facts(session, batch: Batch, user, now: datetime | None = None) -> R
     by_code = {r.item_code: r for r in results}
     qc_verified = verified_results(session, results)
     names = {i.code: qc_name(i) for i in items}
-    deviations = session.exec(select(Deviation.code).where(Deviation.batch_id == batch.id, Deviation.status == "open")).all()
+    deviations = session.exec(
+        select(Deviation.code).where(Deviation.batch_id == batch.id, Deviation.status == "open")
+    ).all()
     donation = session.get(Donation, batch.donation_id)
     donor = session.get(Donor, batch.donor_id)
     review = latest_review(session, batch, user.id if user is not None else None)
     cleared, problem = clearance_of(session, batch)
     return ReleaseFacts(
         status=batch.status,
-        steps_missing=tuple(explain.step_label(p.kind, p.seq) for p in plan_of(session, batch) if p.position not in recorded),
+        steps_missing=tuple(
+            explain.step_label(p.kind, p.seq) for p in plan_of(session, batch) if p.position not in recorded
+        ),
         steps_unverified=tuple(explain.step_label(s.kind, s.seq) for s in steps if s.audit_record_id not in verified),
         qc_missing=tuple(names[i.code] for i in items if i.code not in by_code),
         qc_unverified=tuple(names[r.item_code] for r in results if r.audit_record_id not in qc_verified),
         qc_out_of_spec=tuple(names[r.item_code] for r in results if not r.in_spec),
         open_deviations=tuple(deviations),
         lookback_holds=tuple(holding_cases(session, "batch", batch.id)),
-        expires_at=batch_expires_at(session, batch), now=now or utcnow(),
-        donor_cleared=cleared is not None, clearance_problem=problem or "donor_not_cleared",
+        expires_at=batch_expires_at(session, batch),
+        now=now or utcnow(),
+        donor_cleared=cleared is not None,
+        clearance_problem=problem or "donor_not_cleared",
         donor_suspended=(donor.status_reason or donor.status) if donor.status in ("suspended", "excluded") else None,
-        donor_code=donor.code, donation_day=donation.collection_day,
+        donor_code=donor.code,
+        donation_day=donation.collection_day,
         review_by_user=review is not None,
         review_current=review is not None and _last_row_id(session, batch, exclude_review=True) <= review.last_audit_id,
         user_is_performer=user is not None and user.id in performers(session, batch),
@@ -217,8 +256,12 @@ def release_facts(session, batch: Batch, user, now: datetime | None = None) -> R
 def blockers(session, batch: Batch, user) -> list[str]:
     """The blockers for this QA officer; with user=None, for QA in general (shown to other roles)."""
     found = release_blockers(release_facts(session, batch, user))
-    return [explain.text(b.code if user is not None or b.code not in ("no_review", "review_stale") else b.code + "_any",
-                         b.params) for b in found]
+    return [
+        explain.text(
+            b.code if user is not None or b.code not in ("no_review", "review_stale") else b.code + "_any", b.params
+        )
+        for b in found
+    ]
 
 
 def _disposition(session, batch, decision, reason, user, password, comment, meaning, client, performer_ids=()):
@@ -233,15 +276,18 @@ def release(session, batch: Batch, user, password: str, comment: str | None, cli
     """QA release by signature: refused with every blocker named until none is left."""
     problems = blockers(session, batch, user)
     if problems:
-        raise RuleViolation(_("Batch %(lot)s cannot be released: %(reasons)s", lot=batch.lot, reasons=" ".join(problems)))
+        raise RuleViolation(
+            _("Batch %(lot)s cannot be released: %(reasons)s", lot=batch.lot, reasons=" ".join(problems))
+        )
     who = tuple(performers(session, batch))  # before the release itself adds this officer to the batch's trail
     set_status(session, batch, "released", "released by QA")
     units = session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id, DoseUnit.status == "quarantine")).all()
     with change_reason(session, f"batch {batch.lot} released"):
         for u in units:
             u.status = "available"
-    return _disposition(session, batch, "released", None, user, password, comment, "released", client,
-                        performer_ids=who)
+    return _disposition(
+        session, batch, "released", None, user, password, comment, "released", client, performer_ids=who
+    )
 
 
 def reject(session, batch: Batch, user, password: str, reason: str, client=None) -> BatchDisposition:
@@ -262,15 +308,21 @@ def recall(session, batch: Batch, user, password: str, reason: str, client=None)
     set_status(session, batch, "recalled", reason)
     with change_reason(session, f"batch {batch.lot} recalled: {reason.strip()}"):
         batch.status_reason = reason.strip()
-        for u in session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id,
-                                                     DoseUnit.status.in_(("available", "reserved", "issued")))).all():
+        for u in session.exec(
+            select(DoseUnit).where(
+                DoseUnit.batch_id == batch.id, DoseUnit.status.in_(("available", "reserved", "issued"))
+            )
+        ).all():
             u.status, u.status_reason = "recalled", reason.strip()
     return _disposition(session, batch, "recalled", reason, user, password, None, "approved", client)
 
 
 def dispositions_of(session, batch: Batch) -> list[BatchDisposition]:
-    return list(session.exec(select(BatchDisposition).where(BatchDisposition.batch_id == batch.id)
-                             .order_by(BatchDisposition.id)).all())
+    return list(
+        session.exec(
+            select(BatchDisposition).where(BatchDisposition.batch_id == batch.id).order_by(BatchDisposition.id)
+        ).all()
+    )
 
 
 def expire_due(session, now: datetime, limit: int | None = None) -> tuple[int, int]:
@@ -282,10 +334,18 @@ def expire_due(session, now: datetime, limit: int | None = None) -> tuple[int, i
     its process died continues with the rest and writes each unit's audit row once."""
     from .batches import limits_for
 
-    units = list(session.exec(select(DoseUnit).where(DoseUnit.status.in_(("quarantine", "available", "reserved")),
-                                                     DoseUnit.expires_at <= now)).all())
-    thawed = session.exec(select(DoseUnit).where(DoseUnit.status.in_(("available", "reserved")),
-                                                 DoseUnit.thawed_at.is_not(None), DoseUnit.expires_at > now)).all()
+    units = list(
+        session.exec(
+            select(DoseUnit).where(
+                DoseUnit.status.in_(("quarantine", "available", "reserved")), DoseUnit.expires_at <= now
+            )
+        ).all()
+    )
+    thawed = session.exec(
+        select(DoseUnit).where(
+            DoseUnit.status.in_(("available", "reserved")), DoseUnit.thawed_at.is_not(None), DoseUnit.expires_at > now
+        )
+    ).all()
     for u in thawed:
         batch = session.get(Batch, u.batch_id)
         if u.thawed_at + timedelta(hours=limits_for(session, batch).thaw_use_hours) < now:
@@ -298,8 +358,11 @@ def expire_due(session, now: datetime, limit: int | None = None) -> tuple[int, i
     batches = 0
     for batch_id in sorted({u.batch_id for u in units}):
         batch = session.get(Batch, batch_id)
-        live = session.exec(select(func.count()).select_from(DoseUnit).where(
-            DoseUnit.batch_id == batch_id, DoseUnit.status.in_(("quarantine", "available", "reserved")))).one()
+        live = session.exec(
+            select(func.count())
+            .select_from(DoseUnit)
+            .where(DoseUnit.batch_id == batch_id, DoseUnit.status.in_(("quarantine", "available", "reserved")))
+        ).one()
         if batch.status == "released" and live == 0:
             set_status(session, batch, "expired", "every unit expired")
             batches += 1

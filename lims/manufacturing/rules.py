@@ -13,6 +13,7 @@ Conventions (docs/manufacturing.md):
   instant: fill end + N hours, never later than the end of the production day.
 - The batch status only moves along ``BATCH_TRANSITIONS``.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -88,6 +89,7 @@ def add_months(day: date, months: int) -> date:
 
 # --- donation receipt ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProcessLimits:
     """One version of the process spec (all numbers are data, see default_manufacturing.json)."""
@@ -108,8 +110,9 @@ class ProcessLimits:
     frozen_release_basis: str = "screening_after_donation"
 
 
-def receipt_problems(limits: ProcessLimits, collected_at: datetime, received_at: datetime, now: datetime,
-                     mass_g: Decimal, bristol: int) -> list[tuple[str, dict]]:
+def receipt_problems(
+    limits: ProcessLimits, collected_at: datetime, received_at: datetime, now: datetime, mass_g: Decimal, bristol: int
+) -> list[tuple[str, dict]]:
     """Why a donation cannot be received (empty when it can)."""
     problems = []
     if collected_at > now:
@@ -174,7 +177,13 @@ def next_planned(plan: list[PlannedStep], recorded_positions: set[int]) -> Plann
 
 def parse_mesh_stages(text: str) -> list[Decimal] | None:
     """'2000, 500, 100' (micrometres, coarse to fine) -> numbers; None when unreadable."""
-    parts = [p for p in re.split(r"[,;/\s>→]+", unicodedata.normalize("NFKC", text or "").lower().replace("μm", "").replace("um", "")) if p]
+    parts = [
+        p
+        for p in re.split(
+            r"[,;/\s>→]+", unicodedata.normalize("NFKC", text or "").lower().replace("μm", "").replace("um", "")
+        )
+        if p
+    ]
     if not parts:
         return None
     values = [parse_quantity(p) for p in parts]
@@ -237,8 +246,9 @@ def _minute(t: datetime) -> datetime:
     return t.replace(second=0, microsecond=0)
 
 
-def step_time_problems(start: datetime, end: datetime, previous_end: datetime | None, next_start: datetime | None,
-                       now: datetime) -> list[tuple[str, dict]]:
+def step_time_problems(
+    start: datetime, end: datetime, previous_end: datetime | None, next_start: datetime | None, now: datetime
+) -> list[tuple[str, dict]]:
     """A step ends after it starts, starts after the previous step ended, ends before the next started and is not in the future.
 
     Step forms record whole minutes, so a neighbour is compared at its minute: a step may start in the minute the
@@ -267,6 +277,7 @@ def enrichment_over_limit(minutes: int, limits: ProcessLimits) -> bool:
 
 # --- QC ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class QcItemSpec:
     code: str
@@ -281,9 +292,18 @@ QC_WORDS = {
     "negative": ("negative", "positive"),
     "conforms": ("conforms", "does_not_conform"),
 }
-_WORD_ALIASES = {"neg": "negative", "pos": "positive", "阴性": "negative", "阳性": "positive",
-                 "符合": "conforms", "不符合": "does_not_conform", "does not conform": "does_not_conform",
-                 "conform": "conforms", "pass": "conforms", "fail": "does_not_conform"}
+_WORD_ALIASES = {
+    "neg": "negative",
+    "pos": "positive",
+    "阴性": "negative",
+    "阳性": "positive",
+    "符合": "conforms",
+    "不符合": "does_not_conform",
+    "does not conform": "does_not_conform",
+    "conform": "conforms",
+    "pass": "conforms",
+    "fail": "does_not_conform",
+}
 
 
 @dataclass(frozen=True)
@@ -300,7 +320,9 @@ def judge_qc(spec: QcItemSpec, text: str) -> QcJudgement | None:
         number = parse_quantity(raw)
         if number is None:
             return None
-        ok = (spec.min_value is None or number >= spec.min_value) and (spec.max_value is None or number <= spec.max_value)
+        ok = (spec.min_value is None or number >= spec.min_value) and (
+            spec.max_value is None or number <= spec.max_value
+        )
         return QcJudgement(format_quantity(number), number, ok)
     word = _WORD_ALIASES.get(raw.lower(), raw.lower().replace(" ", "_"))
     allowed = QC_WORDS.get(spec.result_type)
@@ -328,6 +350,7 @@ def transition_allowed(current: str, target: str) -> bool:
 
 # --- donor clearance ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PassedScreening:
     decision_id: int
@@ -353,8 +376,9 @@ def decision_in_force(decisions: list[PassedScreening], day: date) -> PassedScre
     return max(before, key=lambda d: (d.as_of, d.decision_id)) if before else None
 
 
-def clearance(basis: str, decisions: list[PassedScreening], donation_day: date,
-              day_check_passed: bool) -> tuple[PassedScreening | None, str | None]:
+def clearance(
+    basis: str, decisions: list[PassedScreening], donation_day: date, day_check_passed: bool
+) -> tuple[PassedScreening | None, str | None]:
     """(the decision that clears the donation, or None with the blocker code).
 
     ``screening_after_donation`` (frozen product): quarantine until a passed screening sampled entirely after
@@ -373,6 +397,7 @@ def clearance(basis: str, decisions: list[PassedScreening], donation_day: date,
 
 
 # --- release ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Blocker:
@@ -471,8 +496,9 @@ def printed_minute(instant: datetime) -> datetime:
     return instant.replace(second=0, microsecond=0)
 
 
-def unit_use_problem(now: datetime, expires_at: datetime, thawed_at: datetime | None,
-                     limits: ProcessLimits) -> tuple[str, dict] | None:
+def unit_use_problem(
+    now: datetime, expires_at: datetime, thawed_at: datetime | None, limits: ProcessLimits
+) -> tuple[str, dict] | None:
     """Why a unit cannot be used now: expired (from ``expires_at`` on) or past thaw + N h (inclusive)."""
     if now >= expires_at:
         return "expired", {"at": expires_at}
@@ -485,8 +511,14 @@ FINAL_UNIT_STATUSES = ("administered", "discarded", "recalled", "expired")
 USABLE_UNIT_STATUSES = ("available", "reserved", "issued")
 
 
-def effective_unit_status(status: str, now: datetime, expires_at: datetime, thawed_at: datetime | None,
-                          thaw_hours: int, held_by: tuple[str, ...] = ()) -> tuple[str, tuple[str, dict] | None]:
+def effective_unit_status(
+    status: str,
+    now: datetime,
+    expires_at: datetime,
+    thawed_at: datetime | None,
+    thaw_hours: int,
+    held_by: tuple[str, ...] = (),
+) -> tuple[str, tuple[str, dict] | None]:
     """What a unit is at ``now``, whatever its stored status says: (status code, why it differs or None).
 
     The stored status changes only when someone (or the expiry job) acts; between the instant a unit
@@ -506,8 +538,9 @@ def effective_unit_status(status: str, now: datetime, expires_at: datetime, thaw
 LIVE_BATCH_STATUSES = ("awaiting_qc", "quarantine", "released", "on_hold")
 
 
-def effective_batch_status(status: str, now: datetime, expires_at: datetime | None,
-                           held_by: tuple[str, ...] = ()) -> tuple[str, tuple[str, dict] | None]:
+def effective_batch_status(
+    status: str, now: datetime, expires_at: datetime | None, held_by: tuple[str, ...] = ()
+) -> tuple[str, tuple[str, dict] | None]:
     """What a batch is at ``now``: past the expiry of its units it is expired (refused for release, printed as
     expired) before the expiry job marks it; a lookback hold on an unreleased batch shows as on hold."""
     if status in LIVE_BATCH_STATUSES and expires_at is not None and now >= expires_at:
@@ -544,15 +577,22 @@ class ScannedUnit:
     """What the storage session knows of one scanned unit (from the scan and the record)."""
 
     code: str
-    position: str | None = None     # typed after the scan ("FMT-...-03 B2"), or None: the next free one
+    position: str | None = None  # typed after the scan ("FMT-...-03 B2"), or None: the next free one
     found: bool = True
     lot: str = ""
     problem: tuple[str, dict] | None = None  # why it cannot be stored at all (status, thawed, expired, storage)
-    current: tuple[str, str] | None = None   # (box code, position) where it is now
+    current: tuple[str, str] | None = None  # (box code, position) where it is now
 
 
-def storage_session_plan(scans: list[ScannedUnit], lot: str, box_code: str, rows: int, cols: int,
-                         occupied: dict[str, str], start: str | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, dict]]]:
+def storage_session_plan(
+    scans: list[ScannedUnit],
+    lot: str,
+    box_code: str,
+    rows: int,
+    cols: int,
+    occupied: dict[str, str],
+    start: str | None = None,
+) -> tuple[list[tuple[str, str]], list[tuple[str, dict]]]:
     """Positions for a batch's units scanned one after another into a box: (plan, problems).
 
     Each unit takes the position typed after it, or the next free one in box order from ``start``; every
@@ -570,7 +610,9 @@ def storage_session_plan(scans: list[ScannedUnit], lot: str, box_code: str, rows
     if start_pos and start_pos not in positions:
         problems.append(("no_such_position", {"position": start_pos, "last": positions[-1] if positions else ""}))
         start_pos = ""
-    order = positions[positions.index(start_pos):] + positions[:positions.index(start_pos)] if start_pos else positions
+    order = (
+        positions[positions.index(start_pos) :] + positions[: positions.index(start_pos)] if start_pos else positions
+    )
     wanted = {s.position.strip().upper() for s in scans if s.position}
     plan: list[tuple[str, str]] = []
     free = iter([p for p in order if p not in taken and p not in wanted])
@@ -620,6 +662,7 @@ def storage_mismatch(storage: str, container_kind: str) -> bool:
 
 
 # --- identifiers -------------------------------------------------------------------------------
+
 
 def lot_number(day: date, n: int) -> str:
     return f"FMT-{day:%Y%m%d}-{n:02d}"

@@ -1,4 +1,5 @@
 """Spec versions: seeding the default, reading a version as rule limits and QC criteria."""
+
 from __future__ import annotations
 
 import json
@@ -31,15 +32,21 @@ def seed_default_spec(session) -> ManufacturingSpec | None:
     session.add(spec)
     session.flush()
     for pos, it in enumerate(items, start=1):
-        session.add(QcSpecItem(spec_id=spec.id, position=pos, **{
-            **it, "min_value": _dec(it["min_value"]), "max_value": _dec(it["max_value"])}))
+        session.add(
+            QcSpecItem(
+                spec_id=spec.id,
+                position=pos,
+                **{**it, "min_value": _dec(it["min_value"]), "max_value": _dec(it["max_value"])},
+            )
+        )
     session.flush()
     return spec
 
 
 def active_spec(session) -> ManufacturingSpec | None:
-    return session.exec(select(ManufacturingSpec).where(ManufacturingSpec.status == "active")
-                        .order_by(ManufacturingSpec.id.desc())).first()
+    return session.exec(
+        select(ManufacturingSpec).where(ManufacturingSpec.status == "active").order_by(ManufacturingSpec.id.desc())
+    ).first()
 
 
 def _plain(value):
@@ -54,13 +61,20 @@ def limits_of(spec: ManufacturingSpec) -> ProcessLimits:
 
 
 def qc_items(session, spec_id: int) -> list[QcSpecItem]:
-    return list(session.exec(select(QcSpecItem).where(QcSpecItem.spec_id == spec_id).order_by(QcSpecItem.position)).all())
+    return list(
+        session.exec(select(QcSpecItem).where(QcSpecItem.spec_id == spec_id).order_by(QcSpecItem.position)).all()
+    )
 
 
 def qc_spec(item: QcSpecItem) -> QcItemSpec:
-    return QcItemSpec(item.code, item.name, item.result_type,
-                      None if item.min_value is None else Decimal(item.min_value),
-                      None if item.max_value is None else Decimal(item.max_value), item.unit)
+    return QcItemSpec(
+        item.code,
+        item.name,
+        item.result_type,
+        None if item.min_value is None else Decimal(item.min_value),
+        None if item.max_value is None else Decimal(item.max_value),
+        item.unit,
+    )
 
 
 def qc_name(item: QcSpecItem) -> str:

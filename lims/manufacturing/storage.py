@@ -1,4 +1,5 @@
 """Storage locations (site > freezer/fridge > rack > box) and what happens to dose units in them."""
+
 from __future__ import annotations
 
 import re
@@ -10,14 +11,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from ..audit.trail import change_reason
-from ..timefmt import format_dt
 from ..errors import NotFound, RuleViolation
+from ..timefmt import format_dt
 from . import explain
 from .models import Batch, DoseUnit, StorageLocation
 from .rules import expiring_soon, position_problem, storage_mismatch, unit_use_problem
 
-PARENT_KINDS = {"site": (None,), "freezer": ("site",), "fridge": ("site",), "rack": ("freezer", "fridge"),
-                "box": ("rack", "freezer", "fridge")}
+PARENT_KINDS = {
+    "site": (None,),
+    "freezer": ("site",),
+    "fridge": ("site",),
+    "rack": ("freezer", "fridge"),
+    "box": ("rack", "freezer", "fridge"),
+}
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,38}[A-Z0-9]$")
 PLACEABLE = ("quarantine", "available", "reserved")
 
@@ -30,8 +36,11 @@ def location(session, code: str) -> StorageLocation:
 
 
 def children(session, parent_id: int | None) -> list[StorageLocation]:
-    return list(session.exec(select(StorageLocation).where(StorageLocation.parent_id == parent_id)
-                             .order_by(StorageLocation.code)).all())
+    return list(
+        session.exec(
+            select(StorageLocation).where(StorageLocation.parent_id == parent_id).order_by(StorageLocation.code)
+        ).all()
+    )
 
 
 def path_of(session, loc: StorageLocation) -> list[StorageLocation]:
@@ -68,14 +77,22 @@ def create_location(session, data: dict) -> StorageLocation:
         parent = location(session, scanned_id(data["parent"], "LOC"))
     if (parent.kind if parent else None) not in PARENT_KINDS[kind]:
         allowed = ", ".join(str(explain.LOCATION_KINDS[k]) for k in PARENT_KINDS[kind] if k) or _("none (top level)")
-        raise RuleViolation(_("A %(kind)s must be placed in: %(allowed)s.", kind=explain.LOCATION_KINDS[kind], allowed=allowed))
+        raise RuleViolation(
+            _("A %(kind)s must be placed in: %(allowed)s.", kind=explain.LOCATION_KINDS[kind], allowed=allowed)
+        )
     rows = cols = None
     if kind == "box":
         rows, cols = data.get("rows"), data.get("cols")
         if not (isinstance(rows, int) and isinstance(cols, int) and 1 <= rows <= 26 and 1 <= cols <= 26):
             raise RuleViolation(_("A box needs 1-26 rows and 1-26 columns (e.g. 9 x 9)."))
-    loc = StorageLocation(code=code, name=(data.get("name") or "").strip() or code, kind=kind,
-                          parent_id=parent.id if parent else None, rows=rows, cols=cols)
+    loc = StorageLocation(
+        code=code,
+        name=(data.get("name") or "").strip() or code,
+        kind=kind,
+        parent_id=parent.id if parent else None,
+        rows=rows,
+        cols=cols,
+    )
     session.add(loc)
     session.flush()
     return loc
@@ -86,10 +103,13 @@ def occupied(session, box_id: int) -> dict[str, DoseUnit]:
 
 
 def boxes(session) -> list[StorageLocation]:
-    return list(session.exec(select(StorageLocation).where(StorageLocation.kind == "box").order_by(StorageLocation.code)).all())
+    return list(
+        session.exec(select(StorageLocation).where(StorageLocation.kind == "box").order_by(StorageLocation.code)).all()
+    )
 
 
 # --- units ----------------------------------------------------------------------------------------
+
 
 def unit(session, code: str) -> DoseUnit:
     u = session.exec(select(DoseUnit).where(DoseUnit.code == (code or "").strip().upper())).first()
@@ -102,24 +122,40 @@ def units_of(session, batch: Batch) -> list[DoseUnit]:
     return list(session.exec(select(DoseUnit).where(DoseUnit.batch_id == batch.id).order_by(DoseUnit.seq)).all())
 
 
-def place(session, u: DoseUnit, box_code: str, position: str, note: str | None = None, now: datetime | None = None,
-          expected_version=None) -> None:
+def place(
+    session,
+    u: DoseUnit,
+    box_code: str,
+    position: str,
+    note: str | None = None,
+    now: datetime | None = None,
+    expected_version=None,
+) -> None:
     """Put a unit into a box position, or move it; one unit per position, the right temperature, audited.
 
     An expired unit (by its time, even before ``lims expire-due`` marked it) is refused: it goes to discard.
     ``expected_version`` (the unit's version the form showed) refuses a move from a page opened before the
     unit moved, instead of moving it again."""
     from ..audit.concurrency import check_version
-
     from .locks import lock_batch
 
     lock_batch(session, u.batch_id)
     if now is not None and now >= u.expires_at:
-        raise RuleViolation(_("Unit %(code)s expired at %(t)s: discard it instead of storing it.", code=u.code,
-                              t=format_dt(u.expires_at)))
+        raise RuleViolation(
+            _(
+                "Unit %(code)s expired at %(t)s: discard it instead of storing it.",
+                code=u.code,
+                t=format_dt(u.expires_at),
+            )
+        )
     if u.status not in PLACEABLE:
-        raise RuleViolation(_("Unit %(code)s is %(status)s and cannot be stored.", code=u.code,
-                              status=explain.UNIT_STATUS_LABELS[u.status]))
+        raise RuleViolation(
+            _(
+                "Unit %(code)s is %(status)s and cannot be stored.",
+                code=u.code,
+                status=explain.UNIT_STATUS_LABELS[u.status],
+            )
+        )
     if u.thawed_at is not None:
         raise RuleViolation(_("Unit %(code)s was thawed and cannot go back into storage.", code=u.code))
     box = location(session, box_code)
@@ -127,8 +163,14 @@ def place(session, u: DoseUnit, box_code: str, position: str, note: str | None =
         raise RuleViolation(_("%(code)s is not a box: units are stored in box positions.", code=box.code))
     container = container_of(session, box)
     if container is None or storage_mismatch(u.storage, container.kind):
-        raise RuleViolation(_("Unit %(code)s is %(storage)s and cannot be stored in %(box)s.", code=u.code,
-                              storage=explain.STORAGE_LABELS[u.storage], box=box.code))
+        raise RuleViolation(
+            _(
+                "Unit %(code)s is %(storage)s and cannot be stored in %(box)s.",
+                code=u.code,
+                storage=explain.STORAGE_LABELS[u.storage],
+                box=box.code,
+            )
+        )
     pos = (position or "").strip().upper()
     taken = {p for p, other in occupied(session, box.id).items() if other.id != u.id}
     problem = position_problem(box.rows, box.cols, pos, taken)
@@ -139,12 +181,14 @@ def place(session, u: DoseUnit, box_code: str, position: str, note: str | None =
     if (u.box_id, u.position) == (box.id, pos):
         raise RuleViolation(_("Unit %(code)s is already at %(box)s / %(pos)s.", code=u.code, box=box.code, pos=pos))
     before = path_text(session, u.box_id, u.position)
-    reason = f"moved from {before} to {path_text(session, box.id, pos)}" + (f": {note.strip()}" if (note or "").strip() else "")
+    reason = f"moved from {before} to {path_text(session, box.id, pos)}" + (
+        f": {note.strip()}" if (note or "").strip() else ""
+    )
     try:
         with session.begin_nested(), change_reason(session, reason):
             u.box_id, u.position = box.id, pos
     except IntegrityError:  # a concurrent store into the same position; the unique constraint decides
-        raise RuleViolation(explain.text("position_occupied", {"position": pos}))
+        raise RuleViolation(explain.text("position_occupied", {"position": pos})) from None
 
 
 def thaw(session, u: DoseUnit, thawed_at: datetime, user, now: datetime) -> None:
@@ -156,8 +200,13 @@ def thaw(session, u: DoseUnit, thawed_at: datetime, user, now: datetime) -> None
     if u.thawed_at is not None:
         raise RuleViolation(_("Unit %(code)s was already thawed.", code=u.code))
     if u.status not in ("available", "reserved"):
-        raise RuleViolation(_("Only released units are thawed; unit %(code)s is %(status)s.", code=u.code,
-                              status=explain.UNIT_STATUS_LABELS[u.status]))
+        raise RuleViolation(
+            _(
+                "Only released units are thawed; unit %(code)s is %(status)s.",
+                code=u.code,
+                status=explain.UNIT_STATUS_LABELS[u.status],
+            )
+        )
     if thawed_at > now:
         raise RuleViolation(_("The thaw time is in the future."))
     problem = unit_use_problem(thawed_at, u.expires_at, None, limits_for(session, session.get(Batch, u.batch_id)))
@@ -171,8 +220,13 @@ def discard(session, u: DoseUnit, reason: str) -> None:
     if not (reason or "").strip():
         raise RuleViolation(_("A reason is required to discard a unit."))
     if u.status in ("reserved", "issued", "administered", "discarded"):  # reserved/issued: from the dose page
-        raise RuleViolation(_("Unit %(code)s is %(status)s and cannot be discarded.", code=u.code,
-                              status=explain.UNIT_STATUS_LABELS[u.status]))
+        raise RuleViolation(
+            _(
+                "Unit %(code)s is %(status)s and cannot be discarded.",
+                code=u.code,
+                status=explain.UNIT_STATUS_LABELS[u.status],
+            )
+        )
     with change_reason(session, reason):
         u.status, u.status_reason, u.box_id, u.position = "discarded", reason.strip(), None, None
 
@@ -187,6 +241,7 @@ def use_problem(session, u: DoseUnit, now: datetime) -> str | None:
 
 # --- inventory ------------------------------------------------------------------------------------
 
+
 def inventory(session, now: datetime, today: date, limits):
     """Available units by product (storage) and expiry day, soonest first, with the expiring-soon flag.
 
@@ -195,16 +250,21 @@ def inventory(session, now: datetime, today: date, limits):
 
     from sqlalchemy import or_
 
-    rows = session.exec(select(DoseUnit.storage, DoseUnit.expiry_date, func.count())
-                        .where(DoseUnit.status == "available", DoseUnit.expires_at > now,
-                               or_(DoseUnit.thawed_at.is_(None),
-                                   DoseUnit.thawed_at >= now - timedelta(hours=limits.thaw_use_hours)))
-                        .group_by(DoseUnit.storage, DoseUnit.expiry_date)
-                        .order_by(DoseUnit.expiry_date, DoseUnit.storage)).all()
+    rows = session.exec(
+        select(DoseUnit.storage, DoseUnit.expiry_date, func.count())
+        .where(
+            DoseUnit.status == "available",
+            DoseUnit.expires_at > now,
+            or_(DoseUnit.thawed_at.is_(None), DoseUnit.thawed_at >= now - timedelta(hours=limits.thaw_use_hours)),
+        )
+        .group_by(DoseUnit.storage, DoseUnit.expiry_date)
+        .order_by(DoseUnit.expiry_date, DoseUnit.storage)
+    ).all()
     return [(storage, expiry, n, expiring_soon(expiry, today, limits)) for storage, expiry, n in rows]
 
 
 # --- storage sessions: a batch's units scanned into a box, stored in one signed act --------------------------
+
 
 def parse_scans(text: str) -> list[tuple[str, str | None]]:
     """One line per scan: the unit's label (payload or code), optionally followed by a position ("... B2")."""
@@ -241,19 +301,35 @@ def session_plan(session, box: StorageLocation, lot: str, text: str, start: str 
     scans = parse_scans(text)
     codes = [c for c, _p in scans]
     units = {u.code: u for u in session.exec(select(DoseUnit).where(DoseUnit.code.in_(codes))).all()} if codes else {}
-    boxes = {b.id: b.code for b in session.exec(select(StorageLocation).where(
-        StorageLocation.id.in_({u.box_id for u in units.values() if u.box_id}))).all()} if units else {}
+    boxes = (
+        {
+            b.id: b.code
+            for b in session.exec(
+                select(StorageLocation).where(StorageLocation.id.in_({u.box_id for u in units.values() if u.box_id}))
+            ).all()
+        }
+        if units
+        else {}
+    )
     facts = []
     for code, pos in scans:
         u = units.get(code)
         if u is None:
             facts.append(ScannedUnit(code, pos, found=False))
             continue
-        facts.append(ScannedUnit(code, pos, lot=u.lot, problem=_storable_problem(u, box, container, now),
-                                 current=(boxes.get(u.box_id), u.position) if u.box_id else None))
+        facts.append(
+            ScannedUnit(
+                code,
+                pos,
+                lot=u.lot,
+                problem=_storable_problem(u, box, container, now),
+                current=(boxes.get(u.box_id), u.position) if u.box_id else None,
+            )
+        )
     here = occupied(session, box.id)
-    plan, problems = storage_session_plan(facts, (lot or "").strip().upper(), box.code, box.rows, box.cols,
-                                          {p: u.code for p, u in here.items()}, start)
+    plan, problems = storage_session_plan(
+        facts, (lot or "").strip().upper(), box.code, box.rows, box.cols, {p: u.code for p, u in here.items()}, start
+    )
     records = list({u.id: u for u in [*units.values(), *here.values()]}.values())
     return plan, [explain.text(c, p) for c, p in problems], records
 
@@ -265,8 +341,18 @@ def session_content(records, plan) -> str:
     return fingerprint(records, *[f"{code}>{pos}" for code, pos in plan])
 
 
-def store_session(session, box: StorageLocation, lot: str, text: str, start: str | None, content: str | None,
-                  user, password: str, now: datetime, client=None):
+def store_session(
+    session,
+    box: StorageLocation,
+    lot: str,
+    text: str,
+    start: str | None,
+    content: str | None,
+    user,
+    password: str,
+    now: datetime,
+    client=None,
+):
     """Store every unit of the reviewed plan at once, or none: one storage run, signed "performed"."""
     import json
 
@@ -286,17 +372,26 @@ def store_session(session, box: StorageLocation, lot: str, text: str, start: str
     expect_content(session, content, records, *[f"{code}>{pos}" for code, pos in plan])
     if not (content or "").strip():
         raise RuleViolation(_("Review the plan before signing it."))
-    run = StorageRun(code=f"SR-{now.year}-{next_number(session, f'storage-run-{now.year}'):04d}", box_id=box.id,
-                     box_code=box.code, batch_id=batch.id, lot=batch.lot, placements=json.dumps(plan),
-                     unit_count=len(plan))
+    run = StorageRun(
+        code=f"SR-{now.year}-{next_number(session, f'storage-run-{now.year}'):04d}",
+        box_id=box.id,
+        box_code=box.code,
+        batch_id=batch.id,
+        lot=batch.lot,
+        placements=json.dumps(plan),
+        unit_count=len(plan),
+    )
     session.add(run)
     session.flush()
     by_code = {r.code: r for r in records if isinstance(r, DoseUnit)}
     try:
         with session.begin_nested(), change_reason(session, f"stored by scan session {run.code}"):
             targets = {pos: code for code, pos in plan}
-            blocking = [code for code, _pos in plan
-                        if by_code[code].box_id == box.id and targets.get(by_code[code].position) not in (None, code)]
+            blocking = [
+                code
+                for code, _pos in plan
+                if by_code[code].box_id == box.id and targets.get(by_code[code].position) not in (None, code)
+            ]
             for code in blocking:  # units swapping places in the box leave their positions first
                 by_code[code].box_id, by_code[code].position = None, None
             if blocking:
@@ -304,6 +399,6 @@ def store_session(session, box: StorageLocation, lot: str, text: str, start: str
             for code, pos in plan:
                 by_code[code].box_id, by_code[code].position = box.id, pos
     except IntegrityError:  # a concurrent store took a position; the unique constraint decides
-        raise RuleViolation(_("A position of the plan was taken at the same moment; review the plan again."))
+        raise RuleViolation(_("A position of the plan was taken at the same moment; review the plan again.")) from None
     sign(session, run, "performed", user, password, client=client)
     return run

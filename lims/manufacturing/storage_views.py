@@ -1,4 +1,5 @@
 """Storage locations, box view, dose units and the inventory."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -11,12 +12,21 @@ from ..auth.permissions import authenticated, require_role, roles
 from ..clock import utcnow
 from ..core.scan import Resolver, register
 from ..db import db_session
-from ..timefmt import to_lab, lab_today
+from ..errors import LimsError, RuleViolation
+from ..timefmt import lab_today, to_lab
 from ..web import form_action
 from . import explain, storage
-from ..errors import LimsError, RuleViolation
-from .forms import (DiscardForm, LocationForm, PlaceForm, StorageSessionForm, StoreHereForm, ThawForm, VerifyLabelForm,
-                    as_local, as_utc)
+from .forms import (
+    DiscardForm,
+    LocationForm,
+    PlaceForm,
+    StorageSessionForm,
+    StoreHereForm,
+    ThawForm,
+    VerifyLabelForm,
+    as_local,
+    as_utc,
+)
 from .models import Batch, DoseUnit
 from .rules import ProcessLimits, box_positions
 from .spec import active_spec, limits_of
@@ -37,7 +47,11 @@ def _find_location(session, ident):
     return url_for("storage.location", code=loc.code) if loc else None
 
 
-register(Resolver("DU", "dose unit", _find_unit, lambda s: s.strip().upper().startswith("FMT-") and s.strip().count("-") == 3))
+register(
+    Resolver(
+        "DU", "dose unit", _find_unit, lambda s: s.strip().upper().startswith("FMT-") and s.strip().count("-") == 3
+    )
+)
 register(Resolver("LOC", "storage location", _find_location, lambda s: False))
 
 
@@ -51,9 +65,16 @@ def inventory():
     limits = limits_of(spec) if spec else ProcessLimits()
     warning = limits.expiry_warning_days
     rows = storage.inventory(s, now, today, limits)
-    return render_template("manufacturing/inventory.html", rows=rows, products=explain.PRODUCT_LABELS, warning=warning,
-                           boxes=storage.boxes(s), occupied_count=lambda b: len(storage.occupied(s, b.id)),
-                           path_of=lambda loc: storage.path_of(s, loc), today=today)
+    return render_template(
+        "manufacturing/inventory.html",
+        rows=rows,
+        products=explain.PRODUCT_LABELS,
+        warning=warning,
+        boxes=storage.boxes(s),
+        occupied_count=lambda b: len(storage.occupied(s, b.id)),
+        path_of=lambda loc: storage.path_of(s, loc),
+        today=today,
+    )
 
 
 @bp.route("/storage")
@@ -70,11 +91,23 @@ def create_location():
     if not form.validate_on_submit():
         return _render_locations(form, _("Correct the marked fields."), 400)
     return form_action(
-        lambda: storage.create_location(s, {"code": form.code.data, "name": form.name.data, "kind": form.kind.data,
-                                            "parent": form.parent.data, "rows": form.rows.data, "cols": form.cols.data}),
+        lambda: storage.create_location(
+            s,
+            {
+                "code": form.code.data,
+                "name": form.name.data,
+                "kind": form.kind.data,
+                "parent": form.parent.data,
+                "rows": form.rows.data,
+                "cols": form.cols.data,
+            },
+        ),
         lambda **kw: _render_locations(form, kw.get("error"), kw.get("status", 422)),
-        lambda loc: _flash_to(url_for("storage.location", code=loc.code), _("Location %(code)s created.", code=loc.code)),
-        once=form.once.data)
+        lambda loc: _flash_to(
+            url_for("storage.location", code=loc.code), _("Location %(code)s created.", code=loc.code)
+        ),
+        once=form.once.data,
+    )
 
 
 def _render_locations(form, error=None, status=200):
@@ -87,9 +120,15 @@ def _render_locations(form, error=None, status=200):
             out.extend(tree(loc.id, depth + 1))
         return out
 
-    return render_template("manufacturing/locations.html", rows=tree(None), form=form, error=error,
-                           kinds=explain.LOCATION_KINDS, can_create=require_role(*HANDLERS),
-                           occupied_count=lambda b: len(storage.occupied(s, b.id))), status
+    return render_template(
+        "manufacturing/locations.html",
+        rows=tree(None),
+        form=form,
+        error=error,
+        kinds=explain.LOCATION_KINDS,
+        can_create=require_role(*HANDLERS),
+        occupied_count=lambda b: len(storage.occupied(s, b.id)),
+    ), status
 
 
 def _flash_to(url, message, category="success"):
@@ -124,8 +163,11 @@ def store_here(code):
     return form_action(
         lambda: storage.place(s, u, loc.code, form.position.data, "stored by scan", now=utcnow()),
         lambda **kw: _render_location(loc, form, kw.get("error"), kw.get("status", 422)),
-        lambda _r: _flash_to(url_for("storage.location", code=loc.code),
-                             _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position))))
+        lambda _r: _flash_to(
+            url_for("storage.location", code=loc.code),
+            _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position)),
+        ),
+    )
 
 
 def scan_problem_text(problem, code, found=None):
@@ -156,20 +198,46 @@ def store_session(code):
         return _render_location(loc, session_form=form, error=err.message, status=err.status_code)
     if request.form.get("step") != "sign":
         form.content.data = storage.session_content(records, plan) if not problems else ""
-        return _render_location(loc, session_form=form, plan=plan, problems=problems,
-                                error=" ".join(problems) or None, status=422 if problems else 200)
+        return _render_location(
+            loc,
+            session_form=form,
+            plan=plan,
+            problems=problems,
+            error=" ".join(problems) or None,
+            status=422 if problems else 200,
+        )
     if not (form.password.data or ""):
         form.content.data = storage.session_content(records, plan) if not problems else ""
-        return _render_location(loc, session_form=form, plan=plan, problems=problems,
-                                error=_("Enter your password to sign."), status=400)
+        return _render_location(
+            loc, session_form=form, plan=plan, problems=problems, error=_("Enter your password to sign."), status=400
+        )
     return form_action(
-        lambda: storage.store_session(s, loc, lot, form.scans.data, form.start.data, form.content.data, g.user,
-                                      form.password.data, utcnow(), request.remote_addr),
-        lambda **kw: _render_location(loc, session_form=form, plan=plan, problems=problems, error=kw.get("error"),
-                                      status=kw.get("status", 422)),
-        lambda run: _flash_to(url_for("storage.location", code=loc.code),
-                              _("%(n)s units of batch %(lot)s stored in %(box)s (%(run)s); your signature is recorded.",
-                                n=run.unit_count, lot=run.lot, box=loc.code, run=run.code)))
+        lambda: storage.store_session(
+            s,
+            loc,
+            lot,
+            form.scans.data,
+            form.start.data,
+            form.content.data,
+            g.user,
+            form.password.data,
+            utcnow(),
+            request.remote_addr,
+        ),
+        lambda **kw: _render_location(
+            loc, session_form=form, plan=plan, problems=problems, error=kw.get("error"), status=kw.get("status", 422)
+        ),
+        lambda run: _flash_to(
+            url_for("storage.location", code=loc.code),
+            _(
+                "%(n)s units of batch %(lot)s stored in %(box)s (%(run)s); your signature is recorded.",
+                n=run.unit_count,
+                lot=run.lot,
+                box=loc.code,
+                run=run.code,
+            ),
+        ),
+    )
 
 
 def _render_location(loc, form=None, error=None, status=200, session_form=None, plan=None, problems=None):
@@ -178,13 +246,24 @@ def _render_location(loc, form=None, error=None, status=200, session_form=None, 
     if loc.kind == "box":
         occ = storage.occupied(s, loc.id)
         positions = box_positions(loc.rows, loc.cols)
-        grid = [[(p, occ.get(p)) for p in positions[r * loc.cols:(r + 1) * loc.cols]] for r in range(loc.rows)]
-    return render_template("manufacturing/location.html", loc=loc, path=storage.path_of(s, loc), grid=grid,
-                           children=storage.children(s, loc.id), kinds=explain.LOCATION_KINDS,
-                           container=storage.container_of(s, loc), unit_statuses=explain.UNIT_STATUS_LABELS,
-                           today=lab_today(), form=form or StoreHereForm(prefix="here"), error=error,
-                           session_form=session_form or StorageSessionForm(prefix="ss"), plan=plan, problems=problems,
-                           can_handle=require_role(*HANDLERS)), status
+        grid = [[(p, occ.get(p)) for p in positions[r * loc.cols : (r + 1) * loc.cols]] for r in range(loc.rows)]
+    return render_template(
+        "manufacturing/location.html",
+        loc=loc,
+        path=storage.path_of(s, loc),
+        grid=grid,
+        children=storage.children(s, loc.id),
+        kinds=explain.LOCATION_KINDS,
+        container=storage.container_of(s, loc),
+        unit_statuses=explain.UNIT_STATUS_LABELS,
+        today=lab_today(),
+        form=form or StoreHereForm(prefix="here"),
+        error=error,
+        session_form=session_form or StorageSessionForm(prefix="ss"),
+        plan=plan,
+        problems=problems,
+        can_handle=require_role(*HANDLERS),
+    ), status
 
 
 def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, discard_form=None, verify_form=None):
@@ -194,16 +273,30 @@ def _render_unit(u, error=None, status=200, place_form=None, thaw_form=None, dis
     if thaw_form is None:
         thaw_form = ThawForm(prefix="thaw")
         thaw_form.thawed_at.data = as_local(now)
-    history = s.exec(select(AuditEntry).where(AuditEntry.entity == "dose_unit", AuditEntry.record_id == u.code)
-                     .order_by(AuditEntry.id.desc()).limit(200)).all()
+    history = s.exec(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "dose_unit", AuditEntry.record_id == u.code)
+        .order_by(AuditEntry.id.desc())
+        .limit(200)
+    ).all()
     return render_template(
-        "manufacturing/unit.html", u=u, batch=batch, where=storage.path_text(s, u.box_id, u.position),
+        "manufacturing/unit.html",
+        u=u,
+        batch=batch,
+        where=storage.path_text(s, u.box_id, u.position),
         problem=storage.use_problem(s, u, now),
-        place_form=place_form or PlaceForm(prefix="place", version=version_token(u)), thaw_form=thaw_form,
-        discard_form=discard_form or DiscardForm(prefix="discard"), history=history, error=error,
-        verify_form=verify_form or VerifyLabelForm(prefix="verify"), label=_label_status(s, u, now),
-        statuses=explain.UNIT_STATUS_LABELS, storages=explain.STORAGE_LABELS, batch_statuses=explain.BATCH_STATUS_LABELS,
-        can_handle=require_role(*HANDLERS), can_thaw=require_role("technician", "qa", "clinician"),
+        place_form=place_form or PlaceForm(prefix="place", version=version_token(u)),
+        thaw_form=thaw_form,
+        discard_form=discard_form or DiscardForm(prefix="discard"),
+        history=history,
+        error=error,
+        verify_form=verify_form or VerifyLabelForm(prefix="verify"),
+        label=_label_status(s, u, now),
+        statuses=explain.UNIT_STATUS_LABELS,
+        storages=explain.STORAGE_LABELS,
+        batch_statuses=explain.BATCH_STATUS_LABELS,
+        can_handle=require_role(*HANDLERS),
+        can_thaw=require_role("technician", "qa", "clinician"),
     ), status
 
 
@@ -230,7 +323,8 @@ def verify_label(code):
     return form_action(
         lambda: reconcile.verify(s, u, form.payload.data, g.user, utcnow()),
         lambda **kw: _render_unit(u, verify_form=form, error=kw.get("error"), status=kw.get("status", 422)),
-        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Label of unit %(code)s verified.", code=u.code)))
+        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Label of unit %(code)s verified.", code=u.code)),
+    )
 
 
 @bp.route("/units/<code>")
@@ -249,18 +343,28 @@ def place(code):
     if not form.validate_on_submit():
         return _render_unit(u, error=_("Correct the marked fields."), status=400, place_form=form)
     return form_action(
-        lambda: storage.place(s, u, _box_code(form.box.data), form.position.data, form.note.data, now=utcnow(),
-                              expected_version=form.version.data or ""),
+        lambda: storage.place(
+            s,
+            u,
+            _box_code(form.box.data),
+            form.position.data,
+            form.note.data,
+            now=utcnow(),
+            expected_version=form.version.data or "",
+        ),
         lambda **kw: _render_unit(u, place_form=form, error=kw.get("error"), status=kw.get("status", 422)),
-        lambda _r: _flash_to(back if back and back.startswith("/batches/") else url_for("storage.unit", code=u.code),
-                             _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position))))
+        lambda _r: _flash_to(
+            back if back and back.startswith("/batches/") else url_for("storage.unit", code=u.code),
+            _("Unit %(code)s stored at %(where)s.", code=u.code, where=storage.path_text(s, u.box_id, u.position)),
+        ),
+    )
 
 
 def _box_code(scanned: str) -> str:
     """The box field takes a typed code or a scanned location label (LIMS:LOC:...)."""
     from ..core.scan import expect
 
-    ident, problem, found = expect(scanned, "LOC")
+    ident, problem, _found = expect(scanned, "LOC")
     if problem == "wrong_type":
         raise RuleViolation(_("%(code)s is not a storage location label; scan the box's label.", code=scanned))
     return ident or scanned
@@ -277,7 +381,10 @@ def thaw(code):
     return form_action(
         lambda: storage.thaw(s, u, as_utc(form.thawed_at.data), g.user, utcnow()),
         lambda **kw: _render_unit(u, thaw_form=form, error=kw.get("error"), status=kw.get("status", 422)),
-        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Unit %(code)s thawed; use it within the thaw window.", code=u.code)))
+        lambda _r: _flash_to(
+            url_for("storage.unit", code=u.code), _("Unit %(code)s thawed; use it within the thaw window.", code=u.code)
+        ),
+    )
 
 
 @bp.route("/units/<code>/discard", methods=["POST"])
@@ -291,4 +398,5 @@ def discard(code):
     return form_action(
         lambda: storage.discard(s, u, form.reason.data),
         lambda **kw: _render_unit(u, discard_form=form, error=kw.get("error"), status=kw.get("status", 422)),
-        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Unit %(code)s discarded.", code=u.code)))
+        lambda _r: _flash_to(url_for("storage.unit", code=u.code), _("Unit %(code)s discarded.", code=u.code)),
+    )

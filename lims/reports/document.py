@@ -4,6 +4,7 @@ Reports build a list of flowables from plain data (no database here) and hand
 them to ``render``; tables repeat their header row on every page and every
 cell wraps, so long free text never runs off the page.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as pdfcanvas
-from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, PageTemplate, Paragraph, Spacer, Table,
-                                TableStyle)
+from reportlab.platypus import BaseDocTemplate, CondPageBreak, Frame, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
 from ..labels.qr import matrix
 from .fonts import register
@@ -34,15 +34,15 @@ FOOTER_H = 12 * mm
 class ReportMeta:
     """What the header and footer print on every page."""
 
-    title: str               # e.g. "Batch record report"
-    record: str              # e.g. the lot number
-    subtitle: str            # e.g. the product
-    qr_payload: str | None   # LIMS:LOT:... (scans back to the record)
-    doc_version: str         # form revision + record version + last audit row covered
+    title: str  # e.g. "Batch record report"
+    record: str  # e.g. the lot number
+    subtitle: str  # e.g. the product
+    qr_payload: str | None  # LIMS:LOT:... (scans back to the record)
+    doc_version: str  # form revision + record version + last audit row covered
     generated_by: str
-    generated_at: str        # formatted in the lab's zone, with the zone
-    footer_note: str         # e.g. "Printed copy of an electronic record"
-    page_label: str          # "Page %(x)s of %(y)s" already translated, with %(x)s / %(y)s
+    generated_at: str  # formatted in the lab's zone, with the zone
+    footer_note: str  # e.g. "Printed copy of an electronic record"
+    page_label: str  # "Page %(x)s of %(y)s" already translated, with %(x)s / %(y)s
     watermark: str | None = None
 
 
@@ -55,10 +55,19 @@ def styles() -> dict[str, ParagraphStyle]:
         "cell": ParagraphStyle("cell", parent=base, fontSize=7.5, leading=9.5),
         "head": ParagraphStyle("head", parent=base, fontSize=7.5, leading=9.5, textColor=colors.white),
         "h1": ParagraphStyle("h1", parent=base, fontSize=13, leading=16, spaceAfter=4),
-        "h2": ParagraphStyle("h2", parent=base, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=3,
-                             textColor=colors.HexColor("#12355b")),
+        "h2": ParagraphStyle(
+            "h2",
+            parent=base,
+            fontSize=10.5,
+            leading=13,
+            spaceBefore=8,
+            spaceAfter=3,
+            textColor=colors.HexColor("#12355b"),
+        ),
         "alert": ParagraphStyle("alert", parent=base, textColor=colors.HexColor("#a61b1b")),
-        "alert_cell": ParagraphStyle("alert_cell", parent=base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#a61b1b")),
+        "alert_cell": ParagraphStyle(
+            "alert_cell", parent=base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#a61b1b")
+        ),
     }
 
 
@@ -159,7 +168,7 @@ class TextParagraph(Paragraph):
         super().__init__(text, style, *args, **kwargs)
         self._plain, self._broken_for = plain, None
 
-    def wrap(self, availWidth, availHeight):  # noqa: N803 - ReportLab API
+    def wrap(self, availWidth, availHeight):
         if self._plain is not None and self._broken_for != availWidth:
             inner = availWidth - self.style.leftIndent - self.style.rightIndent
             lines = break_lines(self._plain, inner, self.style.fontName, self.style.fontSize)
@@ -194,26 +203,42 @@ def table(header: list[str], rows: list[list], widths_mm: list[float], empty: st
     total = PAGE_W - 2 * MARGIN
     scale = total / (sum(widths_mm) * mm)
     t = Table(data, colWidths=[w * mm * scale for w in widths_mm], repeatRows=1, splitByRow=1)
-    t.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#12355b")),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9aa5b1")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f3f5f7")]),
-        *spans,
-    ]))
+    t.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#12355b")),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9aa5b1")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f3f5f7")]),
+                *spans,
+            ]
+        )
+    )
     return t
 
 
 def facts(pairs: list[tuple[str, object]]) -> Table:
     """Label: value lines, two columns, wrapping."""
     st = styles()
-    t = Table([[para(k, st["small"]), para(v, st["base"])] for k, v in pairs],  # para() makes lazy texts str
-              colWidths=[45 * mm, PAGE_W - 2 * MARGIN - 45 * mm])
-    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                           ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-                           ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#555f6b"))]))
+    t = Table(
+        [[para(k, st["small"]), para(v, st["base"])] for k, v in pairs],  # para() makes lazy texts str
+        colWidths=[45 * mm, PAGE_W - 2 * MARGIN - 45 * mm],
+    )
+    t.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#555f6b")),
+            ]
+        )
+    )
     return t
 
 
@@ -248,7 +273,7 @@ def _numbered_canvas(meta: ReportMeta):
             super().__init__(*args, **kwargs)
             self._pages = []
 
-        def showPage(self):  # noqa: N802 - ReportLab API
+        def showPage(self):
             self._pages.append(dict(self.__dict__))
             self._startPage()
 
@@ -330,13 +355,38 @@ def _blank(_canvas, _doc) -> None:
 
 def render(meta: ReportMeta, story: list) -> bytes:
     buf = io.BytesIO()
-    doc = BaseDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + HEADER_H,
-                          bottomMargin=MARGIN + FOOTER_H, title=f"{meta.title} {meta.record}", author=meta.generated_by,
-                          subject=meta.doc_version, creator="FMT LIMS")
-    frame = Frame(MARGIN, MARGIN + FOOTER_H / 2, PAGE_W - 2 * MARGIN, PAGE_H - 2 * MARGIN - HEADER_H - FOOTER_H / 2,
-                  id="body", leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate(id="page", frames=[frame],
-                                       # over the content (translucent): table backgrounds would hide it
-                                       onPageEnd=_watermark(meta.watermark) if meta.watermark else _blank)])
+    doc = BaseDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN + HEADER_H,
+        bottomMargin=MARGIN + FOOTER_H,
+        title=f"{meta.title} {meta.record}",
+        author=meta.generated_by,
+        subject=meta.doc_version,
+        creator="FMT LIMS",
+    )
+    frame = Frame(
+        MARGIN,
+        MARGIN + FOOTER_H / 2,
+        PAGE_W - 2 * MARGIN,
+        PAGE_H - 2 * MARGIN - HEADER_H - FOOTER_H / 2,
+        id="body",
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
+    doc.addPageTemplates(
+        [
+            PageTemplate(
+                id="page",
+                frames=[frame],
+                # over the content (translucent): table backgrounds would hide it
+                onPageEnd=_watermark(meta.watermark) if meta.watermark else _blank,
+            )
+        ]
+    )
     doc.build(list(story) or [Spacer(1, 1)], canvasmaker=_numbered_canvas(meta))
     return buf.getvalue()

@@ -5,6 +5,7 @@ while ReportLab works); the progress row and the audit rows are short writes of
 their own. The ZIP is written beside the database (instance/exports) and
 offered for download when complete.
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,8 +38,13 @@ def export_dir() -> Path:
 
 
 def lots_between(session, from_day: date, to_day: date) -> list[str]:
-    return list(session.exec(select(Batch.lot).where(Batch.production_day >= from_day, Batch.production_day <= to_day)
-                             .order_by(Batch.production_day, Batch.lot)).all())
+    return list(
+        session.exec(
+            select(Batch.lot)
+            .where(Batch.production_day >= from_day, Batch.production_day <= to_day)
+            .order_by(Batch.production_day, Batch.lot)
+        ).all()
+    )
 
 
 def request_export(session, user, from_day: date | None, to_day: date | None, language: str) -> ReportExport:
@@ -51,8 +57,15 @@ def request_export(session, user, from_day: date | None, to_day: date | None, la
     total = len(lots_between(session, from_day, to_day))
     if total == 0:
         raise RuleViolation(_("No batch was produced between %(a)s and %(b)s.", a=from_day, b=to_day))
-    job = ReportExport(requested_by_id=user.id, requested_by=user.full_name, language=language, from_day=from_day,
-                       to_day=to_day, total=total, created_at=utcnow())
+    job = ReportExport(
+        requested_by_id=user.id,
+        requested_by=user.full_name,
+        language=language,
+        from_day=from_day,
+        to_day=to_day,
+        total=total,
+        created_at=utcnow(),
+    )
     session.add(job)
     session.flush()
     return job
@@ -78,8 +91,11 @@ def run(app, job_id: int) -> None:
         name = f"batch-reports-{from_day}-{to_day}-{job_id}.zip"
         path = export_dir() / name
         try:
-            with app.test_request_context(), force_locale(language), \
-                    zipfile.ZipFile(path.with_suffix(".part"), "w", zipfile.ZIP_DEFLATED) as zf:
+            with (
+                app.test_request_context(),
+                force_locale(language),
+                zipfile.ZipFile(path.with_suffix(".part"), "w", zipfile.ZIP_DEFLATED) as zf,
+            ):
                 with transaction(actor, write=False) as s:
                     lots = lots_between(s, from_day, to_day)
                 for n, lot in enumerate(lots, start=1):

@@ -3,9 +3,10 @@
 Embedding (rather than a viewer's CID font) keeps Chinese text printable on any
 machine and extractable by copy-paste and pdf text tools.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from reportlab.lib.fonts import addMapping
@@ -28,7 +29,7 @@ def font_path() -> Path:
     return Path(configured) if configured else INSTANCE_DIR / "fonts" / "wqy-microhei.ttc"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _register(path: str) -> str:
     if not Path(path).is_file():
         raise FontMissing(f"the report font {path} is missing: run bash scripts/setup.sh")

@@ -1,4 +1,5 @@
 """The signature block every report prints: printed name, role, meaning, date-time with zone, valid or not."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -30,12 +31,25 @@ def signature_rows(session, records) -> list[list[str]]:
         for view in signatures_for(session, record):
             sig = view.signature
             state = _("valid") if view.valid else _("INVALID: %(why)s", why=view.problem)
-            rows.append([record.audit_record_id, sig.user_name, roles(session, sig.user_id), str(MEANINGS[sig.meaning]),
-                         format_dt(sig.signed_at, seconds=True), state, sig.comment or ""])
+            rows.append(
+                [
+                    record.audit_record_id,
+                    sig.user_name,
+                    roles(session, sig.user_id),
+                    str(MEANINGS[sig.meaning]),
+                    format_dt(sig.signed_at, seconds=True),
+                    state,
+                    sig.comment or "",
+                ]
+            )
     return rows
 
 
 def sig_table(rows, title=None, empty=None) -> list:
-    t = doc.table([_("Record"), _("Signed by"), _("Role"), _("Meaning"), _("Date and time"), _("State"), _("Comment")],
-                  rows, [30, 24, 28, 16, 32, 26, 24], empty=empty or _("No signatures."))
+    t = doc.table(
+        [_("Record"), _("Signed by"), _("Role"), _("Meaning"), _("Date and time"), _("State"), _("Comment")],
+        rows,
+        [30, 24, 28, 16, 32, 26, 24],
+        empty=empty or _("No signatures."),
+    )
     return [Spacer(1, 4), doc.para(title, doc.styles()["small"]), t] if title else [t]

@@ -4,6 +4,7 @@ A report is rendered during a GET, whose transaction only reads; the audit row
 saying who printed which document version is written after it, in its own
 short transaction (``lims.web.audited_download``).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, send_file, url_for
@@ -55,8 +56,14 @@ def screening(screening_id):
     s = db_session()
     sc = screening_ops.get(s, screening_id)
     donor = s.get(Donor, sc.donor_id)
-    return _report(donor_report, sc, f"screening-report-{donor.code}-{sc.id}.pdf", "screening", str(sc.id),
-                   "donor screening report")
+    return _report(
+        donor_report,
+        sc,
+        f"screening-report-{donor.code}-{sc.id}.pdf",
+        "screening",
+        str(sc.id),
+        "donor screening report",
+    )
 
 
 @bp.route("/courses/<code>.pdf")
@@ -70,6 +77,7 @@ def course(code):
 
 
 # --- bulk export -----------------------------------------------------------------------------------
+
 
 class ExportForm(FlaskForm):
     from flask_babel import lazy_gettext as _l
@@ -105,8 +113,11 @@ def request_export():
         after_commit(db_session(), lambda: export.start(app, job_id))
         return job
 
-    return form_action(run, lambda **kw: _render_exports(form, kw.get("error"), kw.get("status", 422)),
-                       lambda job: redirect(url_for("reports.export_status", export_id=job.id)))
+    return form_action(
+        run,
+        lambda **kw: _render_exports(form, kw.get("error"), kw.get("status", 422)),
+        lambda job: redirect(url_for("reports.export_status", export_id=job.id)),
+    )
 
 
 @bp.route("/exports/<int:export_id>")

@@ -9,6 +9,7 @@ Every test gets a fresh browser context (own cookies) and a ``page`` whose
 console errors, uncaught exceptions and CSP violations are collected and
 asserted empty when the test ends.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,15 @@ from lims.db import Actor, Database, transaction
 from lims.migrate import upgrade
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CI = os.environ.get("CI", "").lower() == "true"
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -68,9 +76,19 @@ class LiveServer:
             with transaction(actor) as s:
                 eq = eq_ops.by_code(s, code)
                 if eq is None:
-                    eq = eq_ops.create(s, code, {"name": name, "kind": "centrifuge", "location": "GMP suite A",
-                                                 "serial_number": "SN-" + code, "status": "in_service",
-                                                 "calibration_due": None, "notes": None})
+                    eq = eq_ops.create(
+                        s,
+                        code,
+                        {
+                            "name": name,
+                            "kind": "centrifuge",
+                            "location": "GMP suite A",
+                            "serial_number": "SN-" + code,
+                            "status": "in_service",
+                            "calibration_due": None,
+                            "notes": None,
+                        },
+                    )
                 return eq.id
 
 
@@ -115,7 +133,9 @@ def live_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def chromium_browser():
     if not os.path.exists(CHROMIUM):
-        message = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser tests cannot run"
+        message = (
+            f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser tests cannot run"
+        )
         if CI:
             pytest.fail(f"CI=true: {message}", pytrace=False)
         pytest.skip(message)
@@ -160,8 +180,9 @@ def console_log():
 
 @pytest.fixture
 def page(chromium_browser, live_server, console_log):
-    context = chromium_browser.new_context(base_url=live_server.url, locale="en-US",
-                                           viewport={"width": 1280, "height": 800})
+    context = chromium_browser.new_context(
+        base_url=live_server.url, locale="en-US", viewport={"width": 1280, "height": 800}
+    )
     context.set_default_timeout(10_000)
     context.add_init_script(CSP_LISTENER)
     pg = context.new_page()

@@ -1,4 +1,5 @@
 """Steps a person does in the browser: sign in, sign out, take a screenshot."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """A new technician's first day: created by the admin, forced to choose a password, audited."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,9 @@ OWN_PASSWORD = "Sun-Chosen-Pass-9321"
 def _audit_rows(page: Page, action: str, record: str):
     """Rows of the audit table with this action and record (entity + id)."""
     rows = page.locator("table.grid tbody tr")
-    return (rows.filter(has=page.locator("td:nth-child(4)", has_text=re.compile(rf"^{action}$")))
-                .filter(has=page.locator("td:nth-child(5)", has_text=re.compile(rf"^{re.escape(record)}$"))))
+    return rows.filter(has=page.locator("td:nth-child(4)", has_text=re.compile(rf"^{action}$"))).filter(
+        has=page.locator("td:nth-child(5)", has_text=re.compile(rf"^{re.escape(record)}$"))
+    )
 
 
 def test_admin_creates_technician_who_must_change_password(page: Page):
@@ -93,7 +95,9 @@ def test_admin_creates_technician_who_must_change_password(page: Page):
 
     # The new password works, the temporary one no longer does.
     login(page, NEW_USER, TEMP_PASSWORD)
-    expect(page.get_by_role("alert")).to_have_text("Invalid user name or password, or the account is locked or deactivated.")
+    expect(page.get_by_role("alert")).to_have_text(
+        "Invalid user name or password, or the account is locked or deactivated."
+    )
     login(page, NEW_USER, OWN_PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {NEW_NAME}")
     logout(page)
@@ -153,7 +157,9 @@ def test_admin_changes_roles_with_a_reason_and_sees_the_history(page: Page):
     page.get_by_label("Administrator", exact=True).check()
     page.locator("#edit-reason").fill("also helps with accounts")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("alert")).to_contain_text("The administrator role cannot be combined with technician, QA or clinician")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "The administrator role cannot be combined with technician, QA or clinician"
+    )
     expect(page.locator("dl.facts")).to_contain_text("Technician")
 
     # QA officer added with a reason: listed under Role changes with who, old and new roles and the reason.
@@ -165,10 +171,17 @@ def test_admin_changes_roles_with_a_reason_and_sees_the_history(page: Page):
     rows = page.locator("table.role-history tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0).locator("td")).to_have_text(
-        [re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"), admin.full_name, "Technician", "QA officer, Technician",
-         "trained as second-person verifier (training record TR-2026-031)"])
+        [
+            re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"),
+            admin.full_name,
+            "Technician",
+            "QA officer, Technician",
+            "trained as second-person verifier (training record TR-2026-031)",
+        ]
+    )
     expect(rows.nth(1).locator("td")).to_have_text(
-        [re.compile(r"^\d{4}"), admin.full_name, "(account created)", "Technician", ""])
+        [re.compile(r"^\d{4}"), admin.full_name, "(account created)", "Technician", ""]
+    )
     page.locator("table.role-history").scroll_into_view_if_needed()
     shot(page, "10-admin-role-history")
 

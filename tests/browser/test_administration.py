@@ -29,6 +29,7 @@ Screenshots: recipient_page.png, administration_refused.png,
 administration_given.png, administration_observation.png, ae_form.png and
 ae_recorded.png.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,15 +66,16 @@ class Ward:
     today: date
     donor: str
     lot: str
-    recipient: str      # P4, whose day-1 dose is given in the browser
-    dose: str           # P4's day-1 dose (its unit is issued)
-    unit: str           # the unit issued for that dose
-    other: str          # a second recipient with its own course
-    other_unit: str     # the unit issued for the other recipient's day 1
+    recipient: str  # P4, whose day-1 dose is given in the browser
+    dose: str  # P4's day-1 dose (its unit is issued)
+    unit: str  # the unit issued for that dose
+    other: str  # a second recipient with its own course
+    other_unit: str  # the unit issued for the other recipient's day 1
     app: object = None  # the live server's app, whose clock the scenario's times are read from
 
 
 # --- set-up through the operations (on the live server's database) -------------------------------
+
 
 def _ensure_box(box: str = BOX) -> None:
     from lims.manufacturing import storage
@@ -81,8 +83,17 @@ def _ensure_box(box: str = BOX) -> None:
 
     def make(s, u):
         if s.exec(select(StorageLocation).where(StorageLocation.code == box)).first() is None:
-            storage.create_location(s, {"code": box, "name": "Dose units, bedside tests", "kind": "box",
-                                        "parent": "FRZ-T-R1", "rows": 3, "cols": 3})
+            storage.create_location(
+                s,
+                {
+                    "code": box,
+                    "name": "Dose units, bedside tests",
+                    "kind": "box",
+                    "parent": "FRZ-T-R1",
+                    "rows": 3,
+                    "cols": 3,
+                },
+            )
 
     act("tech", make)
 
@@ -98,10 +109,16 @@ def _released_lot(today: date, box: str = BOX, lot_facts: dict = LOT_ADM) -> tup
     day = today - timedelta(days=2)
     donor, lot = filled_lot(today, **lot_facts)
     # Four eyes: technician 2 verifies the steps and the QC results technician 1 entered.
-    act("tech2", lambda s, u: batches.verify_steps(s, batches.get(s, lot), u, PASSWORD, "witnessed at the device",
-                                                   "test"))
-    act("tech", lambda s, u: qc.record(s, batches.get(s, lot), flow.QC_PASS, day + timedelta(days=1),
-                                       "microbiology QC laboratory", None, today))
+    act(
+        "tech2",
+        lambda s, u: batches.verify_steps(s, batches.get(s, lot), u, PASSWORD, "witnessed at the device", "test"),
+    )
+    act(
+        "tech",
+        lambda s, u: qc.record(
+            s, batches.get(s, lot), flow.QC_PASS, day + timedelta(days=1), "microbiology QC laboratory", None, today
+        ),
+    )
     act("tech2", lambda s, u: qc.verify(s, batches.get(s, lot), u, PASSWORD, "checked against the QC reports", "test"))
 
     def store(s, u):
@@ -111,11 +128,19 @@ def _released_lot(today: date, box: str = BOX, lot_facts: dict = LOT_ADM) -> tup
     act("tech", store)
     # The re-screening, sampled after the donation day, clears the donor; QA (no part in the batch) releases.
     _pass_screening(donor, today - timedelta(days=1), today)
-    act("qa", lambda s, u: release.record_review(s, batches.get(s, lot), u, PASSWORD,
-                                                 "complete; no unexplained changes", "test"))
+    act(
+        "qa",
+        lambda s, u: release.record_review(
+            s, batches.get(s, lot), u, PASSWORD, "complete; no unexplained changes", "test"
+        ),
+    )
     act("qa", lambda s, u: release.release(s, batches.get(s, lot), u, PASSWORD, None, "test"))
-    units = act("tech", lambda s, u: tuple(x.code for x in s.exec(
-        select(DoseUnit).where(DoseUnit.lot == lot).order_by(DoseUnit.seq)).all()))
+    units = act(
+        "tech",
+        lambda s, u: tuple(
+            x.code for x in s.exec(select(DoseUnit).where(DoseUnit.lot == lot).order_by(DoseUnit.seq)).all()
+        ),
+    )
     statuses = act("tech", lambda s, u: {x.status for x in s.exec(select(DoseUnit).where(DoseUnit.lot == lot)).all()})
     assert statuses == {"available"}, statuses
     assert len(units) == 6
@@ -125,10 +150,24 @@ def _released_lot(today: date, box: str = BOX, lot_facts: dict = LOT_ADM) -> tup
 def _recipient(today: date, facts: dict, name: str) -> str:
     from lims.clinical import recipients
 
-    return act("clin", lambda s, u: recipients.register(s, {
-        "study": "WMT-TORI (FMT + toripalimab, exploratory)", "stage": "IV", "tnm": "", "notes": None,
-        "consent_date": today - timedelta(days=10), **facts},
-        {"full_name": name, "hospital_number": "H" + uuid.uuid4().hex[:12].upper(), "phone": ""}, today).code)
+    return act(
+        "clin",
+        lambda s, u: (
+            recipients.register(
+                s,
+                {
+                    "study": "WMT-TORI (FMT + toripalimab, exploratory)",
+                    "stage": "IV",
+                    "tnm": "",
+                    "notes": None,
+                    "consent_date": today - timedelta(days=10),
+                    **facts,
+                },
+                {"full_name": name, "hospital_number": "H" + uuid.uuid4().hex[:12].upper(), "phone": ""},
+                today,
+            ).code
+        ),
+    )
 
 
 def _course_with_issued_day1(recipient: str, unit: str, today: date) -> str:
@@ -138,8 +177,9 @@ def _course_with_issued_day1(recipient: str, unit: str, today: date) -> str:
 
     def plan_and_reserve(s, u):
         courses.seed_default_template(s)  # no-op when seeded
-        template = s.exec(select(CourseTemplate).where(CourseTemplate.code == "WMT-NJ-D1D3",
-                                                       CourseTemplate.status == "active")).first()
+        template = s.exec(
+            select(CourseTemplate).where(CourseTemplate.code == "WMT-NJ-D1D3", CourseTemplate.status == "active")
+        ).first()
         c = courses.plan(s, recipients.get(s, recipient), template.id, today, True, today)
         day1 = courses.administrations(s, c)[0]
         assert day1.day == 1 and day1.scheduled_date == today
@@ -147,6 +187,7 @@ def _course_with_issued_day1(recipient: str, unit: str, today: date) -> str:
         return day1.code
 
     dose = act("clin", plan_and_reserve)
+
     # Thawed, labelled (label scanned back) and issued three hours ago, so the infusion can be typed two hours
     # back and the 120-minute observation falls due now.
     def thaw_label_issue(s, u):
@@ -160,8 +201,9 @@ def _course_with_issued_day1(recipient: str, unit: str, today: date) -> str:
         at = utcnow() - timedelta(hours=3)
         row = s.exec(select(DoseUnit).where(DoseUnit.code == unit)).one()
         storage.thaw(s, row, at, u, at)
-        printing.print_labels(s, "DU", unit, all_layouts()["tube_50x30"], "pdf", "thawed for issue",
-                              current_app.config, now=at)
+        printing.print_labels(
+            s, "DU", unit, all_layouts()["tube_50x30"], "pdf", "thawed for issue", current_app.config, now=at
+        )
         reconcile.verify(s, row, f"LIMS:DU:{unit}", u, at)
         return dispensing.issue(s, f"LIMS:DU:{unit}", u, at, today).code
 
@@ -205,20 +247,47 @@ def _ward(live_server) -> Ward:
         _ensure_staff_spec_device_storage(today)
         _ensure_box()
         donor, lot, units = _released_lot(today)
-        p4 = _recipient(today, {"sex": "male", "date_of_birth": _years_before(today, 75) - timedelta(days=40),
-                                "diagnosis": "Sigmoid colon adenocarcinoma", "metastasis_sites": "liver", "ecog": 3,
-                                "prior_lines": 7}, "Xu Ming")
-        other = _recipient(today, {"sex": "female", "date_of_birth": _years_before(today, 50) - timedelta(days=100),
-                                   "diagnosis": "Right lung adenocarcinoma",
-                                   "metastasis_sites": "lung, abdominal cavity, bone, liver", "ecog": 4,
-                                   "prior_lines": 9}, "Ma Li")
+        p4 = _recipient(
+            today,
+            {
+                "sex": "male",
+                "date_of_birth": _years_before(today, 75) - timedelta(days=40),
+                "diagnosis": "Sigmoid colon adenocarcinoma",
+                "metastasis_sites": "liver",
+                "ecog": 3,
+                "prior_lines": 7,
+            },
+            "Xu Ming",
+        )
+        other = _recipient(
+            today,
+            {
+                "sex": "female",
+                "date_of_birth": _years_before(today, 50) - timedelta(days=100),
+                "diagnosis": "Right lung adenocarcinoma",
+                "metastasis_sites": "lung, abdominal cavity, bone, liver",
+                "ecog": 4,
+                "prior_lines": 9,
+            },
+            "Ma Li",
+        )
         dose = _course_with_issued_day1(p4, units[0], today)
         _course_with_issued_day1(other, units[1], today)
-    return Ward(today=today, donor=donor, lot=lot, recipient=p4, dose=dose, unit=units[0], other=other,
-                other_unit=units[1], app=live_server.app)
+    return Ward(
+        today=today,
+        donor=donor,
+        lot=lot,
+        recipient=p4,
+        dose=dose,
+        unit=units[0],
+        other=other,
+        other_unit=units[1],
+        app=live_server.app,
+    )
 
 
 # --- browser steps ---------------------------------------------------------------------------------
+
 
 def _status(page: Page, text: str) -> None:
     expect(page.locator(".flash-error")).to_have_count(0)
@@ -277,7 +346,8 @@ def test_bedside_administration_wrong_unit_refused_then_given_and_fever_ae(page:
     # Enter moved on to the next field and did not submit the half-filled record.
     _focused(page, "give-identity_confirmed")
     expect(form.get_by_label("Patient wristband (scan or type the recipient code)")).to_have_value(
-        f"LIMS:PT:{ward.recipient}")
+        f"LIMS:PT:{ward.recipient}"
+    )
     page.keyboard.press("Space")
     expect(form.get_by_label("Name and date of birth confirmed with the patient")).to_be_checked()
     page.keyboard.press("Tab")
@@ -312,14 +382,16 @@ def test_bedside_administration_wrong_unit_refused_then_given_and_fever_ae(page:
     form.get_by_role("button", name="Record the administration").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text(
-        f"WRONG PATIENT: unit {ward.other_unit} is reserved for {ward.other}, not {ward.recipient}.")
+        f"WRONG PATIENT: unit {ward.other_unit} is reserved for {ward.other}, not {ward.recipient}."
+    )
     assert len(posts) == 1 and posts[0].endswith(f"/courses/doses/{ward.dose}/administer"), posts
     expect(page.locator("#dose-status")).to_have_text("planned")
     expect(page.locator("#dose-unit")).to_contain_text(f"{ward.unit} · issued")
     # Nothing typed is lost.
     form = page.locator("form.bedside-form")
     expect(form.get_by_label("Patient wristband (scan or type the recipient code)")).to_have_value(
-        f"LIMS:PT:{ward.recipient}")
+        f"LIMS:PT:{ward.recipient}"
+    )
     expect(form.get_by_label("Name and date of birth confirmed with the patient")).to_be_checked()
     expect(form.get_by_label("Nasojejunal tube placement confirmed")).to_be_checked()
     expect(form.get_by_label("Tube placed on")).to_have_value(tube_day.isoformat())
@@ -390,7 +462,8 @@ def test_bedside_administration_wrong_unit_refused_then_given_and_fever_ae(page:
 
     ae_form.get_by_role("radio", name=re.compile(r"^Grade 1 ")).check()
     ae_form.get_by_label("Description (what happened, measurements, treatment)").fill(
-        "38.4 °C two hours after the day-1 infusion; indometacin suppository.")
+        "38.4 °C two hours after the day-1 infusion; indometacin suppository."
+    )
     ae_form.get_by_label("Related to FMT", exact=True).select_option(label="possible")
     ae_form.get_by_label("Related to the co-therapy", exact=True).select_option(label="unrelated")
     ae_form.get_by_label("Action taken", exact=True).select_option(label="treated with medication")
@@ -409,7 +482,8 @@ def test_bedside_administration_wrong_unit_refused_then_given_and_fever_ae(page:
     expect(facts).to_contain_text("not serious")
     trace = facts.locator("dd", has=page.get_by_role("link", name=ward.dose, exact=True))
     expect(trace.get_by_role("link", name=ward.dose, exact=True)).to_have_attribute(
-        "href", f"/courses/doses/{ward.dose}")
+        "href", f"/courses/doses/{ward.dose}"
+    )
     expect(trace.get_by_role("link", name=ward.unit, exact=True)).to_have_attribute("href", f"/units/{ward.unit}")
     expect(trace.get_by_role("link", name=ward.lot, exact=True)).to_have_attribute("href", f"/batches/{ward.lot}")
     expect(trace.get_by_role("link", name=ward.donor, exact=True)).to_have_attribute("href", f"/donors/{ward.donor}")

@@ -1,4 +1,5 @@
 """The console check itself: it must see a CSP violation, or its silence proves nothing."""
+
 from __future__ import annotations
 
 import pytest

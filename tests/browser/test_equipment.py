@@ -1,4 +1,5 @@
 """Equipment in the browser: register, QA e-signature, four-eyes, invalidation by an edit, form errors."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,16 @@ CODE = "EQ-CEN-09"
 QA_OWN_CODE = "EQ-CEN-10"
 
 
-def _register(page: Page, code: str, name: str, *, kind="centrifuge", location="GMP suite A, room 2",
-              serial="CF-09-2231", due="2030-06-30") -> None:
+def _register(
+    page: Page,
+    code: str,
+    name: str,
+    *,
+    kind="centrifuge",
+    location="GMP suite A, room 2",
+    serial="CF-09-2231",
+    due="2030-06-30",
+) -> None:
     page.locator("nav.mainnav").get_by_role("link", name="Equipment").click()
     page.locator("main").get_by_role("link", name="Register equipment").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Register equipment")

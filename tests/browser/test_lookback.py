@@ -14,6 +14,7 @@ issued for a recipient's day-1 dose. In the browser QA
   unfounded: the batch is released again and the stored units are back in stock.
 Screenshots: lookback_case.png, lookback_held.png, lookback_closed.png.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,16 +35,27 @@ from .test_manufacturing import _ensure_staff_spec_device_storage, _years_before
 
 pytestmark = pytest.mark.browser
 BOX = "BOX-LB1"
-LOT_FACTS = {"sex": "female", "years": 23, "name": "Zhou Lan", "id_prefix": "LBK", "run": "GFM-RUN-LBK", "mass_g": "158.0"}
+LOT_FACTS = {
+    "sex": "female",
+    "years": 23,
+    "name": "Zhou Lan",
+    "id_prefix": "LBK",
+    "run": "GFM-RUN-LBK",
+    "mass_g": "158.0",
+}
 
 
 def _statuses(app, lot):
     from lims.manufacturing.models import Batch, DoseUnit
 
     with app.app_context():
-        return act("qa", lambda s, u: (s.exec(select(Batch.status).where(Batch.lot == lot)).one(),
-                                       [x.status for x in s.exec(select(DoseUnit).where(DoseUnit.lot == lot)
-                                                                 .order_by(DoseUnit.seq)).all()]))
+        return act(
+            "qa",
+            lambda s, u: (
+                s.exec(select(Batch.status).where(Batch.lot == lot)).one(),
+                [x.status for x in s.exec(select(DoseUnit).where(DoseUnit.lot == lot).order_by(DoseUnit.seq)).all()],
+            ),
+        )
 
 
 def _received_today(donor: str, today) -> str:
@@ -55,10 +67,26 @@ def _received_today(donor: str, today) -> str:
 
     now = utcnow()
     _day_check(donor, to_lab(now - timedelta(minutes=20)).date())
-    return act("tech", lambda s, u: donations.receive(s, donor_ops.get(s, donor), {
-        "collected_at": now - timedelta(minutes=20), "received_at": now - timedelta(minutes=5), "receipt_temp_c": "4.0",
-        "mass_g": "150.0", "bristol": 4, "appearance": "brown, formed",
-        "retained_location": "FRG-T retained-sample rack"}, u, utcnow()).code)
+    return act(
+        "tech",
+        lambda s, u: (
+            donations.receive(
+                s,
+                donor_ops.get(s, donor),
+                {
+                    "collected_at": now - timedelta(minutes=20),
+                    "received_at": now - timedelta(minutes=5),
+                    "receipt_temp_c": "4.0",
+                    "mass_g": "150.0",
+                    "bristol": 4,
+                    "appearance": "brown, formed",
+                    "retained_location": "FRG-T retained-sample rack",
+                },
+                u,
+                utcnow(),
+            ).code
+        ),
+    )
 
 
 def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(page: Page, live_server):
@@ -67,9 +95,18 @@ def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(pa
         _ensure_staff_spec_device_storage(today)
         _ensure_box(BOX)
         _donor, lot, units = _released_lot(today, BOX, LOT_FACTS)
-        patient = _recipient(today, {"sex": "male", "date_of_birth": _years_before(today, 62) - timedelta(days=30),
-                                     "diagnosis": "Renal clear cell carcinoma", "metastasis_sites": "intestine",
-                                     "ecog": 2, "prior_lines": 2}, "Huang Gang")
+        patient = _recipient(
+            today,
+            {
+                "sex": "male",
+                "date_of_birth": _years_before(today, 62) - timedelta(days=30),
+                "diagnosis": "Renal clear cell carcinoma",
+                "metastasis_sites": "intestine",
+                "ecog": 2,
+                "prior_lines": 2,
+            },
+            "Huang Gang",
+        )
         dose = _course_with_issued_day1(patient, units[0], today)
         later = _received_today(_donor, today)
 
@@ -96,7 +133,9 @@ def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(pa
     # Every donation of the donor, in scope or excluded, and why.
     scope = page.locator("#lookback-scope-table")
     expect(scope.locator("tr", has_text=later)).to_contain_text("excluded")
-    expect(scope.locator("tr", has_text=later)).to_contain_text("the case was opened for another batch of the donor only")
+    expect(scope.locator("tr", has_text=later)).to_contain_text(
+        "the case was opened for another batch of the donor only"
+    )
     expect(scope.locator("tr", has_text=lot)).to_contain_text("the batch named when the case was opened")
     shot(page, "lookback_case")
 
@@ -104,7 +143,9 @@ def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(pa
     page.get_by_text("Widen the scope to further donations or batches").click()
     widen = page.locator("#widen")
     widen.get_by_label("Donations or batches to add").fill(f"LIMS:DN:{later}")
-    widen.get_by_label("Reason for widening the scope").fill("Given after the batch named: hold it too until the re-test.")
+    widen.get_by_label("Reason for widening the scope").fill(
+        "Given after the batch named: hold it too until the re-test."
+    )
     widen.get_by_label("Your password").fill(PASSWORD)
     widen.get_by_role("button", name="Sign and widen the scope").click()
     expect(page.get_by_role("status")).to_contain_text(f"Scope widened: {later} added")
@@ -137,8 +178,10 @@ def test_qa_holds_a_batch_from_a_lookback_case_and_releases_it_when_unfounded(pa
     expect(page.get_by_role("status")).to_contain_text("Re-test of")
     close = page.locator("#close")
     close.get_by_label("Unfounded", exact=False).check()
-    close.get_by_label("Conclusion").fill("Retained sample negative; the recipient's diarrhoea was C. difficile-negative "
-                                          "and attributed to the co-therapy.")
+    close.get_by_label("Conclusion").fill(
+        "Retained sample negative; the recipient's diarrhoea was C. difficile-negative "
+        "and attributed to the co-therapy."
+    )
     close.get_by_label("Your password").fill(PASSWORD)
     close.get_by_role("button", name="Sign and close").click()
     expect(page.get_by_role("status")).to_contain_text("Lookback case closed as unfounded.")

@@ -21,6 +21,7 @@ server's database. The work itself is done in the browser:
 A QA officer whose language is Simplified Chinese opens the batch page in
 quarantine and after release (screenshots *_zh.png).
 """
+
 from __future__ import annotations
 
 import re
@@ -57,9 +58,16 @@ STEPS = [
     ("Centrifugation wash 1", (9, 26), {"g-force (× g)": "1100", "Minutes": "3", "Temperature (°C)": "25"}),
     ("Centrifugation wash 2", (9, 33), {"g-force (× g)": "1100", "Minutes": "3", "Temperature (°C)": "25"}),
     ("Centrifugation wash 3", (9, 41), {"g-force (× g)": "1100", "Minutes": "3", "Temperature (°C)": "25"}),
-    ("Final resuspension", (9, 50), {"Volume (mL)": "800", "Diluent": "0.9 % saline", "Cryoprotectant": "glycerol",
-                                     "Cryoprotectant (%)": "10"}),
-    ("Fill into dose units", (9, 58), {"Number of dose units": "6", "Volume per unit (mL)": "120", "Storage": "frozen"}),
+    (
+        "Final resuspension",
+        (9, 50),
+        {"Volume (mL)": "800", "Diluent": "0.9 % saline", "Cryoprotectant": "glycerol", "Cryoprotectant (%)": "10"},
+    ),
+    (
+        "Fill into dose units",
+        (9, 58),
+        {"Number of dose units": "6", "Volume per unit (mL)": "120", "Storage": "frozen"},
+    ),
 ]
 # What the batch record table shows for each recorded step.
 SHOWN = [
@@ -71,8 +79,15 @@ SHOWN = [
     "800 mL 0.9 % saline, glycerol 10 %",
     "6 units × 120 mL, frozen, -80 °C",
 ]
-QC = {"PURITY": "99.5", "COUNT": "1.2×10¹³", "CDIFF": "negative", "ENTERIC": "negative", "MDRO": "negative",
-      "VOLUME": "120", "APPEARANCE": "conforms"}
+QC = {
+    "PURITY": "99.5",
+    "COUNT": "1.2×10¹³",
+    "CDIFF": "negative",
+    "ENTERIC": "negative",
+    "MDRO": "negative",
+    "VOLUME": "120",
+    "APPEARANCE": "conforms",
+}
 NO_REVIEW = "You have not recorded your review of this batch's audit trail."
 NO_REVIEW_ANY = "No QA officer has recorded the audit-trail review of this batch."
 
@@ -85,6 +100,7 @@ class MfgLab:
 
 
 # --- set-up through the operations (on the live server's database) -------------------------------
+
 
 def _pass_screening(donor_code: str, sample_day: date, decided_on: date) -> int:
     """Entered by tech, verified by tech2, approved by the clinician (the browser accounts)."""
@@ -112,15 +128,26 @@ def _ensure_staff_spec_device_storage(today: date) -> None:
     with transaction(Actor(None, "test setup")) as s:
         seed_default_spec(s)  # no-op when the spec exists
         if find_user(s, QA_ZH.username) is None:
-            create_user(s, QA_ZH.username, QA_ZH.full_name, list(QA_ZH.roles), QA_ZH.password, "zh_CN", must_change=False)
+            create_user(
+                s, QA_ZH.username, QA_ZH.full_name, list(QA_ZH.roles), QA_ZH.password, "zh_CN", must_change=False
+            )
 
     def device(s, u):
         eq = eq_ops.by_code(s, DEVICE)
         if eq is None:
-            eq = eq_ops.create(s, DEVICE, {"name": "GenFMTer purification device", "kind": "purification_device",
-                                           "location": "GMP suite A", "serial_number": "GFM-2024-0017",
-                                           "status": "in_service", "calibration_due": today + timedelta(days=200),
-                                           "notes": None})
+            eq = eq_ops.create(
+                s,
+                DEVICE,
+                {
+                    "name": "GenFMTer purification device",
+                    "kind": "purification_device",
+                    "location": "GMP suite A",
+                    "serial_number": "GFM-2024-0017",
+                    "status": "in_service",
+                    "calibration_due": today + timedelta(days=200),
+                    "notes": None,
+                },
+            )
         return eq.id, eq.version
 
     eq_id, version = act("tech", device)
@@ -133,10 +160,13 @@ def _ensure_staff_spec_device_storage(today: date) -> None:
 
     act(QA_ZH.username, approve)
     for code, kind, parent, rows, cols in STORAGE:
+
         def make(s, u, code=code, kind=kind, parent=parent, rows=rows, cols=cols):
             if s.exec(select(StorageLocation).where(StorageLocation.code == code)).first() is None:
-                storage.create_location(s, {"code": code, "name": code, "kind": kind, "parent": parent,
-                                            "rows": rows, "cols": cols})
+                storage.create_location(
+                    s, {"code": code, "name": code, "kind": kind, "parent": parent, "rows": rows, "cols": cols}
+                )
+
         act("tech", make)
 
 
@@ -150,16 +180,31 @@ def mfg_lab(live_server) -> MfgLab:
         donation_day = today - timedelta(days=2)
         _ensure_staff_spec_device_storage(today)
         registered = today - timedelta(days=20)
-        code = act("clin", lambda s, u: donor_ops.register(s, {
-            "sex": "male", "date_of_birth": _years_before(today, 22) - timedelta(days=40), "height_cm": "176.0",
-            "weight_kg": "66.5", "measured_on": registered, "notes": None},
-            {"full_name": "Zhao Yu", "national_id": "32010620040314123X", "phone": ""}, registered).code)
+        code = act(
+            "clin",
+            lambda s, u: (
+                donor_ops.register(
+                    s,
+                    {
+                        "sex": "male",
+                        "date_of_birth": _years_before(today, 22) - timedelta(days=40),
+                        "height_cm": "176.0",
+                        "weight_kg": "66.5",
+                        "measured_on": registered,
+                        "notes": None,
+                    },
+                    {"full_name": "Zhao Yu", "national_id": "32010620040314123X", "phone": ""},
+                    registered,
+                ).code
+            ),
+        )
         _pass_screening(code, today - timedelta(days=16), today - timedelta(days=14))
         _day_check(code, donation_day)
     return MfgLab(donor=code, today=today, donation_day=donation_day)
 
 
 # --- browser steps ---------------------------------------------------------------------------------
+
 
 def _status(page: Page, text: str) -> None:
     """The success message of the last action (and no error on the page)."""
@@ -269,12 +314,15 @@ def _enter_qc(page: Page, lab: MfgLab) -> None:
 
 # --- the test ----------------------------------------------------------------------------------------
 
+
 def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab):
     lab = mfg_lab
     tech, tech2, qa = ACCOUNTS["tech"], ACCOUNTS["tech2"], ACCOUNTS["qa"]
     expiry = add_months(lab.donation_day, 6)
-    not_cleared = (f"Donor {lab.donor} is not yet cleared: no passed screening with every sample taken after the "
-                   f"donation of {lab.donation_day.isoformat()}.")
+    not_cleared = (
+        f"Donor {lab.donor} is not yet cleared: no passed screening with every sample taken after the "
+        f"donation of {lab.donation_day.isoformat()}."
+    )
 
     # Technician 1: receipt, start, the 7 steps in order, QC entry.
     login_as(page, tech)
@@ -288,7 +336,9 @@ def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab)
     expect(page.locator("#enrichment")).to_contain_text("41 min (limit 60 min)")
     expect(page.locator("#enrichment .badge")).to_have_text("within the limit")
     expect(page.locator("#batch-status")).to_have_text("in process")
-    expect(page.locator("#blockers")).to_contain_text("Steps not yet recorded: Final resuspension, Fill into dose units.")
+    expect(page.locator("#blockers")).to_contain_text(
+        "Steps not yet recorded: Final resuspension, Fill into dose units."
+    )
     shot(page, "batch_in_process")
     for position in (6, 7):
         _record_step(page, lab, position)
@@ -300,11 +350,15 @@ def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab)
     expect(page.locator("#units tbody .badge")).to_have_text(["quarantine"] * 6)
     expect(units.first).to_contain_text(f"{lot}-01")
     # The recorder may not verify their own steps.
-    expect(page.locator("#verify-steps")).to_contain_text("You recorded or corrected these steps: another person verifies them.")
+    expect(page.locator("#verify-steps")).to_contain_text(
+        "You recorded or corrected these steps: another person verifies them."
+    )
     expect(page.locator("#verify-steps form.signature")).to_have_count(0)
     _enter_qc(page, lab)
     expect(page.locator("#batch-status")).to_have_text("quarantine")
-    expect(page.locator("#verify-qc")).to_contain_text("You entered or corrected these QC results: another person verifies them.")
+    expect(page.locator("#verify-qc")).to_contain_text(
+        "You entered or corrected these QC results: another person verifies them."
+    )
     expect(page.locator("#verify-qc form.signature")).to_have_count(0)
     logout(page)
 
@@ -312,7 +366,9 @@ def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab)
     login_as(page, tech2)
     page.goto(batch_url)
     verify_steps = page.locator("#verify-steps")
-    expect(verify_steps.get_by_role("heading", level=2)).to_have_text("7 step(s) wait for verification by a second person")
+    expect(verify_steps.get_by_role("heading", level=2)).to_have_text(
+        "7 step(s) wait for verification by a second person"
+    )
     expect(verify_steps.locator("form.signature")).to_contain_text(f"Signer: {tech2.full_name} ({tech2.username})")
     _sign(verify_steps, tech2.password)
     expect(page).to_have_url(batch_url)
@@ -349,7 +405,8 @@ def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab)
     expect(page.locator("#release-panel form[action$='/release']")).to_have_count(0)
     expect(page.locator("#release-panel")).to_contain_text(
         f"quarantine lasts until the donor passes a screening whose samples were all taken after the donation of "
-        f"{lab.donation_day.isoformat()}.")
+        f"{lab.donation_day.isoformat()}."
+    )
     expect(page.get_by_text("You have not reviewed this trail yet.")).to_be_visible()
     shot(page, "batch_quarantine")
     logout(page)
@@ -380,7 +437,8 @@ def test_batch_from_receipt_to_release(page: Page, live_server, mfg_lab: MfgLab)
     assert _blockers(page) == [NO_REVIEW]
     expect(page.locator("#release-panel")).to_contain_text(
         f"Donor cleared by the screening decided on {lab.today.isoformat()} "
-        f"(first sample {(lab.today - timedelta(days=1)).isoformat()}, after the donation).")
+        f"(first sample {(lab.today - timedelta(days=1)).isoformat()}, after the donation)."
+    )
     review = page.locator("form[action$='/review']")
     expect(review.locator(".statement")).to_contain_text(f"I reviewed the audit trail of batch {lot}")
     _sign(review, qa.password)

@@ -1,4 +1,5 @@
 """The header scan box: focused for the barcode scanner, Enter opens the record or explains why not."""
+
 from __future__ import annotations
 
 import re

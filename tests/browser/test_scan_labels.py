@@ -21,11 +21,12 @@ In the browser a technician
 Screenshots: scan_unit_page.png (unit page with its print form) and
 scan_error.png (a refused scan).
 """
+
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -65,10 +66,15 @@ def unit_lot(live_server) -> UnitLot:
     with live_server.app.app_context():
         today = to_lab(utcnow()).date()
         _ensure_staff_spec_device_storage(today)
-        _donor, lot = filled_lot(today, sex="female", years=30, name="Sun Hui", id_prefix="SCAN", run="GFM-RUN-SCAN",
-                                 mass_g="150.0")
-        units = act("tech", lambda s, u: tuple(x.code for x in s.exec(
-            select(DoseUnit).where(DoseUnit.lot == lot).order_by(DoseUnit.seq)).all()))
+        _donor, lot = filled_lot(
+            today, sex="female", years=30, name="Sun Hui", id_prefix="SCAN", run="GFM-RUN-SCAN", mass_g="150.0"
+        )
+        units = act(
+            "tech",
+            lambda s, u: tuple(
+                x.code for x in s.exec(select(DoseUnit).where(DoseUnit.lot == lot).order_by(DoseUnit.seq)).all()
+            ),
+        )
     assert units == tuple(f"{lot}-{n:02d}" for n in range(1, 7))
     return UnitLot(lot=lot, units=units)
 
@@ -153,8 +159,14 @@ class _PrintCapture:
 
     def _handle(self, route):
         response = route.fetch(max_redirects=0)
-        self.answers.append({"status": response.status, "headers": response.headers, "body": response.body(),
-                             "form": route.request.post_data})
+        self.answers.append(
+            {
+                "status": response.status,
+                "headers": response.headers,
+                "body": response.body(),
+                "form": route.request.post_data,
+            }
+        )
         route.fulfill(response=response)
 
     def close(self):
@@ -197,7 +209,12 @@ def test_print_unit_label_pdf_qr_and_reprint_needs_reason(page: Page, unit_lot: 
         answer = capture.answers[-1]
         posted = parse_qs(answer["form"] or "", keep_blank_values=True)
         assert {k: v[0] for k, v in posted.items() if k != "csrf_token"} == {
-            "kind": "DU", "code": unit, "layout": "tube_50x30", "format": "pdf", "reason": ""}
+            "kind": "DU",
+            "code": unit,
+            "layout": "tube_50x30",
+            "format": "pdf",
+            "reason": "",
+        }
         assert posted["csrf_token"][0]  # the form's own token, from the unit page
         assert answer["status"] == 200, answer
         assert answer["headers"]["content-type"] == "application/pdf"
@@ -235,5 +252,7 @@ def test_print_unit_label_pdf_qr_and_reprint_needs_reason(page: Page, unit_lot: 
 
     expect(printed("print on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_have_count(1)
     expect(printed("reprint on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_have_count(1)
-    expect(printed("reprint on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_contain_text("label smudged by condensation")
+    expect(printed("reprint on Tube / bag label 50 x 30 mm, PDF, 1 of 1")).to_contain_text(
+        "label smudged by condensation"
+    )
     expect(history.locator("tr", has_text="label printed")).to_have_count(2)

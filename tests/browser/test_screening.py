@@ -5,6 +5,7 @@ field, Tab moves value -> next value (the comment inputs are out of the tab
 order), a letter picks an option in a list (n = negative / no, p = positive),
 and Enter saves. The signatures are the password typed and Enter.
 """
+
 from __future__ import annotations
 
 import json
@@ -189,7 +190,7 @@ def test_screening_entered_from_the_keyboard(page: Page, live_server):
     page.goto(screening_url)
     outcome = page.locator(".decision-card .outcome")
     expect(outcome).to_have_text(f"temporarily deferred · until {until.isoformat()}")
-    esbl_reason = (f"{esbl['name']}: positive on {sample.isoformat()} defers the donor until {until.isoformat()}.")
+    esbl_reason = f"{esbl['name']}: positive on {sample.isoformat()} defers the donor until {until.isoformat()}."
     reasons = page.locator("#decision-reasons")
     esbl_li = reasons.locator(f"li[data-rule='item:{POSITIVE}']")
     expect(esbl_li).to_have_text(esbl_reason)
@@ -198,7 +199,8 @@ def test_screening_entered_from_the_keyboard(page: Page, live_server):
     decide_form = page.locator(".decision-card form.signature")
     expect(decide_form.locator("legend")).to_have_text("Electronic signature: approved")
     expect(decide_form.locator(".statement")).to_contain_text(
-        f'I approve the eligibility decision "temporarily deferred" for donor {code} under protocol CN-WMT v1')
+        f'I approve the eligibility decision "temporarily deferred" for donor {code} under protocol CN-WMT v1'
+    )
     shot(page, "22-screening-decision")
     page.locator("#decide-password").focus()
     page.keyboard.type(clin.password)

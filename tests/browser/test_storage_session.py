@@ -1,5 +1,6 @@
 """A technician stores a batch's six units into a box by scanning them one after another and signing once
 (issue 16, item 7): the scanner's Enter ends each line, the plan is reviewed, one password stores all."""
+
 from __future__ import annotations
 
 import re
@@ -29,11 +30,18 @@ def lot(live_server) -> str:
     with live_server.app.app_context():
         today = to_lab(utcnow()).date()
         _ensure_staff_spec_device_storage(today)
-        _donor, lot = filled_lot(today, sex="female", years=28, name="Qian Lei", id_prefix="STORE", run="GFM-RUN-STORE",
-                                 mass_g="160.0")
-        rack = act("tech", lambda s, u: s.exec(select(StorageLocation).where(StorageLocation.kind == "rack")).first().code)
-        act("tech", lambda s, u: storage.create_location(s, {"code": BOX, "name": "session box", "kind": "box",
-                                                             "parent": rack, "rows": 3, "cols": 3}))
+        _donor, lot = filled_lot(
+            today, sex="female", years=28, name="Qian Lei", id_prefix="STORE", run="GFM-RUN-STORE", mass_g="160.0"
+        )
+        rack = act(
+            "tech", lambda s, u: s.exec(select(StorageLocation).where(StorageLocation.kind == "rack")).first().code
+        )
+        act(
+            "tech",
+            lambda s, u: storage.create_location(
+                s, {"code": BOX, "name": "session box", "kind": "box", "parent": rack, "rows": 3, "cols": 3}
+            ),
+        )
     return lot
 
 

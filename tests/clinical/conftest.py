@@ -5,6 +5,7 @@ Builds on the manufacturing lab (``mfg``): the batch FMT-20261123-01 goes from
 donation to release through HTTP, which moves the clock to 2026-11-25 10:00
 lab time (the donor's re-screening day). Courses start "today" = 2026-11-25.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,11 +28,32 @@ NAUSEA = "10028813"
 
 # The reference patient P4: a 75-year-old man, sigmoid colon adenocarcinoma with liver metastasis, ECOG 3,
 # seven prior lines of treatment; consent before today.
-P4 = {"study": "WMT-TORI", "sex": "male", "date_of_birth": "1951-03-02", "diagnosis": "Sigmoid colon adenocarcinoma",
-      "stage": "IV", "tnm": "T3N1M1", "metastasis_sites": "liver", "ecog": "3", "prior_lines": "7",
-      "consent_date": "2026-11-20", "notes": "", "full_name": "Xu Ming", "hospital_number": "H2019-0122", "phone": ""}
-OTHER = {**P4, "sex": "female", "date_of_birth": "1960-05-05", "diagnosis": "Rectal adenocarcinoma",
-         "full_name": "Wang Fang", "hospital_number": "H2020-0456", "ecog": "2", "prior_lines": "3"}
+P4 = {
+    "study": "WMT-TORI",
+    "sex": "male",
+    "date_of_birth": "1951-03-02",
+    "diagnosis": "Sigmoid colon adenocarcinoma",
+    "stage": "IV",
+    "tnm": "T3N1M1",
+    "metastasis_sites": "liver",
+    "ecog": "3",
+    "prior_lines": "7",
+    "consent_date": "2026-11-20",
+    "notes": "",
+    "full_name": "Xu Ming",
+    "hospital_number": "H2019-0122",
+    "phone": "",
+}
+OTHER = {
+    **P4,
+    "sex": "female",
+    "date_of_birth": "1960-05-05",
+    "diagnosis": "Rectal adenocarcinoma",
+    "full_name": "Wang Fang",
+    "hospital_number": "H2020-0456",
+    "ecog": "2",
+    "prior_lines": "3",
+}
 
 
 @dataclass
@@ -95,11 +117,17 @@ def label_verified(browser, unit):
     page = f"/units/{unit}"
     u = unit_row(unit)
     if u.storage == "frozen" and u.thawed_at is None:
-        ok(browser.post(f"{page}/thaw", {"thaw-thawed_at": to_lab(utcnow()).strftime("%Y-%m-%dT%H:%M")},
-                        token_from=page))
-    r = browser.post("/labels/print", {"kind": "DU", "code": unit, "layout": "tube_50x30", "format": "pdf",
-                                       "reason": "label for issue"},
-                     token_from=page, headers={"Referer": f"http://localhost{page}"})
+        ok(
+            browser.post(
+                f"{page}/thaw", {"thaw-thawed_at": to_lab(utcnow()).strftime("%Y-%m-%dT%H:%M")}, token_from=page
+            )
+        )
+    r = browser.post(
+        "/labels/print",
+        {"kind": "DU", "code": unit, "layout": "tube_50x30", "format": "pdf", "reason": "label for issue"},
+        token_from=page,
+        headers={"Referer": f"http://localhost{page}"},
+    )
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf", page_text(r)[:2000]
     ok(browser.post(f"{page}/verify-label", {"verify-payload": f"LIMS:DU:{unit}"}, token_from=page))
 
@@ -118,7 +146,9 @@ def issue(browser, unit, payload=None, label=True):
     """Issue ``unit`` at the desk; with ``label`` a unit due today first gets its thaw and a verified label."""
     if label and payload is None and _due_today(unit):
         label_verified(browser, unit)
-    return browser.post("/courses/today/issue", {"issue-unit": payload or f"LIMS:DU:{unit}"}, token_from="/courses/today")
+    return browser.post(
+        "/courses/today/issue", {"issue-unit": payload or f"LIMS:DU:{unit}"}, token_from="/courses/today"
+    )
 
 
 def version_of(browser, dose, prefix="give"):
@@ -134,10 +164,19 @@ def version_of(browser, dose, prefix="give"):
 
 def bedside(unit, given_at, patient="P-0001", **overrides):
     """A complete bedside form: wristband, identity, tube, fasting, unit, time, volume, instructions."""
-    data = {"give-patient": f"LIMS:PT:{patient}", "give-identity_confirmed": "y", "give-tube_confirmed": "y",
-            "give-tube_date": TODAY.isoformat(), "give-tube_method": "placed under gastroscopy; X-ray confirmed",
-            "give-fasting": "y", "give-unit": f"LIMS:DU:{unit}", "give-given_at": given_at, "give-volume_ml": "120",
-            "give-instructions": ["position", "no_food"], "give-note": ""}
+    data = {
+        "give-patient": f"LIMS:PT:{patient}",
+        "give-identity_confirmed": "y",
+        "give-tube_confirmed": "y",
+        "give-tube_date": TODAY.isoformat(),
+        "give-tube_method": "placed under gastroscopy; X-ray confirmed",
+        "give-fasting": "y",
+        "give-unit": f"LIMS:DU:{unit}",
+        "give-given_at": given_at,
+        "give-volume_ml": "120",
+        "give-instructions": ["position", "no_food"],
+        "give-note": "",
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -149,8 +188,12 @@ def administer(browser, dose, unit, given_at, version=None, **overrides):
 
 
 def postpone(browser, dose, new_date, reason_code="fever", reason="38.2 °C in the evening", version=None):
-    data = {"pp-version": version or version_of(browser, dose, "pp"), "pp-new_date": new_date,
-            "pp-reason_code": reason_code, "pp-reason": reason}
+    data = {
+        "pp-version": version or version_of(browser, dose, "pp"),
+        "pp-new_date": new_date,
+        "pp-reason_code": reason_code,
+        "pp-reason": reason,
+    }
     return browser.post(f"{dose_url(dose)}/postpone", data, token_from=dose_url(dose))
 
 
@@ -220,10 +263,22 @@ def other_donor_batch(clinic) -> str:
     from tests.manufacturing.conftest import act, day_check, pass_screening
 
     lab_ = clinic.lab
-    act("nurse1", lambda s, u: donor_ops.register(s, {
-        "sex": "female", "date_of_birth": date(2004, 7, 1), "height_cm": "165.0", "weight_kg": "55.0",
-        "measured_on": date(2026, 11, 1), "notes": None},
-        {"full_name": "Sun Li", "national_id": "11010520040701122X", "phone": ""}, date(2026, 11, 1)))
+    act(
+        "nurse1",
+        lambda s, u: donor_ops.register(
+            s,
+            {
+                "sex": "female",
+                "date_of_birth": date(2004, 7, 1),
+                "height_cm": "165.0",
+                "weight_kg": "55.0",
+                "measured_on": date(2026, 11, 1),
+                "notes": None,
+            },
+            {"full_name": "Sun Li", "national_id": "11010520040701122X", "phone": ""},
+            date(2026, 11, 1),
+        ),
+    )
     pass_screening("D-0002", date(2026, 11, 10), date(2026, 11, 12))
     day_check("D-0002", flow.DONATION_DAY)
     ok(flow.receive(lab_, donor="D-0002"))

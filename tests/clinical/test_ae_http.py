@@ -3,6 +3,7 @@
 Forms are posted the way the browser sends them where it matters (the SAE report
 form is read from the page, hidden fields and all).
 """
+
 from __future__ import annotations
 
 import html as htmllib
@@ -32,9 +33,20 @@ def given_dose(clinic):
 
 
 def ae_form(**changes):
-    data = {"term_code": FEVER, "grade": "1", "description": "38.4 °C", "onset_date": TODAY.isoformat(),
-            "resolved_date": "", "expected": "", "attribution_fmt": "unrelated", "attribution_cotherapy": "unrelated",
-            "administration_id": "", "action_taken": "none", "outcome": "recovering", "aware_at": local(TODAY, 11, 0)}
+    data = {
+        "term_code": FEVER,
+        "grade": "1",
+        "description": "38.4 °C",
+        "onset_date": TODAY.isoformat(),
+        "resolved_date": "",
+        "expected": "",
+        "attribution_fmt": "unrelated",
+        "attribution_cotherapy": "unrelated",
+        "administration_id": "",
+        "action_taken": "none",
+        "outcome": "recovering",
+        "aware_at": local(TODAY, 11, 0),
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -66,8 +78,12 @@ def browser_form(resp, action: str) -> list[tuple[str, str]]:
 def send_report(browser, code, to, reported_at):
     """Press "Record as sent" on the event page's ethics or regulatory row, as a browser would."""
     page = browser.get(f"/aes/{code}")
-    forms = [m.group(0) for m in re.finditer(r'<form\b[^>]*action="/aes/%s/report"[^>]*>.*?</form>' % code,
-                                             page.get_data(as_text=True), re.S)]
+    forms = [
+        m.group(0)
+        for m in re.finditer(
+            r'<form\b[^>]*action="/aes/%s/report"[^>]*>.*?</form>' % code, page.get_data(as_text=True), re.S
+        )
+    ]
     chosen = next(f for f in forms if f'value="{to}"' in f)
 
     class _One:
@@ -82,6 +98,7 @@ def send_report(browser, code, to, reported_at):
 
 
 # --- refusals ----------------------------------------------------------------------------------------
+
 
 def test_grade_not_defined_for_the_term_is_refused(app, clinic):
     url = f"/aes/new/P-0001?term={NAUSEA}"
@@ -99,8 +116,12 @@ def test_fmt_related_event_must_name_the_administration(app, clinic):
     r = record(clinic.nurse, attribution_fmt="possible")
     refused(r, 422, "An event related to FMT must name the administration it followed.")
     assert count_aes() == 0
-    r = record(clinic.nurse, attribution_fmt="possible", onset_date=(TODAY - timedelta(days=1)).isoformat(),
-               administration_id=str(a.id))
+    r = record(
+        clinic.nurse,
+        attribution_fmt="possible",
+        onset_date=(TODAY - timedelta(days=1)).isoformat(),
+        administration_id=str(a.id),
+    )
     refused(r, 422, f"The onset is before the administration on {TODAY}.")
     assert count_aes() == 0
     ok(record(clinic.nurse, attribution_fmt="possible", administration_id=str(a.id)))
@@ -115,11 +136,20 @@ def test_technician_cannot_record_an_adverse_event(app, clinic):
 
 # --- SAE reporting -------------------------------------------------------------------------------------
 
+
 def test_serious_unexpected_related_event_has_reporting_clocks_until_reported(app, clinic):
     a = given_dose(clinic)
-    r = record(clinic.nurse, grade="4", description="40.6 °C for over 24 h, septic shock suspected",
-               seriousness=["life_threatening", "hospitalisation"], expected="no", attribution_fmt="probable",
-               administration_id=str(a.id), action_taken="fmt_stopped", aware_at=local(TODAY, 11, 0))
+    r = record(
+        clinic.nurse,
+        grade="4",
+        description="40.6 °C for over 24 h, septic shock suspected",
+        seriousness=["life_threatening", "hospitalisation"],
+        expected="no",
+        attribution_fmt="probable",
+        administration_id=str(a.id),
+        action_taken="fmt_stopped",
+        aware_at=local(TODAY, 11, 0),
+    )
     assert r.status_code == 302, page_text(r)[:3000]
     ae = flow.row(AdverseEvent, code="AE-0001")
     aware = lab(TODAY, 11, 0)
@@ -129,7 +159,7 @@ def test_serious_unexpected_related_event_has_reporting_clocks_until_reported(ap
 
     home = " ".join(page_text(clinic.nurse.get("/")).split())
     assert "SAE reports due" in home
-    section = home[home.index('id="sae-due"'):]
+    section = home[home.index('id="sae-due"') :]
     assert "AE-0001" in section and "ethics committee" in section and "regulatory authority" in section
     assert "2026-11-26 11:00" in section and "2026-12-02 11:00" in section
     detail = page_text(clinic.nurse.get("/aes/AE-0001"))
@@ -147,28 +177,38 @@ def test_serious_unexpected_related_event_has_reporting_clocks_until_reported(ap
     ae = flow.row(AdverseEvent, code="AE-0001")
     assert ae.ethics_reported_at == lab(TODAY, 11, 45) and ae.regulatory_reported_at is None
     section = " ".join(page_text(clinic.nurse.get("/")).split())
-    section = section[section.index('id="sae-due"'):]
+    section = section[section.index('id="sae-due"') :]
     assert "regulatory authority" in section and "ethics committee" not in section
 
     # The regulatory report is overdue a week later, then sent.
     clinic.at(TODAY + timedelta(days=8), 9, 0)
     home = " ".join(page_text(clinic.nurse.get("/")).split())
-    assert "AE-0001" in home[home.index('id="sae-due"'):] and "overdue" in home
+    assert "AE-0001" in home[home.index('id="sae-due"') :] and "overdue" in home
     r = send_report(clinic.nurse, "AE-0001", "regulatory", local(TODAY + timedelta(days=8), 8, 30))
     assert r.status_code == 302, page_text(r)[:3000]
     home = " ".join(page_text(clinic.nurse.get("/")).split())
-    due = home[home.index('id="sae-due"'):]
-    due = due[:due.index("</section>")]
+    due = home[home.index('id="sae-due"') :]
+    due = due[: due.index("</section>")]
     assert "AE-0001" not in due and 'class="badge">0<' in due and "None." in due
     sent = [x for x in audit_rows(app, entity="adverse_event", record_id="AE-0001", action="update")]
-    assert {(x.field, x.reason) for x in sent} >= {("ethics_reported_at", "ethics report sent"),
-                                                   ("regulatory_reported_at", "regulatory report sent")}
+    assert {(x.field, x.reason) for x in sent} >= {
+        ("ethics_reported_at", "ethics report sent"),
+        ("regulatory_reported_at", "regulatory report sent"),
+    }
 
 
 def test_serious_event_not_related_goes_to_ethics_only(app, clinic):
     given_dose(clinic)
-    ok(record(clinic.nurse, grade="3", seriousness=["hospitalisation"], expected="no", attribution_fmt="unrelated",
-              attribution_cotherapy="unlikely"))
+    ok(
+        record(
+            clinic.nurse,
+            grade="3",
+            seriousness=["hospitalisation"],
+            expected="no",
+            attribution_fmt="unrelated",
+            attribution_cotherapy="unlikely",
+        )
+    )
     ae = flow.row(AdverseEvent, code="AE-0001")
     assert ae.ethics_due_at == lab(TODAY, 11, 0) + timedelta(hours=24) and ae.regulatory_due_at is None
     r = record(clinic.nurse, grade="3", seriousness=["hospitalisation"], expected="")
@@ -177,6 +217,7 @@ def test_serious_event_not_related_goes_to_ethics_only(app, clinic):
 
 
 # --- corrections ---------------------------------------------------------------------------------------
+
 
 def test_grade_correction_needs_a_reason_keeps_history_and_refuses_stale_forms(app, clinic):
     a = given_dose(clinic)
@@ -206,11 +247,12 @@ def test_grade_correction_needs_a_reason_keeps_history_and_refuses_stale_forms(a
 
 # --- finding terms -------------------------------------------------------------------------------------
 
+
 def test_term_search_and_catalogue(app, clinic):
     r = clinic.nurse.get("/aes/new/P-0001?q=fever")
     assert r.status_code == 200
     results = page_text(r)
-    results = results[results.index('id="term-results"'):]
+    results = results[results.index('id="term-results"') :]
     assert f"term={FEVER}" in results and ">Fever<" in results
     r = clinic.nurse.get("/aes/new/P-0001?q=zzzz-no-such-term")
     assert r.status_code == 200 and 'No term matches "zzzz-no-such-term"' in page_text(r)

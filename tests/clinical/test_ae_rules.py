@@ -2,17 +2,18 @@
 
 Pure functions only: no database, no Flask app.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from lims.clinical.ae_rules import AeFacts, Deadlines, SaeLimits, ae_problems, sae_deadlines, worst_grades
 from lims.ctcae.catalogue import default
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
 AWARE = datetime(2026, 11, 23, 3, 15, 30, tzinfo=UTC)
@@ -21,6 +22,7 @@ NAUSEA = "10028813"
 
 
 # --- SAE deadlines ----------------------------------------------------------------------------------
+
 
 def test_default_limits_are_24_h_7_days_15_days():
     assert (LIMITS.ethics_hours, LIMITS.fatal_days, LIMITS.other_days) == (24, 7, 15)
@@ -34,41 +36,52 @@ def test_not_serious_has_no_deadlines(expected, related):
 @pytest.mark.parametrize("criteria", [("hospitalisation",), ("death",), ("life_threatening", "hospitalisation")])
 def test_serious_expected_goes_to_ethics_only(criteria):
     assert sae_deadlines(criteria, True, True, AWARE, LIMITS) == Deadlines(
-        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), None, None)
+        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), None, None
+    )
 
 
-@pytest.mark.parametrize("criteria", [("death",), ("life_threatening",), ("hospitalisation", "life_threatening"),
-                                      ("death", "important_medical_event")])
+@pytest.mark.parametrize(
+    "criteria",
+    [("death",), ("life_threatening",), ("hospitalisation", "life_threatening"), ("death", "important_medical_event")],
+)
 def test_susar_fatal_or_life_threatening_is_due_in_7_days(criteria):
     assert sae_deadlines(criteria, False, True, AWARE, LIMITS) == Deadlines(
-        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), datetime(2026, 11, 30, 3, 15, 30, tzinfo=UTC), 7)
+        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), datetime(2026, 11, 30, 3, 15, 30, tzinfo=UTC), 7
+    )
 
 
-@pytest.mark.parametrize("criteria", [("hospitalisation",), ("disability",), ("congenital_anomaly",),
-                                      ("important_medical_event",)])
+@pytest.mark.parametrize(
+    "criteria", [("hospitalisation",), ("disability",), ("congenital_anomaly",), ("important_medical_event",)]
+)
 def test_other_susar_is_due_in_15_days(criteria):
     assert sae_deadlines(criteria, False, True, AWARE, LIMITS) == Deadlines(
-        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), datetime(2026, 12, 8, 3, 15, 30, tzinfo=UTC), 15)
+        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), datetime(2026, 12, 8, 3, 15, 30, tzinfo=UTC), 15
+    )
 
 
 def test_unexpected_but_unrelated_has_no_regulatory_report():
     assert sae_deadlines(("death",), False, False, AWARE, LIMITS) == Deadlines(
-        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), None, None)
+        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), None, None
+    )
 
 
 def test_expectedness_unknown_has_no_regulatory_report():
     assert sae_deadlines(("life_threatening",), None, True, AWARE, LIMITS) == Deadlines(
-        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), None, None)
+        datetime(2026, 11, 24, 3, 15, 30, tzinfo=UTC), None, None
+    )
 
 
 def test_custom_limits_are_honoured():
     limits = SaeLimits(ethics_hours=48, fatal_days=5, other_days=10)
     assert sae_deadlines(("death",), False, True, AWARE, limits) == Deadlines(
-        datetime(2026, 11, 25, 3, 15, 30, tzinfo=UTC), datetime(2026, 11, 28, 3, 15, 30, tzinfo=UTC), 5)
+        datetime(2026, 11, 25, 3, 15, 30, tzinfo=UTC), datetime(2026, 11, 28, 3, 15, 30, tzinfo=UTC), 5
+    )
     assert sae_deadlines(("hospitalisation",), False, True, AWARE, limits) == Deadlines(
-        datetime(2026, 11, 25, 3, 15, 30, tzinfo=UTC), datetime(2026, 12, 3, 3, 15, 30, tzinfo=UTC), 10)
+        datetime(2026, 11, 25, 3, 15, 30, tzinfo=UTC), datetime(2026, 12, 3, 3, 15, 30, tzinfo=UTC), 10
+    )
     assert sae_deadlines(("hospitalisation",), True, True, AWARE, limits) == Deadlines(
-        datetime(2026, 11, 25, 3, 15, 30, tzinfo=UTC), None, None)
+        datetime(2026, 11, 25, 3, 15, 30, tzinfo=UTC), None, None
+    )
 
 
 def test_deadlines_keep_the_time_zone():
@@ -79,10 +92,22 @@ def test_deadlines_keep_the_time_zone():
 # --- the record -------------------------------------------------------------------------------------
 
 GOOD = AeFacts(
-    term_code=NAUSEA, grade=2, onset=TODAY - timedelta(days=1), resolved=None, criteria=(), expected=None,
-    attribution_fmt="possible", attribution_cotherapy="unrelated", action="none", outcome="recovering",
-    administration_given_on=TODAY - timedelta(days=2), has_administration=True, aware_at=NOW - timedelta(hours=1),
-    today=TODAY, now=NOW)
+    term_code=NAUSEA,
+    grade=2,
+    onset=TODAY - timedelta(days=1),
+    resolved=None,
+    criteria=(),
+    expected=None,
+    attribution_fmt="possible",
+    attribution_cotherapy="unrelated",
+    action="none",
+    outcome="recovering",
+    administration_given_on=TODAY - timedelta(days=2),
+    has_administration=True,
+    aware_at=NOW - timedelta(hours=1),
+    today=TODAY,
+    now=NOW,
+)
 
 
 def no_grade_problem(code, grade):
@@ -155,7 +180,8 @@ def test_resolved_before_onset():
     onset = TODAY - timedelta(days=1)
     resolved = TODAY - timedelta(days=2)
     assert check(onset=onset, resolved=resolved, outcome="recovered") == [
-        ("resolved_before_onset", {"date": resolved, "onset": onset})]
+        ("resolved_before_onset", {"date": resolved, "onset": onset})
+    ]
 
 
 def test_resolved_on_the_onset_day_is_fine():
@@ -191,7 +217,8 @@ def test_unknown_seriousness_criterion():
 @pytest.mark.parametrize("attribution", ["possible", "probable", "definite"])
 def test_fmt_related_needs_an_administration(attribution):
     assert check(attribution_fmt=attribution, has_administration=False, administration_given_on=None) == [
-        ("needs_administration", {})]
+        ("needs_administration", {})
+    ]
 
 
 @pytest.mark.parametrize("attribution", ["unrelated", "unlikely"])
@@ -211,7 +238,8 @@ def test_linked_administration_not_given():
 def test_onset_before_the_linked_dose_day():
     given = TODAY - timedelta(days=1)
     assert check(onset=TODAY - timedelta(days=2), administration_given_on=given) == [
-        ("onset_before_dose", {"date": given})]
+        ("onset_before_dose", {"date": given})
+    ]
 
 
 def test_onset_on_the_dose_day_is_fine():
@@ -230,8 +258,15 @@ def test_a_consistent_fatal_event_passes():
     assert check(**FATAL) == []
 
 
-@pytest.mark.parametrize("changes", [{"outcome": "not_recovered", "resolved": None}, {"criteria": ("hospitalisation",)},
-                                     {"grade": 3}, {"grade": 4, "criteria": ("life_threatening",)}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"outcome": "not_recovered", "resolved": None},
+        {"criteria": ("hospitalisation",)},
+        {"grade": 3},
+        {"grade": 4, "criteria": ("life_threatening",)},
+    ],
+)
 def test_fatal_consistency(changes):
     assert check(**{**FATAL, **changes}) == [("fatal_consistency", {})]
 
@@ -242,7 +277,8 @@ def test_grade_5_needs_outcome_fatal_and_criterion_death():
 
 def test_outcome_fatal_with_grade_3_is_refused():
     assert check(grade=3, outcome="fatal", resolved=TODAY, criteria=("death",), expected=False) == [
-        ("fatal_consistency", {})]
+        ("fatal_consistency", {})
+    ]
 
 
 def test_real_catalogue_refuses_grade_5_for_nausea():
@@ -256,6 +292,7 @@ def test_aware_at_in_the_future():
 
 
 # --- worst grades -----------------------------------------------------------------------------------
+
 
 def test_worst_grade_counts_a_recipient_once_under_the_worst_grade():
     rows = [("P-0001", "Fever", 1), ("P-0001", "Fever", 2)]
@@ -273,8 +310,14 @@ def test_worst_grade_two_recipients_are_counted_separately():
 
 
 def test_worst_grade_tables_per_term():
-    rows = [("P-0001", "Fever", 1), ("P-0001", "Diarrhea", 3), ("P-0002", "Diarrhea", 3), ("P-0002", "Fever", 2),
-            ("P-0003", "Nausea", 1), ("P-0002", "Diarrhea", 1)]
+    rows = [
+        ("P-0001", "Fever", 1),
+        ("P-0001", "Diarrhea", 3),
+        ("P-0002", "Diarrhea", 3),
+        ("P-0002", "Fever", 2),
+        ("P-0003", "Nausea", 1),
+        ("P-0002", "Diarrhea", 1),
+    ]
     assert worst_grades(rows) == {"Fever": {1: 1, 2: 1}, "Diarrhea": {3: 2}, "Nausea": {1: 1}}
 
 
@@ -288,4 +331,5 @@ def test_the_site_cannot_become_aware_before_the_onset():
     base = GOOD
     assert ae_problems(_replace(base, aware_on=base.onset), lambda c, g: None) == []
     assert ae_problems(_replace(base, aware_on=base.onset - timedelta(days=1)), lambda c, g: None) == [
-        ("aware_before_onset", {"onset": base.onset})]
+        ("aware_before_onset", {"onset": base.onset})
+    ]

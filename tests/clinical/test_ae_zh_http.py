@@ -2,6 +2,7 @@
 
 Each test runs on SQLite and on PostgreSQL (the ``app`` fixture).
 """
+
 from __future__ import annotations
 
 from lims.clinical.ae_models import AdverseEvent
@@ -35,8 +36,11 @@ def test_a_recorded_event_shows_the_chinese_term_and_stores_the_english_one(app,
     given_dose(clinic)
     ok(record(clinic.nurse, url=NEW))
     stored = flow.row(AdverseEvent, code="AE-0001")
-    assert (stored.term, stored.term_code, stored.soc) == ("Fever", FEVER,
-                                                           "General disorders and administration site conditions")
+    assert (stored.term, stored.term_code, stored.soc) == (
+        "Fever",
+        FEVER,
+        "General disorders and administration site conditions",
+    )
     zh = _zh(as_user)
     detail = page_text(zh.get("/aes/AE-0001"))
     assert "<dd>发热 " in detail and "全身性疾病及给药部位各种反应" in detail and f"MedDRA {FEVER}" in detail
@@ -53,6 +57,6 @@ def test_a_recorded_event_shows_the_chinese_term_and_stores_the_english_one(app,
 def test_a_chinese_reader_finds_a_term_by_its_chinese_name(app, clinic, as_user):
     zh = _zh(as_user)
     page = page_text(zh.get("/aes/new/P-0001?q=腹泻"))
-    results = page[page.index('id="term-results"'):]
+    results = page[page.index('id="term-results"') :]
     assert ">腹泻</a>" in results and "10012727" in results
     assert "发热" in page_text(zh.get(f"/aes/new/P-0001?term={FEVER}"))

@@ -4,6 +4,7 @@ Every refusal checks the sentence shown and that nothing changed (the dose stays
 planned, the unit keeps its status). The clinic fixture (tests/clinical/conftest.py)
 starts on 2026-11-25 10:00 lab time with batch FMT-20261123-01 released.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,13 +14,31 @@ import pytest
 
 from lims.clinical.ae_models import AdverseEvent
 from lims.clinical.course_models import Administration, Course, Observation, Postponement
-from tests.clinical.conftest import (FEVER, OTHER, TODAY, UNITS, UNITS2, administer, craft_unit, dose_row, dose_url,
-                                     issue, other_donor_batch, plan, postpone, quarantined_batch, register, reserve, unit_row, version_of)
+from tests.clinical.conftest import (
+    FEVER,
+    OTHER,
+    TODAY,
+    UNITS,
+    UNITS2,
+    administer,
+    craft_unit,
+    dose_row,
+    dose_url,
+    issue,
+    other_donor_batch,
+    plan,
+    postpone,
+    quarantined_batch,
+    register,
+    reserve,
+    unit_row,
+    version_of,
+)
 from tests.conftest import audit_rows, page_text
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import lab, local
-from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 from tests.manufacturing.flow import LOT, ok
+from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 
 D1, D2, D3 = (f"P-0001-C1-D{n}" for n in (1, 2, 3))
 DAY2, DAY3, DAY4 = (TODAY + timedelta(days=n) for n in (1, 2, 3))
@@ -46,13 +65,17 @@ def issued(clinic, dose, unit):
 
 # --- the whole course -----------------------------------------------------------------------------
 
+
 def test_three_day_course_with_fever_postponement_observation_and_ae(app, clinic):
     nurse, tech = clinic.nurse, clinic.tech
     r = plan(nurse, "P-0001", TODAY)
     assert r.status_code == 302 and r.headers["Location"].endswith("/courses/P-0001-C1")
     doses = flow.rows(Administration, course_id=flow.row(Course, code="P-0001-C1").id)
     assert [(d.code, d.planned_date, d.scheduled_date, d.status) for d in doses] == [
-        (D1, TODAY, TODAY, "planned"), (D2, DAY2, DAY2, "planned"), (D3, DAY3, DAY3, "planned")]
+        (D1, TODAY, TODAY, "planned"),
+        (D2, DAY2, DAY2, "planned"),
+        (D3, DAY3, DAY3, "planned"),
+    ]
 
     # Day 1: the clinician reserves a unit by scanning its label, the lab issues (and thaws) it, the bedside gives it.
     r = reserve(nurse, D1, UNITS[0])
@@ -79,10 +102,15 @@ def test_three_day_course_with_fever_postponement_observation_and_ae(app, clinic
     assert [(p.from_date, p.to_date, p.reason_code, p.reason) for p in pp] == [(DAY2, DAY3, "fever", reason)]
     moved = audit_rows(app, entity="administration", field="scheduled_date", action="update")
     assert {(x.record_id, x.old_value, x.new_value) for x in moved} == {
-        (D2, DAY2.isoformat(), DAY3.isoformat()), (D3, DAY3.isoformat(), DAY4.isoformat())}
+        (D2, DAY2.isoformat(), DAY3.isoformat()),
+        (D3, DAY3.isoformat(), DAY4.isoformat()),
+    }
     assert all(x.reason == f"postponed (fever): {reason}" for x in moved)
-    created = {x.field: x.new_value for x in audit_rows(app, entity="postponement", action="create")
-               if x.record_id == f"{D2}/PP{pp[0].id}"}
+    created = {
+        x.field: x.new_value
+        for x in audit_rows(app, entity="postponement", action="create")
+        if x.record_id == f"{D2}/PP{pp[0].id}"
+    }
     assert (created["reason_code"], created["reason"], created["to_date"]) == ("fever", reason, DAY3.isoformat())
 
     # The planned day 2 passes with nothing to issue.
@@ -99,27 +127,51 @@ def test_three_day_course_with_fever_postponement_observation_and_ae(app, clinic
     clinic.at(DAY3, 9, 40)
     ok(administer(nurse, D2, UNITS[1], local(DAY3, 9, 30)))
     clinic.at(DAY3, 11, 35)
-    r = nurse.post(f"{dose_url(D2)}/observations", {"obs-minutes_after": "120", "obs-observed_at": local(DAY3, 11, 30),
-                                                    "obs-temperature_c": "38.4", "obs-note": "indometacin suppository"},
-                   token_from=dose_url(D2))
+    r = nurse.post(
+        f"{dose_url(D2)}/observations",
+        {
+            "obs-minutes_after": "120",
+            "obs-observed_at": local(DAY3, 11, 30),
+            "obs-temperature_c": "38.4",
+            "obs-note": "indometacin suppository",
+        },
+        token_from=dose_url(D2),
+    )
     assert r.status_code == 302, page_text(r)[:4000]
     obs = flow.rows(Observation, admin_code=D2)
     assert [(o.minutes_after, str(o.temperature_c), o.diarrhoea) for o in obs] == [(120, "38.4", False)]
     page = page_text(nurse.get(dose_url(D2)))
-    assert "38.4 <strong>fever</strong>" in " ".join(page.split()), page[page.find("observations"):][:1500]
+    assert "38.4 <strong>fever</strong>" in " ".join(page.split()), page[page.find("observations") :][:1500]
 
     # The AE: Fever grade 1, possibly related to FMT, following the day-2 dose.
     ae_page = nurse.get(f"/aes/new/P-0001?term={FEVER}&administration={dose_row(D2).id}")
     assert ae_page.status_code == 200 and "Fever" in page_text(ae_page)
-    r = nurse.post(f"/aes/new/P-0001?term={FEVER}", {
-        "term_code": FEVER, "grade": "1", "description": "38.4 °C two hours after the day-2 infusion",
-        "onset_date": DAY3.isoformat(), "attribution_fmt": "possible", "attribution_cotherapy": "unrelated",
-        "administration_id": str(dose_row(D2).id), "action_taken": "medication", "outcome": "recovering",
-        "aware_at": local(DAY3, 11, 30)}, token_from=f"/aes/new/P-0001?term={FEVER}")
+    r = nurse.post(
+        f"/aes/new/P-0001?term={FEVER}",
+        {
+            "term_code": FEVER,
+            "grade": "1",
+            "description": "38.4 °C two hours after the day-2 infusion",
+            "onset_date": DAY3.isoformat(),
+            "attribution_fmt": "possible",
+            "attribution_cotherapy": "unrelated",
+            "administration_id": str(dose_row(D2).id),
+            "action_taken": "medication",
+            "outcome": "recovering",
+            "aware_at": local(DAY3, 11, 30),
+        },
+        token_from=f"/aes/new/P-0001?term={FEVER}",
+    )
     assert r.status_code == 302, page_text(r)[:4000]
     ae = flow.row(AdverseEvent, recipient_code="P-0001")
     assert (ae.term, ae.grade, ae.attribution_fmt, ae.administration_id, ae.serious, ae.ethics_due_at) == (
-        "Fever", 1, "possible", dose_row(D2).id, False, None)
+        "Fever",
+        1,
+        "possible",
+        dose_row(D2).id,
+        False,
+        None,
+    )
 
     # Day 3 of the course, a day late as well.
     clinic.at(DAY4, 8, 30)
@@ -158,12 +210,16 @@ def test_three_day_course_with_fever_postponement_observation_and_ae(app, clinic
     # The audit trail holds the administrations and the postponement with its reason.
     given = [x for x in audit_rows(app, entity="administration", field="status") if x.new_value == "given"]
     assert [(x.record_id, x.reason) for x in given] == [
-        (D1, f"administered {UNITS[0]}"), (D2, f"administered {UNITS[1]}"), (D3, f"administered {UNITS[2]}")]
+        (D1, f"administered {UNITS[0]}"),
+        (D2, f"administered {UNITS[1]}"),
+        (D3, f"administered {UNITS[2]}"),
+    ]
     assert {x.user_name for x in given} == {"Dr. Liu Yang"}
     assert any(x.reason and reason in x.reason for x in audit_rows(app, entity="administration", record_id=D2))
 
 
 # --- bedside blocks: a clear message, nothing changed ---------------------------------------------
+
 
 def ready(clinic, unit=UNITS[0], dose=D1):
     """Course planned from today, ``unit`` reserved and issued (thawed) for ``dose`` at 10:00."""
@@ -183,9 +239,16 @@ def bedside_refused(clinic, before, *sentences, dose=D1, unit=UNITS[0], status=4
 
 def test_wrong_wristband_is_refused_and_the_typed_input_survives(app, clinic):
     before = ready(clinic)
-    r, err = bedside_refused(clinic, before, "WRONG PATIENT: the wristband reads P-0002, this dose is for P-0001.",
-                             **{"give-patient": "LIMS:PT:P-0002", "give-tube_method": "under gastroscopy, 2026-11-24",
-                                "give-note": "patient drowsy"})
+    r, err = bedside_refused(
+        clinic,
+        before,
+        "WRONG PATIENT: the wristband reads P-0002, this dose is for P-0001.",
+        **{
+            "give-patient": "LIMS:PT:P-0002",
+            "give-tube_method": "under gastroscopy, 2026-11-24",
+            "give-note": "patient drowsy",
+        },
+    )
     assert "Confirm" not in err  # only the wristband was wrong
     assert input_value(r, "give-patient") == "LIMS:PT:P-0002"
     assert input_value(r, "give-tube_method") == "under gastroscopy, 2026-11-24"
@@ -195,12 +258,20 @@ def test_wrong_wristband_is_refused_and_the_typed_input_survives(app, clinic):
     near_miss = [(row.record_id, row.new_value, row.reason) for row in audit_rows(app, action="administration_refused")]
     assert near_miss == [(D1, f"LIMS:DU:{UNITS[0]}", "wrong_patient")]
     # Every missing confirmation is named at once.
-    _r, err = bedside_refused(clinic, before, "Confirm the patient's name and date of birth with the patient.",
-                              "Confirm the nasojejunal tube placement with its date and method.",
-                              "Confirm that the patient is fasting.",
-                              "Confirm that the post-infusion instructions were given to the patient.",
-                              **{"give-identity_confirmed": None, "give-tube_method": "", "give-fasting": None,
-                                 "give-instructions": ["position"]})
+    _r, err = bedside_refused(
+        clinic,
+        before,
+        "Confirm the patient's name and date of birth with the patient.",
+        "Confirm the nasojejunal tube placement with its date and method.",
+        "Confirm that the patient is fasting.",
+        "Confirm that the post-infusion instructions were given to the patient.",
+        **{
+            "give-identity_confirmed": None,
+            "give-tube_method": "",
+            "give-fasting": None,
+            "give-instructions": ["position"],
+        },
+    )
     assert audit_rows(app, entity="administration", field="given_at", action="update") == []
 
 
@@ -210,7 +281,9 @@ def test_unit_reserved_for_another_recipient_is_refused(app, clinic):
     ok(plan(clinic.nurse, "P-0002", TODAY))
     issued(clinic, "P-0002-C1-D1", UNITS[1])
     other_before = state("P-0002-C1-D1", UNITS[1])
-    bedside_refused(clinic, before, f"WRONG PATIENT: unit {UNITS[1]} is reserved for P-0002, not P-0001.", scan=UNITS[1])
+    bedside_refused(
+        clinic, before, f"WRONG PATIENT: unit {UNITS[1]} is reserved for P-0002, not P-0001.", scan=UNITS[1]
+    )
     assert state("P-0002-C1-D1", UNITS[1]) == other_before
 
 
@@ -292,7 +365,11 @@ def test_recalled_batch_blocks_the_bedside(app, clinic):
     # The recalled unit is unlinked from the dose (it keeps its status), so the dose can take another unit.
     page = page_text(clinic.nurse.get(dose_url(D1)))
     assert "Cancel the reservation" in page
-    ok(clinic.nurse.post(f"{dose_url(D1)}/cancel-reservation", {"why-reason": "batch recalled"}, token_from=dose_url(D1)))
+    ok(
+        clinic.nurse.post(
+            f"{dose_url(D1)}/cancel-reservation", {"why-reason": "batch recalled"}, token_from=dose_url(D1)
+        )
+    )
     a, u = dose_row(D1), unit_row(UNITS[0])
     assert (a.status, a.unit_id, a.issued_at) == ("planned", None, None) and u.status == "recalled"
     assert "Reserve a dose unit" in page_text(clinic.nurse.get(dose_url(D1)))
@@ -327,6 +404,7 @@ def test_stale_bedside_form_is_refused_with_409(app, clinic):
 
 # --- planning and co-therapy ---------------------------------------------------------------------------
 
+
 def test_plan_refusals_and_roles(app, clinic):
     r = plan(clinic.nurse, "P-0001", TODAY - timedelta(days=1))
     refused(r, 422, f"{TODAY - timedelta(days=1)} is in the past: doses are planned from today on.")
@@ -342,8 +420,13 @@ def test_plan_refusals_and_roles(app, clinic):
 def test_co_therapy_is_recorded_on_the_recipient_and_course(app, clinic):
     planned_course(clinic)
     url = "/courses/co-therapy/P-0001"
-    form = {"co-drug": "toripalimab", "co-dose": "200 mg", "co-route": "IV", "co-given_on": DAY2.isoformat(),
-            "co-cycle": "1"}
+    form = {
+        "co-drug": "toripalimab",
+        "co-dose": "200 mg",
+        "co-route": "IV",
+        "co-given_on": DAY2.isoformat(),
+        "co-cycle": "1",
+    }
     r = clinic.nurse.post(url, form, token_from="/recipients/P-0001")
     refused(r, 422, f"The date {DAY2} is in the future.")
     assert input_value(r, "co-drug") == "toripalimab"
@@ -354,6 +437,7 @@ def test_co_therapy_is_recorded_on_the_recipient_and_course(app, clinic):
 
 
 # --- postponement -----------------------------------------------------------------------------------
+
 
 def test_postponement_refusals_store_nothing_and_stale_forms_get_409(app, clinic):
     planned_course(clinic)
@@ -386,6 +470,7 @@ def test_postponement_refused_once_the_unit_is_issued(app, clinic):
 
 # --- units that will not be given -----------------------------------------------------------------
 
+
 def test_fresh_unit_issued_goes_back_to_stock_a_thawed_one_is_discarded(app, clinic):
     planned_course(clinic)
     # A fresh (never frozen) unit is not thawed at issue and may return to the fridge.
@@ -393,26 +478,37 @@ def test_fresh_unit_issued_goes_back_to_stock_a_thawed_one_is_discarded(app, cli
     issued(clinic, D1, UNITS[3])
     assert unit_row(UNITS[3]).thawed_at is None
     url = f"{dose_url(D1)}/return"
-    r = clinic.tech.post(url, {"ret-box": "LIMS:LOC:BOX-C1", "ret-position": "A1", "ret-reason": ""}, token_from=dose_url(D1))
+    r = clinic.tech.post(
+        url, {"ret-box": "LIMS:LOC:BOX-C1", "ret-position": "A1", "ret-reason": ""}, token_from=dose_url(D1)
+    )
     assert r.status_code == 400 and unit_row(UNITS[3]).status == "issued"
-    r = clinic.tech.post(url, {"ret-box": "LIMS:LOC:BOX-C1", "ret-position": "A1", "ret-reason": "patient vomiting, dose deferred"},
-                         token_from=dose_url(D1))
+    r = clinic.tech.post(
+        url,
+        {"ret-box": "LIMS:LOC:BOX-C1", "ret-position": "A1", "ret-reason": "patient vomiting, dose deferred"},
+        token_from=dose_url(D1),
+    )
     assert r.status_code == 302, page_text(r)[:3000]
     u = unit_row(UNITS[3])
     assert (u.status, u.position) == ("available", "A1") and dose_row(D1).unit_id is None
     assert dose_row(D1).issued_at is None and dose_row(D1).status == "planned"
-    assert any("patient vomiting, dose deferred" in (x.reason or "") for x in audit_rows(app, entity="dose_unit",
-                                                                                          record_id=UNITS[3]))
+    assert any(
+        "patient vomiting, dose deferred" in (x.reason or "")
+        for x in audit_rows(app, entity="dose_unit", record_id=UNITS[3])
+    )
 
     # A frozen unit was thawed at issue: no way back, only discard with a reason.
     issued(clinic, D1, UNITS[0])
     before = state(D1, UNITS[0])
-    r = clinic.tech.post(url, {"ret-box": "BOX-F1", "ret-position": "A1", "ret-reason": "not needed"}, token_from=dose_url(D1))
+    r = clinic.tech.post(
+        url, {"ret-box": "BOX-F1", "ret-position": "A1", "ret-reason": "not needed"}, token_from=dose_url(D1)
+    )
     refused(r, 422, f"Unit {UNITS[0]} was thawed and cannot go back to stock: discard it.")
     assert state(D1, UNITS[0]) == before
     r = clinic.nurse.post(f"{dose_url(D1)}/discard", {"why-reason": ""}, token_from=dose_url(D1))
     assert r.status_code == 400 and state(D1, UNITS[0]) == before
-    r = clinic.nurse.post(f"{dose_url(D1)}/discard", {"why-reason": "bag leaked after thawing"}, token_from=dose_url(D1))
+    r = clinic.nurse.post(
+        f"{dose_url(D1)}/discard", {"why-reason": "bag leaked after thawing"}, token_from=dose_url(D1)
+    )
     assert r.status_code == 302, page_text(r)[:3000]
     u = unit_row(UNITS[0])
     assert (u.status, u.status_reason) == ("discarded", "bag leaked after thawing") and dose_row(D1).unit_id is None
@@ -427,7 +523,11 @@ def test_reservation_can_be_cancelled_with_a_reason(app, clinic):
     ok(reserve(clinic.nurse, D1, UNITS[0]))
     r = clinic.nurse.post(f"{dose_url(D1)}/cancel-reservation", {"why-reason": ""}, token_from=dose_url(D1))
     assert r.status_code == 400 and unit_row(UNITS[0]).status == "reserved"
-    ok(clinic.nurse.post(f"{dose_url(D1)}/cancel-reservation", {"why-reason": "wrong unit chosen"}, token_from=dose_url(D1)))
+    ok(
+        clinic.nurse.post(
+            f"{dose_url(D1)}/cancel-reservation", {"why-reason": "wrong unit chosen"}, token_from=dose_url(D1)
+        )
+    )
     assert unit_row(UNITS[0]).status == "available" and dose_row(D1).unit_id is None
 
 
@@ -451,8 +551,12 @@ def test_same_donor_preference_refuses_another_donors_unit_while_one_is_usable(a
     planned_course(clinic)  # same-donor preference on
     ok(reserve(clinic.nurse, D1, UNITS[0]))  # donor D-0001
     r = reserve(clinic.nurse, D2, UNITS2[0])
-    refused(r, 422, f"Unit {UNITS2[0]} is from another donor; this course uses donor D-0001 and {UNITS[1]} is available "
-                    "(same-donor preference).")
+    refused(
+        r,
+        422,
+        f"Unit {UNITS2[0]} is from another donor; this course uses donor D-0001 and {UNITS[1]} is available "
+        "(same-donor preference).",
+    )
     assert dose_row(D2).unit_id is None and unit_row(UNITS2[0]).status == "available"
     page = " ".join(page_text(clinic.nurse.get(dose_url(D2))).split())
     assert page.index(UNITS[1]) < page.index(UNITS2[0])  # the course's donor is offered first
@@ -465,6 +569,7 @@ def test_same_donor_preference_refuses_another_donors_unit_while_one_is_usable(a
 
 
 # --- roles ------------------------------------------------------------------------------------------
+
 
 def test_technician_cannot_administer_and_clinician_cannot_issue(app, clinic):
     before = ready(clinic)

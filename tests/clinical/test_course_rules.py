@@ -2,25 +2,40 @@
 
 Pure functions only: no database, no Flask app.
 """
+
 from __future__ import annotations
 
 import copy
 import json
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import lims.clinical.course_rules as rules
-from lims.clinical.course_rules import (BedsideFacts, TemplateError, UnitFacts, bedside_problems, fever_grade,
-                                        observation_problems, parse_template, plan_dates, plan_problems, postpone,
-                                        postpone_problems, rank_candidates, reservation_problems, return_problem,
-                                        same_donor_problem, unit_problems)
+from lims.clinical.course_rules import (
+    BedsideFacts,
+    TemplateError,
+    UnitFacts,
+    bedside_problems,
+    fever_grade,
+    observation_problems,
+    parse_template,
+    plan_dates,
+    plan_problems,
+    postpone,
+    postpone_problems,
+    rank_candidates,
+    reservation_problems,
+    return_problem,
+    same_donor_problem,
+    unit_problems,
+)
 
-UTC = timezone.utc
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)          # 10:00 in Shanghai
+UTC = UTC
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 TODAY = date(2026, 11, 23)
 TOMORROW = TODAY + timedelta(days=1)
 TOMORROW_START = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 00:00 of 24 Nov in Shanghai
@@ -44,14 +59,24 @@ def codes(problems):
 # --- units at the bedside ---------------------------------------------------------------------------
 
 GOOD_UNIT = UnitFacts(
-    code="DU-0001", status="issued", storage="frozen", expires_at=NOW + timedelta(days=30),
-    expiry_date=TODAY + timedelta(days=30), thawed_at=NOW - timedelta(hours=1), donor_code="D-001",
-    batch_status="released", reserved_for=ADMIN, reserved_recipient=RECIPIENT, production_day=TODAY - timedelta(days=10))
+    code="DU-0001",
+    status="issued",
+    storage="frozen",
+    expires_at=NOW + timedelta(days=30),
+    expiry_date=TODAY + timedelta(days=30),
+    thawed_at=NOW - timedelta(hours=1),
+    donor_code="D-001",
+    batch_status="released",
+    reserved_for=ADMIN,
+    reserved_recipient=RECIPIENT,
+    production_day=TODAY - timedelta(days=10),
+)
 
 
 def bedside_unit(u=GOOD_UNIT, *, admin=ADMIN, recipient=RECIPIENT, now=NOW, scanned=None):
-    return unit_problems(u, u.code if (scanned is None and u is not None) else (scanned or ""), admin, recipient, now,
-                         THAW_H)
+    return unit_problems(
+        u, u.code if (scanned is None and u is not None) else (scanned or ""), admin, recipient, now, THAW_H
+    )
 
 
 def test_a_good_unit_passes():
@@ -65,7 +90,8 @@ def test_a_fresh_unit_needs_no_thaw():
 def test_unit_reserved_for_another_recipient_is_wrong_patient():
     u = replace(GOOD_UNIT, reserved_for="C-0003-D1", reserved_recipient="P-0003")
     assert bedside_unit(u, admin="C-0004-D1", recipient="P-0004") == [
-        ("other_recipient", {"code": "DU-0001", "recipient": "P-0003", "expected": "P-0004"})]
+        ("other_recipient", {"code": "DU-0001", "recipient": "P-0003", "expected": "P-0004"})
+    ]
 
 
 def test_unit_reserved_for_another_dose_of_the_same_patient_is_not_reserved():
@@ -78,9 +104,16 @@ def test_an_unreserved_unit_is_not_reserved():
     assert bedside_unit(u) == [("not_reserved", {"code": "DU-0001", "admin": ADMIN})]
 
 
-@pytest.mark.parametrize("status, batch_status", [("quarantine", "released"), ("issued", "quarantine"),
-                                                  ("issued", "awaiting_qc"), ("issued", "in_process"),
-                                                  ("issued", "rejected")])
+@pytest.mark.parametrize(
+    "status, batch_status",
+    [
+        ("quarantine", "released"),
+        ("issued", "quarantine"),
+        ("issued", "awaiting_qc"),
+        ("issued", "in_process"),
+        ("issued", "rejected"),
+    ],
+)
 def test_quarantined_unit_or_batch_is_refused(status, batch_status):
     u = replace(GOOD_UNIT, status=status, batch_status=batch_status)
     assert bedside_unit(u) == [("quarantine", {"code": "DU-0001"})]
@@ -120,8 +153,15 @@ def test_recalled_unit_or_batch_is_refused(status, batch_status):
 
 def test_recall_wins_over_every_other_problem():
     # expired, thaw window gone, reserved for another patient and batch in quarantine as well
-    u = replace(GOOD_UNIT, status="recalled", batch_status="quarantine", expires_at=NOW - timedelta(days=1),
-                thawed_at=NOW - timedelta(hours=12), reserved_for="C-0004-D1", reserved_recipient="P-0004")
+    u = replace(
+        GOOD_UNIT,
+        status="recalled",
+        batch_status="quarantine",
+        expires_at=NOW - timedelta(days=1),
+        thawed_at=NOW - timedelta(hours=12),
+        reserved_for="C-0004-D1",
+        reserved_recipient="P-0004",
+    )
     assert bedside_unit(u) == [("recalled", {"code": "DU-0001"})]
 
 
@@ -149,10 +189,23 @@ def test_unknown_unit(scanned, shown):
 # --- bedside facts ----------------------------------------------------------------------------------
 
 GOOD_BEDSIDE = BedsideFacts(
-    admin_code=ADMIN, recipient_code=RECIPIENT, scanned_patient=RECIPIENT, identity_confirmed=True, status="planned",
-    scheduled=TODAY, today=TODAY, earlier_days_open=(), tube_confirmed=True, tube_date=TODAY - timedelta(days=1),
-    tube_method="under gastroscopy", fasting=True, volume_ml=Decimal("120.0"), unit_volume_ml=Decimal("120.0"),
-    given_at=NOW - timedelta(minutes=5), now=NOW)
+    admin_code=ADMIN,
+    recipient_code=RECIPIENT,
+    scanned_patient=RECIPIENT,
+    identity_confirmed=True,
+    status="planned",
+    scheduled=TODAY,
+    today=TODAY,
+    earlier_days_open=(),
+    tube_confirmed=True,
+    tube_date=TODAY - timedelta(days=1),
+    tube_method="under gastroscopy",
+    fasting=True,
+    volume_ml=Decimal("120.0"),
+    unit_volume_ml=Decimal("120.0"),
+    given_at=NOW - timedelta(minutes=5),
+    now=NOW,
+)
 
 
 def bedside(**changes):
@@ -192,8 +245,9 @@ def test_earlier_days_open():
     assert bedside(earlier_days_open=(1, 2)) == [("earlier_open", {"days": "1, 2"})]
 
 
-@pytest.mark.parametrize("changes", [{"tube_confirmed": False}, {"tube_date": None}, {"tube_method": ""},
-                                     {"tube_method": "   "}])
+@pytest.mark.parametrize(
+    "changes", [{"tube_confirmed": False}, {"tube_date": None}, {"tube_method": ""}, {"tube_method": "   "}]
+)
 def test_tube_placement_incomplete(changes):
     assert bedside(**changes) == [("tube", {})]
 
@@ -221,7 +275,8 @@ def test_volume_equal_to_the_unit_is_accepted():
 
 def test_volume_over_the_unit_is_refused():
     assert bedside(volume_ml=Decimal("120.1")) == [
-        ("volume_over", {"volume": Decimal("120.1"), "unit": Decimal("120.0")})]
+        ("volume_over", {"volume": Decimal("120.1"), "unit": Decimal("120.0")})
+    ]
 
 
 def test_given_at_missing():
@@ -238,7 +293,8 @@ def test_the_infusion_cannot_start_before_the_unit_was_issued():
     assert bedside(issued_at=issued, given_at=NOW - timedelta(hours=1)) == []
     assert bedside(issued_at=issued, given_at=NOW - timedelta(hours=1, minutes=1)) == []  # the same minute
     assert bedside(issued_at=issued, given_at=NOW - timedelta(hours=1, minutes=1, microseconds=1)) == [
-        ("given_before_issue", {"at": issued})]
+        ("given_before_issue", {"at": issued})
+    ]
 
 
 # --- postponement -----------------------------------------------------------------------------------
@@ -255,18 +311,31 @@ def test_postpone_moves_the_day_and_all_later_days_by_the_same_delta():
 
 
 def test_postpone_day_one_moves_the_whole_course():
-    assert postpone(SCHEDULE, 1, D1 + timedelta(days=2)) == {1: D1 + timedelta(days=2), 2: D1 + timedelta(days=3),
-                                                             3: D1 + timedelta(days=4)}
+    assert postpone(SCHEDULE, 1, D1 + timedelta(days=2)) == {
+        1: D1 + timedelta(days=2),
+        2: D1 + timedelta(days=3),
+        3: D1 + timedelta(days=4),
+    }
 
 
 def test_postpone_the_last_day_leaves_the_others():
-    assert postpone(SCHEDULE, 3, D1 + timedelta(days=7)) == {1: D1, 2: D1 + timedelta(days=1),
-                                                             3: D1 + timedelta(days=7)}
+    assert postpone(SCHEDULE, 3, D1 + timedelta(days=7)) == {
+        1: D1,
+        2: D1 + timedelta(days=1),
+        3: D1 + timedelta(days=7),
+    }
 
 
 def pp(**changes):
-    args = {"status": "planned", "current": D1, "new_date": D1 + timedelta(days=1), "reason_code": "fever",
-            "reason": "38.6 °C in the morning", "today": TODAY, "unit_issued": False}
+    args = {
+        "status": "planned",
+        "current": D1,
+        "new_date": D1 + timedelta(days=1),
+        "reason_code": "fever",
+        "reason": "38.6 °C in the morning",
+        "today": TODAY,
+        "unit_issued": False,
+    }
     args.update(changes)
     return postpone_problems(**args)
 
@@ -320,6 +389,7 @@ def test_postpone_with_the_unit_issued():
 
 # --- template and plan ------------------------------------------------------------------------------
 
+
 def test_the_shipped_template_parses():
     t = parse_template(default_data())
     assert t.code == "WMT-NJ-D1D3" and t.version == 1
@@ -372,8 +442,20 @@ def test_template_volume_not_a_number_is_a_template_error(volume):
         parse_template(mutated(volume_ml=volume))
 
 
-@pytest.mark.parametrize("key", ["code", "version", "title", "route", "days", "volume_ml", "preconditions",
-                                 "post_instructions", "observation_minutes"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "code",
+        "version",
+        "title",
+        "route",
+        "days",
+        "volume_ml",
+        "preconditions",
+        "post_instructions",
+        "observation_minutes",
+    ],
+)
 def test_template_missing_key(key):
     data = default_data()
     del data[key]
@@ -446,9 +528,18 @@ def test_plan_day1_missing():
 # --- reservation ------------------------------------------------------------------------------------
 
 STOCK = UnitFacts(
-    code="DU-0100", status="available", storage="frozen", expires_at=NOW + timedelta(days=3),
-    expiry_date=TODAY + timedelta(days=3), thawed_at=None, donor_code="D-001", batch_status="released",
-    reserved_for=None, reserved_recipient=None, production_day=TODAY - timedelta(days=5))
+    code="DU-0100",
+    status="available",
+    storage="frozen",
+    expires_at=NOW + timedelta(days=3),
+    expiry_date=TODAY + timedelta(days=3),
+    thawed_at=None,
+    donor_code="D-001",
+    batch_status="released",
+    reserved_for=None,
+    reserved_recipient=None,
+    production_day=TODAY - timedelta(days=5),
+)
 
 
 def reserve(u=STOCK, *, now=NOW, for_date=TOMORROW, day_start=TOMORROW_START):
@@ -459,14 +550,22 @@ def test_an_available_released_unit_can_be_reserved():
     assert reserve() == []
 
 
-@pytest.mark.parametrize("status, batch_status", [("recalled", "released"), ("available", "recalled"),
-                                                  ("reserved", "recalled")])
+@pytest.mark.parametrize(
+    "status, batch_status", [("recalled", "released"), ("available", "recalled"), ("reserved", "recalled")]
+)
 def test_reserve_recalled(status, batch_status):
     assert reserve(replace(STOCK, status=status, batch_status=batch_status)) == [("recalled", {"code": "DU-0100"})]
 
 
-@pytest.mark.parametrize("status, batch_status", [("quarantine", "released"), ("available", "quarantine"),
-                                                  ("available", "awaiting_qc"), ("available", "in_process")])
+@pytest.mark.parametrize(
+    "status, batch_status",
+    [
+        ("quarantine", "released"),
+        ("available", "quarantine"),
+        ("available", "awaiting_qc"),
+        ("available", "in_process"),
+    ],
+)
 def test_reserve_quarantine(status, batch_status):
     assert reserve(replace(STOCK, status=status, batch_status=batch_status)) == [("quarantine", {"code": "DU-0100"})]
 
@@ -492,12 +591,14 @@ def test_reserve_expired_now():
 def test_reserve_expires_before_the_dose_day_starts():
     at = TOMORROW_START - timedelta(hours=1)
     assert reserve(replace(STOCK, expires_at=at)) == [
-        ("expires_before", {"code": "DU-0100", "at": at, "date": TOMORROW})]
+        ("expires_before", {"code": "DU-0100", "at": at, "date": TOMORROW})
+    ]
 
 
 def test_reserve_expiring_exactly_at_the_day_start_is_refused():
     assert reserve(replace(STOCK, expires_at=TOMORROW_START)) == [
-        ("expires_before", {"code": "DU-0100", "at": TOMORROW_START, "date": TOMORROW})]
+        ("expires_before", {"code": "DU-0100", "at": TOMORROW_START, "date": TOMORROW})
+    ]
 
 
 def test_reserve_expiring_during_the_dose_day_is_allowed():
@@ -526,7 +627,8 @@ def test_reserve_thawed_unit_whose_window_already_closed_now():
     thawed = NOW - timedelta(hours=7)
     u = replace(STOCK, thawed_at=thawed)
     assert reservation_problems(u, TODAY, NOW, THAW_H, datetime(2026, 11, 22, 16, 0, tzinfo=UTC)) == [
-        ("thaw_window", {"code": "DU-0100", "at": NOW - timedelta(hours=1), "hours": 6})]
+        ("thaw_window", {"code": "DU-0100", "at": NOW - timedelta(hours=1), "hours": 6})
+    ]
 
 
 def test_reserve_thawed_unit_expiring_before_the_day_is_only_expires_before():
@@ -539,7 +641,8 @@ def test_reserve_thawed_unit_expiring_before_the_day_is_only_expires_before():
 def test_reserve_thawed_unit_expired_now_is_only_expired():
     u = replace(STOCK, thawed_at=NOW - timedelta(hours=1), expires_at=NOW)
     assert reservation_problems(u, TODAY, NOW, THAW_H, datetime(2026, 11, 22, 16, 0, tzinfo=UTC)) == [
-        ("expired", {"code": "DU-0100", "at": NOW})]
+        ("expired", {"code": "DU-0100", "at": NOW})
+    ]
 
 
 def _cand(code, donor, days):
@@ -570,7 +673,9 @@ def test_rank_empty():
 
 def test_same_donor_problem_while_a_same_donor_alternative_exists():
     assert same_donor_problem(A, "D-001", [A, C, B]) == (
-        "other_donor", {"code": "DU-A", "donor": "D-001", "alternative": "DU-C"})
+        "other_donor",
+        {"code": "DU-A", "donor": "D-001", "alternative": "DU-C"},
+    )
 
 
 def test_same_donor_problem_none_without_a_same_donor_alternative():
@@ -600,9 +705,25 @@ def test_return_of_a_unit_not_out_of_stock(status):
 
 # --- observations -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("temp, grade", [
-    (None, None), ("36.5", None), ("37.9", None), ("37.99", None), ("38.0", 1), ("38.5", 1), ("39.0", 1),
-    ("39.1", 2), ("39.01", 2), ("40.0", 2), ("40.1", 3), ("40.01", 3), ("42.0", 3)])
+
+@pytest.mark.parametrize(
+    "temp, grade",
+    [
+        (None, None),
+        ("36.5", None),
+        ("37.9", None),
+        ("37.99", None),
+        ("38.0", 1),
+        ("38.5", 1),
+        ("39.0", 1),
+        ("39.1", 2),
+        ("39.01", 2),
+        ("40.0", 2),
+        ("40.1", 3),
+        ("40.01", 3),
+        ("42.0", 3),
+    ],
+)
 def test_fever_grade(temp, grade):
     assert fever_grade(None if temp is None else Decimal(temp)) == grade
 
@@ -663,4 +784,5 @@ def test_observation_in_the_future():
 def test_the_infusion_is_on_the_doses_day():
     assert bedside(given_on=GOOD_BEDSIDE.scheduled) == []
     assert bedside(given_on=GOOD_BEDSIDE.scheduled - timedelta(days=1)) == [
-        ("given_other_day", {"date": GOOD_BEDSIDE.scheduled})]
+        ("given_other_day", {"date": GOOD_BEDSIDE.scheduled})
+    ]

@@ -4,6 +4,7 @@ The clinic fixture starts on 2026-11-25 10:00 lab time with FMT-20261123-01 rele
 A printed dose-unit label is scanned back on the unit page; a wrong scan is refused with nothing stored; a
 unit is issued only under a verified label of its current state, so a thaw makes a new label due.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,12 @@ U1, U2 = UNITS[0], UNITS[1]
 
 def print_label(browser, unit, layout="tube_50x30", reason="label check"):
     page = f"/units/{unit}"
-    r = browser.post("/labels/print", {"kind": "DU", "code": unit, "layout": layout, "format": "pdf", "reason": reason},
-                     token_from=page, headers={"Referer": f"http://localhost{page}"})
+    r = browser.post(
+        "/labels/print",
+        {"kind": "DU", "code": unit, "layout": layout, "format": "pdf", "reason": reason},
+        token_from=page,
+        headers={"Referer": f"http://localhost{page}"},
+    )
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf", page_text(r)[:2000]
     return " ".join(PdfReader(io.BytesIO(r.data)).pages[0].extract_text().split())
 
@@ -57,8 +62,9 @@ def test_wrong_scans_are_refused_with_nothing_stored_and_the_right_one_verifies(
     print_label(tech, U2)
     before = len(audit_rows(app))
     refused(scan(tech, U1, f"LIMS:DU:{U2}"), 422, f"This label belongs to unit {U2}, not to {U1}")
-    refused(scan(tech, U1, f"LIMS:LOT:{LOT}"), 422,
-            f"LIMS:LOT:{LOT} is not a dose unit label: scan the label of unit {U1}.")
+    refused(
+        scan(tech, U1, f"LIMS:LOT:{LOT}"), 422, f"LIMS:LOT:{LOT} is not a dose unit label: scan the label of unit {U1}."
+    )
     refused(scan(tech, U1, "hello world"), 422, "hello world is not a label scan")
     refused(scan(tech, U1, U1), 422, f"{U1} is not a label scan")  # typing the code proves no label was scanned
     refused(scan(tech, U1, "LIMS:"), 422, "is not a label scan")
@@ -67,13 +73,20 @@ def test_wrong_scans_are_refused_with_nothing_stored_and_the_right_one_verifies(
 
     ok(scan(tech, U1, f"lims:du:{U1.lower()}"))  # a scanner in caps-lock off still reads the same payload
     (p,) = prints(U1)
-    assert (p.verified_at, p.payload, p.layout, p.state) == (lab(TODAY, 10, 0), f"LIMS:DU:{U1}", "tube_50x30",
-                                                             "available")
+    assert (p.verified_at, p.payload, p.layout, p.state) == (
+        lab(TODAY, 10, 0),
+        f"LIMS:DU:{U1}",
+        "tube_50x30",
+        "available",
+    )
     rows = [r for r in audit_rows(app, entity="label_print") if r.field == "verified_at"]
     assert [(r.record_id, r.reason) for r in rows] == [(f"{U1}/L{p.id}", "label verified by scan")]
     assert "verified 2026-11-25 10:00 CST" in page_text(tech.get(f"/units/{U1}"))
-    refused(scan(tech, U1, f"LIMS:DU:{U1}"), 422,
-            f"The label of unit {U1} printed 2026-11-25 10:00 CST was already verified.")
+    refused(
+        scan(tech, U1, f"LIMS:DU:{U1}"),
+        422,
+        f"The label of unit {U1} printed 2026-11-25 10:00 CST was already verified.",
+    )
     assert prints(U2)[0].verified_at is None
 
 
@@ -94,9 +107,12 @@ def test_a_thaw_makes_a_new_label_due_before_the_issue(app, clinic):
     assert unit_row(U1).status == "reserved" and unit_row(U1).thawed_at is None
 
     ok(thaw(tech, U1, "2026-11-25T10:00"))
-    refused(issue(tech, U1, label=False), 422,
-            f"The label of unit {U1} says reserved, use by 2027-05-23 23:59 CST, but the unit is now reserved, "
-            "thawed 2026-11-25 10:00 CST, use by 2026-11-25 16:00 CST: print a new label")
+    refused(
+        issue(tech, U1, label=False),
+        422,
+        f"The label of unit {U1} says reserved, use by 2027-05-23 23:59 CST, but the unit is now reserved, "
+        "thawed 2026-11-25 10:00 CST, use by 2026-11-25 16:00 CST: print a new label",
+    )
     refused(scan(tech, U1, f"LIMS:DU:{U1}"), 422, f"The last label of unit {U1} says reserved, use by 2027-05-23")
     thawed = print_label(tech, U1)
     assert "USE BY 2026-11-25 16:00 CST" in thawed and "EXP" not in thawed and "-80" not in thawed
@@ -111,7 +127,9 @@ def test_a_thaw_makes_a_new_label_due_before_the_issue(app, clinic):
     ok(issue(tech, U1, label=False))
     assert unit_row(U1).status == "issued"
     assert [(p.state, p.thawed_at is not None, p.verified_at is not None) for p in prints(U1)] == [
-        ("reserved", False, True), ("reserved", True, True)]
+        ("reserved", False, True),
+        ("reserved", True, True),
+    ]
 
 
 def test_a_reservation_needs_no_new_label_but_a_release_does(app, mfg):
@@ -119,13 +137,28 @@ def test_a_reservation_needs_no_new_label_but_a_release_does(app, mfg):
     from lims.labels.reconcile import is_current
     from lims.manufacturing.queries import UnitState
 
-    p = LabelPrint(unit_id=1, unit_code=U1, payload="", layout="", format="pdf", state="available",
-                   use_by=lab(TODAY, 23, 59), thawed_at=None, printed_at=lab(TODAY, 9, 0))
-    now = UnitState("reserved", "reserved", None, True, lab(TODAY, 23, 59) + timedelta(seconds=59), "expiry", None,
-                    6, "frozen")
+    p = LabelPrint(
+        unit_id=1,
+        unit_code=U1,
+        payload="",
+        layout="",
+        format="pdf",
+        state="available",
+        use_by=lab(TODAY, 23, 59),
+        thawed_at=None,
+        printed_at=lab(TODAY, 9, 0),
+    )
+    now = UnitState(
+        "reserved", "reserved", None, True, lab(TODAY, 23, 59) + timedelta(seconds=59), "expiry", None, 6, "frozen"
+    )
     assert is_current(p, now) and is_current(p, replace(now, code="issued"))
-    for changed in (dict(code="on_hold"), dict(code="quarantine"), dict(code="expired"),
-                    dict(thawed_at=lab(TODAY, 10, 0)), dict(use_by=lab(TODAY, 16, 0))):
+    for changed in (
+        dict(code="on_hold"),
+        dict(code="quarantine"),
+        dict(code="expired"),
+        dict(thawed_at=lab(TODAY, 10, 0)),
+        dict(use_by=lab(TODAY, 16, 0)),
+    ):
         assert not is_current(p, replace(now, **changed)), changed
 
 

@@ -1,4 +1,5 @@
 """Batches ready for release, built through the operations (not page by page): the races need dozens."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -14,12 +15,20 @@ from tests.manufacturing.flow import QC_PASS, STEPS
 def _receipt(n: int) -> dict:
     from decimal import Decimal
 
-    return {"collected_at": lab(DONATION_DAY, 8, 0), "received_at": lab(DONATION_DAY, 8, 30), "receipt_temp_c": Decimal("4.0"),
-            "mass_g": Decimal("150.0"), "bristol": 4, "appearance": "brown, formed", "retained_location": f"rack R{n}"}
+    return {
+        "collected_at": lab(DONATION_DAY, 8, 0),
+        "received_at": lab(DONATION_DAY, 8, 30),
+        "receipt_temp_c": Decimal("4.0"),
+        "mass_g": Decimal("150.0"),
+        "bristol": 4,
+        "appearance": "brown, formed",
+        "retained_location": f"rack R{n}",
+    }
 
 
 def quarantined_batch(n: int) -> str:
     """One donation of D-0001 made into a batch, every step verified and QC entered and verified (quarantine)."""
+
     def make(s, user):
         d = donations.receive(s, donor_ops.get(s, "D-0001"), _receipt(n), user, utcnow())
         b = batches.start(s, d, "EQ-GFM-01", f"RUN-{n}", lab(DONATION_DAY, 9, 0), user, utcnow())

@@ -3,6 +3,7 @@
 The attacker writes to the database directly (a role that can drop the triggers, here the test's superuser)
 but does not hold the audit key file nor write the checkpoint store outside the database.
 """
+
 import hashlib
 import json
 from contextlib import contextmanager
@@ -22,8 +23,15 @@ from lims.equipment import operations as eq_ops
 from lims.equipment.models import Equipment
 from tests.conftest import PASSWORD, audit_rows
 
-DATA = {"name": "GenFMTer", "kind": "purification_device", "location": "Suite A", "serial_number": "G1",
-        "status": "in_service", "calibration_due": None, "notes": None}
+DATA = {
+    "name": "GenFMTer",
+    "kind": "purification_device",
+    "location": "Suite A",
+    "serial_number": "G1",
+    "status": "in_service",
+    "calibration_due": None,
+    "notes": None,
+}
 
 
 @contextmanager
@@ -90,8 +98,10 @@ def test_tail_cut_with_the_head_moved_back_fails_at_the_checkpointed_row(app, la
     keep = cp_seq - 3  # the attacker cuts the last rows, some of them checkpointed, and makes the head agree
     with unguarded(app, "audit_entry", "audit_chain_head") as c:
         c.execute(text("DELETE FROM audit_entry WHERE id > :k"), {"k": keep})
-        c.execute(text("UPDATE audit_chain_head SET last_seq = :k, last_hash = (SELECT hash FROM audit_entry WHERE id = :k)"),
-                  {"k": keep})
+        c.execute(
+            text("UPDATE audit_chain_head SET last_seq = :k, last_hash = (SELECT hash FROM audit_entry WHERE id = :k)"),
+            {"k": keep},
+        )
     r = verify(app)
     assert r.exit_code == 1
     assert f"BROKEN at row {cp_seq}: missing" in r.output and f"the trail now ends at row {keep}" in r.output
@@ -100,11 +110,13 @@ def test_tail_cut_with_the_head_moved_back_fails_at_the_checkpointed_row(app, la
 def test_the_head_only_moves_forward(app, lab):
     seq, last = head(app)
     earlier = hash_of(app, seq - 1)
-    for sql in (f"UPDATE audit_chain_head SET last_seq = {seq - 1}, last_hash = '{earlier}'",  # rolled back
-                f"UPDATE audit_chain_head SET last_hash = '{'f' * 64}'",                  # same seq, other hash
-                f"UPDATE audit_chain_head SET last_seq = {seq + 1}, last_hash = '{'e' * 64}'",  # to no row
-                "DELETE FROM audit_chain_head",
-                f"INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (2, 0, '{'0' * 64}')"):
+    for sql in (
+        f"UPDATE audit_chain_head SET last_seq = {seq - 1}, last_hash = '{earlier}'",  # rolled back
+        f"UPDATE audit_chain_head SET last_hash = '{'f' * 64}'",  # same seq, other hash
+        f"UPDATE audit_chain_head SET last_seq = {seq + 1}, last_hash = '{'e' * 64}'",  # to no row
+        "DELETE FROM audit_chain_head",
+        f"INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (2, 0, '{'0' * 64}')",
+    ):
         with pytest.raises(DBAPIError, match="audit_chain_head"):
             raw(app, sql)
     assert head(app) == (seq, last)
@@ -116,8 +128,10 @@ def test_head_rolled_back_behind_the_triggers_fails_at_the_checkpointed_row(app,
     cp_seq = head(app)[0]
     back = cp_seq - 5
     with unguarded(app, "audit_chain_head") as c:  # rows kept, head rolled back: the rows after it are "not there"
-        c.execute(text("UPDATE audit_chain_head SET last_seq = :k, last_hash = (SELECT hash FROM audit_entry WHERE id = :k)"),
-                  {"k": back})
+        c.execute(
+            text("UPDATE audit_chain_head SET last_seq = :k, last_hash = (SELECT hash FROM audit_entry WHERE id = :k)"),
+            {"k": back},
+        )
     r = verify(app)
     assert r.exit_code == 1 and f"BROKEN at row {back + 1}" in r.output
 
@@ -128,18 +142,22 @@ def _plain_sha256_row(app, **changes):
     row = dict(raw(app, "SELECT * FROM audit_entry WHERE id = :i", i=seq).mappings().one())
     row.update(id=seq + 1, prev_hash=last, **changes)
     row.pop("signature", None)
-    payload = json.dumps([_canon(row.get(k)) for k in HASHED_FIELDS if k != "signature"], ensure_ascii=False,
-                         separators=(",", ":"))
+    payload = json.dumps(
+        [_canon(row.get(k)) for k in HASHED_FIELDS if k != "signature"], ensure_ascii=False, separators=(",", ":")
+    )
     row["hash"] = hashlib.sha256((last + "\n" + payload).encode("utf-8")).hexdigest()
     return row
 
 
 def test_forged_row_appended_with_a_recomputed_sha256_fails_at_that_row(app, lab):
-    row = _plain_sha256_row(app, action="update", field="status", old_value="in_service", new_value="retired",
-                            reason="forged")
+    row = _plain_sha256_row(
+        app, action="update", field="status", old_value="in_service", new_value="retired", reason="forged"
+    )
     cols = ", ".join(row)
     raw(app, f"INSERT INTO audit_entry ({cols}) VALUES ({', '.join(':' + k for k in row)})", **row)
-    raw(app, "UPDATE audit_chain_head SET last_seq = :s, last_hash = :h", s=row["id"], h=row["hash"])  # no trigger dropped
+    raw(
+        app, "UPDATE audit_chain_head SET last_seq = :s, last_hash = :h", s=row["id"], h=row["hash"]
+    )  # no trigger dropped
     r = verify(app)
     assert r.exit_code == 1
     assert f"BROKEN at row {row['id']}: content does not match its keyed hash" in r.output
@@ -183,9 +201,13 @@ def test_altered_signature_fails_at_the_row_that_recorded_it(app, lab):
 
 def test_signature_inserted_behind_the_application_fails(app, lab):
     sid = _signed(app, lab)
-    raw(app, "INSERT INTO signature (user_id, user_name, meaning, record_type, record_id, record_version, content_hash,"
-             " signed_at, comment) SELECT user_id, user_name, 'released', record_type, record_id, record_version,"
-             " content_hash, signed_at, comment FROM signature WHERE id = :i", i=sid)
+    raw(
+        app,
+        "INSERT INTO signature (user_id, user_name, meaning, record_type, record_id, record_version, content_hash,"
+        " signed_at, comment) SELECT user_id, user_name, 'released', record_type, record_id, record_version,"
+        " content_hash, signed_at, comment FROM signature WHERE id = :i",
+        i=sid,
+    )
     r = verify(app)
     assert r.exit_code == 1 and f"signature {sid + 1} (released of equipment" in r.output and "no audit row" in r.output
 

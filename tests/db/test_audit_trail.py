@@ -1,4 +1,5 @@
 """The audit trail at the database level, on SQLite and PostgreSQL."""
+
 import pytest
 from sqlalchemy import text
 
@@ -9,8 +10,15 @@ from lims.equipment.models import Equipment
 from lims.errors import ReasonRequired
 from tests.conftest import audit_rows
 
-DATA = {"name": "Centrifuge", "kind": "centrifuge", "location": "Room 2", "serial_number": "S1",
-        "status": "in_service", "calibration_due": None, "notes": None}
+DATA = {
+    "name": "Centrifuge",
+    "kind": "centrifuge",
+    "location": "Room 2",
+    "serial_number": "S1",
+    "status": "in_service",
+    "calibration_due": None,
+    "notes": None,
+}
 
 
 def _new_equipment(user_id, name="Tech One"):
@@ -38,7 +46,8 @@ def test_update_records_old_new_and_reason(app, make_user):
         eq_ops.update(s, eq, f"{eq.id}@1", dict(DATA, location="Room 3"), "moved after renovation")
     rows = audit_rows(app, entity="equipment", record_id=str(eid), action="update")
     assert [(r.field, r.old_value, r.new_value, r.reason, r.record_version) for r in rows] == [
-        ("location", "Room 2", "Room 3", "moved after renovation", 2)]
+        ("location", "Room 2", "Room 3", "moved after renovation", 2)
+    ]
 
 
 def test_update_without_reason_is_refused_and_nothing_changes(app, make_user):

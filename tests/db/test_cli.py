@@ -1,4 +1,5 @@
 """The `flask --app wsgi lims ...` commands."""
+
 from pathlib import Path
 
 from sqlmodel import func, select
@@ -38,8 +39,19 @@ def test_demo_lab_shows_a_signature_invalidated_by_a_later_change(app):
 
 def test_create_user_command(app):
     runner = app.test_cli_runner()
-    r = runner.invoke(args=["lims", "create-user", "wang.jun", "--name", "Wang Jun", "--role", "admin",
-                            "--password", "Very-Long-Password-1"])
+    r = runner.invoke(
+        args=[
+            "lims",
+            "create-user",
+            "wang.jun",
+            "--name",
+            "Wang Jun",
+            "--role",
+            "admin",
+            "--password",
+            "Very-Long-Password-1",
+        ]
+    )
     assert r.exit_code == 0, r.output
     with transaction(Actor(None, "t"), write=False) as s:
         u = s.exec(select(User).where(User.username == "wang.jun")).one()
@@ -49,8 +61,9 @@ def test_create_user_command(app):
 
 
 def test_create_user_command_refuses_a_short_password(app):
-    r = app.test_cli_runner().invoke(args=["lims", "create-user", "x1", "--name", "X", "--role", "qa",
-                                           "--password", "short"])
+    r = app.test_cli_runner().invoke(
+        args=["lims", "create-user", "x1", "--name", "X", "--role", "qa", "--password", "short"]
+    )
     assert r.exit_code != 0 and "at least 12 characters" in r.output
     assert _count(User) == 0
 
@@ -72,8 +85,19 @@ def test_backup_and_restore_sqlite(app, backend, tmp_path):
     with transaction(Actor(None, "t")) as s:  # work done after the backup ...
         from lims.equipment import operations as ops
 
-        ops.create(s, "EQ-NEW-01", {"name": "n", "kind": "other", "location": "", "serial_number": "",
-                                    "status": "in_service", "calibration_due": None, "notes": None})
+        ops.create(
+            s,
+            "EQ-NEW-01",
+            {
+                "name": "n",
+                "kind": "other",
+                "location": "",
+                "serial_number": "",
+                "status": "in_service",
+                "calibration_due": None,
+                "notes": None,
+            },
+        )
     assert _count(Equipment) == equipment_before + 1
     refused = runner.invoke(args=["lims", "restore", str(backup)])
     assert refused.exit_code != 0 and "--yes" in refused.output and _count(Equipment) == equipment_before + 1
@@ -131,8 +155,10 @@ def test_demo_lab_is_in_the_middle_of_manufacturing(app, clock):
         batches = {b.status: b for b in s.exec(select(Batch)).all()}
         donations = s.exec(select(Donation)).all()
         assert set(batches) == {"released", "quarantine", "in_process"}
-        units = {b: sorted({u.status for u in s.exec(select(DoseUnit).where(DoseUnit.batch_id == batches[b].id)).all()})
-                 for b in ("released", "quarantine")}
+        units = {
+            b: sorted({u.status for u in s.exec(select(DoseUnit).where(DoseUnit.batch_id == batches[b].id)).all()})
+            for b in ("released", "quarantine")
+        }
         # P-0004's course used two units of the released batch and holds a third for today; a fourth,
         # thawed seven hours ago for a dose that moved, was expired by the scheduler's first pass.
         assert units == {"released": ["administered", "available", "expired", "reserved"], "quarantine": ["quarantine"]}
@@ -147,10 +173,15 @@ def test_demo_lab_is_in_the_middle_of_manufacturing(app, clock):
 
         courses = {c.code: c.status for c in s.exec(select(Course)).all()}
         assert courses == {"P-0004-C1": "in_progress", "P-0001-C1": "planned"}
-        doses = [(a.code, a.status, (a.scheduled_date - a.planned_date).days, a.unit_id is not None)
-                 for a in s.exec(select(Administration).order_by(Administration.code)).all()]
-        assert doses[3:] == [("P-0004-C1-D1", "given", 0, True), ("P-0004-C1-D2", "given", 1, True),
-                             ("P-0004-C1-D3", "planned", 1, True)]
+        doses = [
+            (a.code, a.status, (a.scheduled_date - a.planned_date).days, a.unit_id is not None)
+            for a in s.exec(select(Administration).order_by(Administration.code)).all()
+        ]
+        assert doses[3:] == [
+            ("P-0004-C1-D1", "given", 0, True),
+            ("P-0004-C1-D2", "given", 1, True),
+            ("P-0004-C1-D3", "planned", 1, True),
+        ]
         assert [p.reason_code for p in s.exec(select(Postponement)).all()] == ["fever"]
         ae = s.exec(select(AdverseEvent)).one()
         assert (ae.term, ae.grade, ae.attribution_fmt, ae.serious) == ("Fever", 1, "possible", False)
@@ -185,8 +216,11 @@ def test_demo_lookback_case_lists_every_donation_of_the_donor_with_its_scope_and
     qa = Browser(app.test_client())
     assert qa.login("qa2", DEMO_PASSWORD).status_code == 302
     page = " ".join(re.sub(r"<[^>]+>", " ", page_text(qa.get("/lookback/LB-2026-0001"))).split())
-    table = page[page.index("Every donation of the donor"):page.index("Recipients reached")]
+    table = page[page.index("Every donation of the donor") : page.index("Recipients reached")]
     assert f"{lots['released']} released excluded the case was opened for another batch of the donor only" in table
     assert "no batch excluded the case was opened for another batch" in table  # the rejected donation
     assert f"{lots['quarantine']} quarantine in scope the batch named when the case was opened" in table
-    assert f"{lots['in_process']} in process in scope added by QA (LB-2026-0001-S1): Donated after the reported fever" in table
+    assert (
+        f"{lots['in_process']} in process in scope added by QA (LB-2026-0001-S1): Donated after the reported fever"
+        in table
+    )

@@ -1,4 +1,5 @@
 """`lims create-user` obeys the account rules of the screens (segregation of duties, password list)."""
+
 import pytest
 from sqlmodel import func, select
 
@@ -12,8 +13,9 @@ def _users():
 
 
 def _create(app, *args, password="Very-Long-Password-1"):
-    return app.test_cli_runner().invoke(args=["lims", "create-user", "wang.jun", "--name", "Wang Jun", *args,
-                                              "--password", password])
+    return app.test_cli_runner().invoke(
+        args=["lims", "create-user", "wang.jun", "--name", "Wang Jun", *args, "--password", password]
+    )
 
 
 @pytest.mark.parametrize("gmp", ["technician", "qa", "clinician"])
@@ -27,8 +29,21 @@ def test_create_user_refuses_admin_with_a_gmp_role(app, gmp):
 
 def test_create_user_accepts_admin_alone_and_gmp_roles_together(app):
     assert _create(app, "--role", "admin").exit_code == 0
-    r = app.test_cli_runner().invoke(args=["lims", "create-user", "li.na", "--name", "Li Na", "--role", "qa",
-                                           "--role", "technician", "--password", "Very-Long-Password-1"])
+    r = app.test_cli_runner().invoke(
+        args=[
+            "lims",
+            "create-user",
+            "li.na",
+            "--name",
+            "Li Na",
+            "--role",
+            "qa",
+            "--role",
+            "technician",
+            "--password",
+            "Very-Long-Password-1",
+        ]
+    )
     assert r.exit_code == 0, r.output
     assert _users() == 2
 

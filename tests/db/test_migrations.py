@@ -1,4 +1,5 @@
 """Alembic is the only source of the schema; the models must agree with it."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -16,8 +17,9 @@ def test_models_and_migrations_agree(app):
 
 
 def test_schema_is_at_head(app):
-    from lims.migrate import alembic_config, current_revision
     from alembic.script import ScriptDirectory
+
+    from lims.migrate import alembic_config, current_revision
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert current_revision(app.extensions["lims_db"]) == head

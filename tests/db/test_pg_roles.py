@@ -1,5 +1,6 @@
 """PostgreSQL roles (issue 16 item 9): the application role appends to the audit trail and cannot alter it, cut it
 or drop its triggers; the LIMS still works when connected as that role."""
+
 import os
 
 import pytest
@@ -38,7 +39,9 @@ def _as_app(sql):
         with eng.begin() as c:
             c.exec_driver_sql(f"SET search_path TO {PG_SCHEMA}")
             c.exec_driver_sql(f"SET ROLE {APP}")
-            return c.execute(text(sql)).fetchall() if sql.lstrip().upper().startswith("SELECT") else c.execute(text(sql))
+            return (
+                c.execute(text(sql)).fetchall() if sql.lstrip().upper().startswith("SELECT") else c.execute(text(sql))
+            )
     finally:
         eng.dispose()
 
@@ -52,14 +55,24 @@ def test_printed_sql_grants_only_select_and_insert_on_the_audit_tables(roles):
 
 def test_the_app_role_cannot_change_cut_or_unguard_the_trail(roles, app, make_user):
     make_user("tech1")
-    for sql in ("UPDATE audit_entry SET reason = 'x' WHERE id = 1", "DELETE FROM audit_entry WHERE id = 1",
-                "TRUNCATE audit_entry", "UPDATE signature SET meaning = 'x'", "DELETE FROM signature",
-                "DELETE FROM audit_chain_head", "TRUNCATE audit_chain_head"):
+    for sql in (
+        "UPDATE audit_entry SET reason = 'x' WHERE id = 1",
+        "DELETE FROM audit_entry WHERE id = 1",
+        "TRUNCATE audit_entry",
+        "UPDATE signature SET meaning = 'x'",
+        "DELETE FROM signature",
+        "DELETE FROM audit_chain_head",
+        "TRUNCATE audit_chain_head",
+    ):
         with pytest.raises(DBAPIError, match="permission denied"):
             _as_app(sql)
-    for sql in ("DROP TRIGGER audit_entry_no_change ON audit_entry", "ALTER TABLE audit_entry DISABLE TRIGGER ALL",
-                "DROP TRIGGER audit_chain_head_forward_only ON audit_chain_head", "DROP TABLE audit_entry",
-                "ALTER TABLE signature DISABLE TRIGGER USER"):
+    for sql in (
+        "DROP TRIGGER audit_entry_no_change ON audit_entry",
+        "ALTER TABLE audit_entry DISABLE TRIGGER ALL",
+        "DROP TRIGGER audit_chain_head_forward_only ON audit_chain_head",
+        "DROP TABLE audit_entry",
+        "ALTER TABLE signature DISABLE TRIGGER USER",
+    ):
         with pytest.raises(DBAPIError, match="must be owner"):
             _as_app(sql)
     with pytest.raises(DBAPIError, match="only moves forward"):  # UPDATE is granted on the head: the trigger decides
@@ -85,8 +98,19 @@ def test_the_lims_works_connected_as_the_app_role(roles, app, tmp_path, clock):
                 tech = create_user(s, "tech9", "Tech Nine", ["technician"], PASSWORD, "en", must_change=False).id
                 qa = create_user(s, "qa9", "QA Nine", ["qa"], PASSWORD, "en", must_change=False).id
             with transaction(Actor(tech, "Tech Nine")) as s:
-                eid = eq_ops.create(s, "EQ-R-01", {"name": "n", "kind": "other", "location": "", "serial_number": "",
-                                                   "status": "in_service", "calibration_due": None, "notes": None}).id
+                eid = eq_ops.create(
+                    s,
+                    "EQ-R-01",
+                    {
+                        "name": "n",
+                        "kind": "other",
+                        "location": "",
+                        "serial_number": "",
+                        "status": "in_service",
+                        "calibration_due": None,
+                        "notes": None,
+                    },
+                ).id
             with transaction(Actor(qa, "QA Nine")) as s:
                 sign(s, s.get(Equipment, eid), "approved", s.get(User, qa), PASSWORD, performers=(tech,))
             r = a.test_cli_runner().invoke(args=["lims", "audit-verify"])

@@ -1,5 +1,6 @@
 """Issue 16 item 10: `lims restore` checks the backup before it replaces anything, refuses in one line, and keeps a
 safety copy that holds what was only in the WAL."""
+
 import json
 import sqlite3
 import subprocess
@@ -7,15 +8,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from lims.cli import _sha256
 from lims.db import Actor, transaction
 from lims.equipment import operations as eq_ops
 from lims.equipment.models import Equipment
 
-DATA = {"name": "n", "kind": "other", "location": "", "serial_number": "", "status": "in_service",
-        "calibration_due": None, "notes": None}
+DATA = {
+    "name": "n",
+    "kind": "other",
+    "location": "",
+    "serial_number": "",
+    "status": "in_service",
+    "calibration_due": None,
+    "notes": None,
+}
 
 
 @pytest.fixture
@@ -91,8 +99,11 @@ def test_tampered_backup_is_refused_naming_the_row(sqlite_app, tmp_path):
     c = sqlite3.connect(backup)
     target = c.execute("SELECT id FROM audit_entry WHERE field = 'code' AND new_value = 'EQ-OLD-01'").fetchone()[0]
     c.close()
-    _edit(backup, "DROP TRIGGER audit_entry_no_update",
-          f"UPDATE audit_entry SET new_value = 'EQ-FAKE-01' WHERE id = {target}")
+    _edit(
+        backup,
+        "DROP TRIGGER audit_entry_no_update",
+        f"UPDATE audit_entry SET new_value = 'EQ-FAKE-01' WHERE id = {target}",
+    )
     _after_the_backup()
     r = _restore(sqlite_app, backup)
     _one_line_refusal(r, "audit trail", f"does not verify at row {target}")
@@ -104,9 +115,13 @@ def test_backup_with_its_tail_cut_is_refused(sqlite_app, tmp_path):
     c = sqlite3.connect(backup)
     last = c.execute("SELECT last_seq FROM audit_chain_head").fetchone()[0]
     c.close()
-    _edit(backup, "DROP TRIGGER audit_entry_no_delete", "DROP TRIGGER audit_chain_head_forward_only",
-          f"DELETE FROM audit_entry WHERE id > {last - 2}",
-          f"UPDATE audit_chain_head SET last_seq = {last - 2}, last_hash = (SELECT hash FROM audit_entry WHERE id = {last - 2})")
+    _edit(
+        backup,
+        "DROP TRIGGER audit_entry_no_delete",
+        "DROP TRIGGER audit_chain_head_forward_only",
+        f"DELETE FROM audit_entry WHERE id > {last - 2}",
+        f"UPDATE audit_chain_head SET last_seq = {last - 2}, last_hash = (SELECT hash FROM audit_entry WHERE id = {last - 2})",
+    )
     r = _restore(sqlite_app, backup)
     _one_line_refusal(r, f"ends at row {last - 2}, but its backup checkpoint says row {last}")
 

@@ -1,4 +1,5 @@
 """Electronic signatures: password every time, meaning, binding to version and content, four-eyes."""
+
 import pytest
 from sqlalchemy import text
 
@@ -10,8 +11,15 @@ from lims.equipment.models import Equipment
 from lims.errors import SignatureRefused
 from tests.conftest import PASSWORD, audit_rows
 
-DATA = {"name": "GenFMTer", "kind": "purification_device", "location": "Suite A", "serial_number": "G1",
-        "status": "in_service", "calibration_due": None, "notes": None}
+DATA = {
+    "name": "GenFMTer",
+    "kind": "purification_device",
+    "location": "Suite A",
+    "serial_number": "G1",
+    "status": "in_service",
+    "calibration_due": None,
+    "notes": None,
+}
 
 
 @pytest.fixture
@@ -35,7 +43,12 @@ def test_signature_stores_meaning_version_hash_and_printed_name(app, setup, cloc
         (view,) = signatures_for(s, s.get(Equipment, eid))
     sig = view.signature
     assert (sig.meaning, sig.user_name, sig.record_type, sig.record_id, sig.record_version) == (
-        "approved", "QA One", "equipment", str(eid), 1)
+        "approved",
+        "QA One",
+        "equipment",
+        str(eid),
+        1,
+    )
     assert len(sig.content_hash) == 64 and sig.signed_at == clock.now() and view.valid
     (row,) = audit_rows(app, action="sign")
     assert row.new_value == "approved" and row.user_id == qa and row.record_version == 1

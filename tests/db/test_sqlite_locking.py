@@ -5,6 +5,7 @@ writes it. With deferred transactions SQLite would refuse the upgrade from
 read to write (SQLITE_BUSY, no retry); the app opens write transactions with
 BEGIN IMMEDIATE, so the workers queue instead and every increment lands.
 """
+
 import threading
 import time
 
@@ -13,8 +14,15 @@ from lims.db import Actor, transaction
 from lims.equipment import operations as eq_ops
 from lims.equipment.models import Equipment
 
-DATA = {"name": "counter", "kind": "other", "location": "0", "serial_number": "", "status": "in_service",
-        "calibration_due": None, "notes": None}
+DATA = {
+    "name": "counter",
+    "kind": "other",
+    "location": "0",
+    "serial_number": "",
+    "status": "in_service",
+    "calibration_due": None,
+    "notes": None,
+}
 
 
 def test_parallel_read_then_write_all_succeed(app, backend):
@@ -31,7 +39,7 @@ def test_parallel_read_then_write_all_succeed(app, backend):
                     time.sleep(0.05)
                     with change_reason(s, f"increment by worker {n}"):
                         eq.location = str(value + 1)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(repr(exc))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]

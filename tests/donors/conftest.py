@@ -1,4 +1,5 @@
 """Fixtures shared by the donor tests: the seeded default protocol and the screening staff."""
+
 import pytest
 
 from lims.db import Actor, transaction

@@ -1,4 +1,5 @@
 """Donation-day check: pure rules at their boundaries, and the workflow through HTTP."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -13,8 +14,10 @@ from tests.conftest import PASSWORD, audit_rows
 from tests.donors.test_screening_http import _register_and_start, full_panel
 
 DAY = date(2026, 11, 23)
-QUESTIONS = (ItemSpec("DD_FEVER", "Fever", "donation_day", "yes_no", 1, "defer", 14),
-             ItemSpec("DD_TRAVEL", "Travel", "donation_day", "yes_no", 1, "defer", 28))
+QUESTIONS = (
+    ItemSpec("DD_FEVER", "Fever", "donation_day", "yes_no", 1, "defer", 14),
+    ItemSpec("DD_TRAVEL", "Travel", "donation_day", "yes_no", 1, "defer", 28),
+)
 
 
 def test_all_no_passes():
@@ -29,8 +32,9 @@ def test_one_yes_defers_for_its_days_and_the_longest_wins():
     assert both.until == DAY + timedelta(days=28) and len(both.reasons) == 2
 
 
-@pytest.mark.parametrize("answers", [{"DD_FEVER": "no"}, {"DD_FEVER": "no", "DD_TRAVEL": ""},
-                                     {"DD_FEVER": "no", "DD_TRAVEL": "maybe"}])
+@pytest.mark.parametrize(
+    "answers", [{"DD_FEVER": "no"}, {"DD_FEVER": "no", "DD_TRAVEL": ""}, {"DD_FEVER": "no", "DD_TRAVEL": "maybe"}]
+)
 def test_every_question_must_be_answered(answers):
     with pytest.raises(ValueError) as err:
         donation_day_check(QUESTIONS, answers, DAY)

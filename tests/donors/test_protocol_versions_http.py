@@ -1,4 +1,5 @@
 """QA creates a new protocol version, edits the draft, a second QA officer approves it."""
+
 import re
 
 from sqlmodel import select
@@ -17,7 +18,9 @@ def _protocols():
 
 def _item(protocol_id, code):
     with transaction(Actor(None, "t"), write=False) as s:
-        return s.exec(select(ProtocolItem).where(ProtocolItem.protocol_id == protocol_id, ProtocolItem.code == code)).one()
+        return s.exec(
+            select(ProtocolItem).where(ProtocolItem.protocol_id == protocol_id, ProtocolItem.code == code)
+        ).one()
 
 
 def _form_of(page: str) -> dict:
@@ -48,7 +51,9 @@ def test_new_version_edit_and_four_eyes_approval(app, as_user, protocol):
     assert v2.status == "draft" and _item(v2.id, "S_ESBL").defer_days == 180
     url = f"/protocols/{v2.id}"
     data = _form_of(li.get(url).get_data(as_text=True))
-    data.update({"rescreen_days": "56", "i__S_ESBL__defer_days": "365", "reason": "bank policy 2027: longer MDRO deferral"})
+    data.update(
+        {"rescreen_days": "56", "i__S_ESBL__defer_days": "365", "reason": "bank policy 2027: longer MDRO deferral"}
+    )
     r = li.post(f"{url}/edit", data, token_from=url)
     assert r.status_code == 302, r.get_data(as_text=True)[-3000:]
     assert _protocols()[2].rescreen_days == 56 and _item(v2.id, "S_ESBL").defer_days == 365
@@ -69,7 +74,9 @@ def test_new_version_edit_and_four_eyes_approval(app, as_user, protocol):
     assert sorted(used.values()) == [v1.id, v2.id]
     assert "CN-WMT v1" in tech.get("/screenings/1").get_data(as_text=True)
     rows = audit_rows(app, entity="protocol_item", field="defer_days", action="update")
-    assert [(r.old_value, r.new_value, r.reason) for r in rows] == [("180", "365", "bank policy 2027: longer MDRO deferral")]
+    assert [(r.old_value, r.new_value, r.reason) for r in rows] == [
+        ("180", "365", "bank policy 2027: longer MDRO deferral")
+    ]
 
 
 def test_bad_draft_values_store_nothing(app, as_user, protocol):
@@ -79,11 +86,13 @@ def test_bad_draft_values_store_nothing(app, as_user, protocol):
     v2 = _protocols()[2]
     url = f"/protocols/{v2.id}"
     base = _form_of(li.get(url).get_data(as_text=True))
-    for change, message in (({"rescreen_days": "-5"}, "must be between"),
-                            ({"age_min": "40"}, "minimum age is above the maximum"),
-                            ({"i__B_CRP__normal_min": "20"}, "lower limit is above the upper limit"),
-                            ({"i__S_ESBL__defer_days": ""}, "must be a whole number"),
-                            ({"reason": ""}, "A reason is required")):
+    for change, message in (
+        ({"rescreen_days": "-5"}, "must be between"),
+        ({"age_min": "40"}, "minimum age is above the maximum"),
+        ({"i__B_CRP__normal_min": "20"}, "lower limit is above the upper limit"),
+        ({"i__S_ESBL__defer_days": ""}, "must be a whole number"),
+        ({"reason": ""}, "A reason is required"),
+    ):
         before = len(audit_rows(app))
         r = li.post(f"{url}/edit", {**base, "reason": "x", **change}, token_from=url)
         html = r.get_data(as_text=True)
@@ -97,7 +106,9 @@ def test_only_qa_manages_protocols_and_active_versions_are_read_only(app, as_use
     li = as_user("qa1", roles=["qa"])
     v1 = _protocols()[1]
     assert tech.post(f"/protocols/{v1.id}/new-version", {}, token_from="/protocols/").status_code == 403
-    r = li.post(f"/protocols/{v1.id}/edit", {"version": "1", "reason": "x", "rescreen_days": "30"}, token_from="/protocols/")
+    r = li.post(
+        f"/protocols/{v1.id}/edit", {"version": "1", "reason": "x", "rescreen_days": "30"}, token_from="/protocols/"
+    )
     assert r.status_code == 422 and "Only a draft version can be changed" in r.get_data(as_text=True)
     assert _protocols()[1].rescreen_days == 60
     assert "CN-WMT" in tech.get("/protocols/").get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Seeding the default screening protocol and reading it back as a rule spec (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def _seed():
 
 def _counts():
     with transaction(ACTOR, write=False) as s:
-        return (s.exec(select(func.count()).select_from(ScreeningProtocol)).one(),
-                s.exec(select(func.count()).select_from(ProtocolItem)).one())
+        return (
+            s.exec(select(func.count()).select_from(ScreeningProtocol)).one(),
+            s.exec(select(func.count()).select_from(ProtocolItem)).one(),
+        )
 
 
 def test_seed_creates_version_1_with_every_item_in_order(app):
@@ -39,16 +42,40 @@ def test_seed_creates_version_1_with_every_item_in_order(app):
         assert (proto.code, proto.protocol_version, proto.status, proto.version) == ("CN-WMT", 1, "active", 1)
         assert proto.title == DATA["title"] and proto.source == DATA["source"]
         assert (proto.age_min, proto.age_max, proto.bmi_validity_days, proto.bmi_defer_days, proto.rescreen_days) == (
-            18, 30, 90, 90, 60)
+            18,
+            30,
+            90,
+            90,
+            60,
+        )
         assert active_protocol(s).id == pid
         items = items_of(s, proto, kinds=None)
         assert [i.code for i in items] == CODES
         assert [i.position for i in items] == list(range(1, len(CODES) + 1))
         for item, src in zip(items, DATA["items"]):
-            assert (item.kind, item.name, item.specimen, item.result_type, item.unit, item.validity_days,
-                    item.lookback_days, item.on_fail, item.defer_days, item.note) == (
-                src["kind"], src["name"], src["specimen"], src["result_type"], src.get("unit", ""),
-                src["validity_days"], src.get("lookback_days"), src["on_fail"], src.get("defer_days"), src["note"])
+            assert (
+                item.kind,
+                item.name,
+                item.specimen,
+                item.result_type,
+                item.unit,
+                item.validity_days,
+                item.lookback_days,
+                item.on_fail,
+                item.defer_days,
+                item.note,
+            ) == (
+                src["kind"],
+                src["name"],
+                src["specimen"],
+                src["result_type"],
+                src.get("unit", ""),
+                src["validity_days"],
+                src.get("lookback_days"),
+                src["on_fail"],
+                src.get("defer_days"),
+                src["note"],
+            )
     assert _counts() == (1, len(CODES))
 
 

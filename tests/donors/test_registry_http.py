@@ -1,4 +1,5 @@
 """Donor registry through HTTP: registration, identity separation, duplicates, bad input, edits."""
+
 import pytest
 from sqlmodel import func, select
 
@@ -6,11 +7,17 @@ from lims.db import Actor, transaction
 from lims.donors.models import Donor, DonorIdentity
 from tests.conftest import audit_rows
 
-FORM = {"sex": "male", "date_of_birth": "2006-03-14", "height_cm": "178", "weight_kg": "68.5",
-        "measured_on": "2026-11-20", "notes": "university student", "full_name": "Wang Xiaoming",
-        "national_id": "11010520060314123X", "phone": "138 0000 0000"}
-
-
+FORM = {
+    "sex": "male",
+    "date_of_birth": "2006-03-14",
+    "height_cm": "178",
+    "weight_kg": "68.5",
+    "measured_on": "2026-11-20",
+    "notes": "university student",
+    "full_name": "Wang Xiaoming",
+    "national_id": "11010520060314123X",
+    "phone": "138 0000 0000",
+}
 
 
 def _count(model):
@@ -36,7 +43,9 @@ def test_clinician_registers_a_candidate_with_a_pseudonymous_code(app, as_user, 
     rows = audit_rows(app, entity="donor", record_id="D-0001")
     assert {r.field for r in rows} >= {"code", "sex", "date_of_birth", "height_cm", "weight_kg", "status"}
     assert "national_id" in {r.field for r in audit_rows(app, entity="donor_identity")}
-    assert nurse.post("/donors/new", dict(FORM, national_id="110105200603140000")).headers["Location"].endswith("D-0002")
+    assert (
+        nurse.post("/donors/new", dict(FORM, national_id="110105200603140000")).headers["Location"].endswith("D-0002")
+    )
 
 
 def test_identity_is_hidden_from_technicians(app, as_user, protocol):
@@ -45,8 +54,11 @@ def test_identity_is_hidden_from_technicians(app, as_user, protocol):
     page = tech.get("/donors/D-0001").get_data(as_text=True)
     assert "D-0001" in page and "Wang Xiaoming" not in page and "11010520060314123X" not in page
     assert "Wang Xiaoming" not in tech.get("/donors/").get_data(as_text=True)
-    r = tech.post("/donors/D-0001/identity", {"identity-full_name": "X", "identity-national_id": "123456",
-                                              "identity-version": "1", "identity-reason": "x"}, token_from="/donors/")
+    r = tech.post(
+        "/donors/D-0001/identity",
+        {"identity-full_name": "X", "identity-national_id": "123456", "identity-version": "1", "identity-reason": "x"},
+        token_from="/donors/",
+    )
     assert r.status_code == 403
     with transaction(Actor(None, "t"), write=False) as s:
         assert s.exec(select(DonorIdentity)).one().full_name == "Wang Xiaoming"
@@ -62,15 +74,18 @@ def test_duplicate_national_id_is_refused_with_a_link(app, as_user, protocol):
     assert _count(Donor) == 1 and _count(DonorIdentity) == 1
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"weight_kg": "0"}, "Weight must be between 20 and 300 kg."),
-    ({"height_cm": "35"}, "Height must be between 100 and 250 cm."),
-    ({"date_of_birth": "2027-01-01"}, "The date of birth must be a past date."),
-    ({"measured_on": "2026-12-01"}, "The measurement date cannot be in the future."),
-    ({"national_id": "12"}, "The national ID must be 6-40 letters and digits."),
-    ({"sex": "other"}, "Not a valid choice"),
-    ({"weight_kg": "heavy"}, "Not a valid decimal value"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"weight_kg": "0"}, "Weight must be between 20 and 300 kg."),
+        ({"height_cm": "35"}, "Height must be between 100 and 250 cm."),
+        ({"date_of_birth": "2027-01-01"}, "The date of birth must be a past date."),
+        ({"measured_on": "2026-12-01"}, "The measurement date cannot be in the future."),
+        ({"national_id": "12"}, "The national ID must be 6-40 letters and digits."),
+        ({"sex": "other"}, "Not a valid choice"),
+        ({"weight_kg": "heavy"}, "Not a valid decimal value"),
+    ],
+)
 def test_bad_registration_input_stores_nothing_and_keeps_what_was_typed(app, as_user, protocol, change, message):
     nurse = as_user("nurse1", roles=["clinician"])
     before = len(audit_rows(app))
@@ -105,9 +120,17 @@ def test_identity_edit_refuses_a_national_id_of_another_donor(app, as_user, prot
     nurse.post("/donors/new", FORM)
     nurse.post("/donors/new", dict(FORM, full_name="Li Lei", national_id="220105200101011234"))
     url = "/donors/D-0002"
-    r = nurse.post(f"{url}/identity", {"identity-full_name": "Li Lei", "identity-national_id": "11010520060314123X",
-                                       "identity-phone": "", "identity-version": "1", "identity-reason": "fix"},
-                   token_from=url)
+    r = nurse.post(
+        f"{url}/identity",
+        {
+            "identity-full_name": "Li Lei",
+            "identity-national_id": "11010520060314123X",
+            "identity-phone": "",
+            "identity-version": "1",
+            "identity-reason": "fix",
+        },
+        token_from=url,
+    )
     assert r.status_code == 422 and "already registered as D-0001" in r.get_data(as_text=True)
 
 
@@ -150,7 +173,10 @@ def test_retiring_a_donor_needs_a_reason_and_ends_screening(app, as_user, protoc
     assert r.status_code == 422 and "A reason is required" in r.get_data(as_text=True)
     assert _donor("D-0001").status == "candidate"
     assert tech.post(f"{url}/retire", {"version": "1", "reason": "x"}, token_from="/donors/").status_code == 403
-    assert nurse.post(f"{url}/retire", {"version": "1", "reason": "moved to another city"}, token_from=url).status_code == 302
+    assert (
+        nurse.post(f"{url}/retire", {"version": "1", "reason": "moved to another city"}, token_from=url).status_code
+        == 302
+    )
     assert _donor("D-0001").status == "retired"
     (row,) = audit_rows(app, entity="donor", field="status", new_value="retired")
     assert row.reason == "moved to another city"

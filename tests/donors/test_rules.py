@@ -2,6 +2,7 @@
 
 Dates are fixed (no clock). ``AS_OF`` is the donation / decision date.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,20 @@ from pathlib import Path
 import pytest
 
 from lims.donors import rules
-from lims.donors.rules import (DonorFacts, ItemSpec, ProtocolSpec, Reason, Result, age_on, birthday, bmi,
-                               decide, latest_results, valid_through, value_problem)
+from lims.donors.rules import (
+    DonorFacts,
+    ItemSpec,
+    ProtocolSpec,
+    Reason,
+    Result,
+    age_on,
+    birthday,
+    bmi,
+    decide,
+    latest_results,
+    valid_through,
+    value_problem,
+)
 
 AS_OF = date(2026, 11, 23)
 DAY = timedelta(days=1)
@@ -27,6 +40,7 @@ def days(n: int) -> timedelta:
 
 # --- helpers ---------------------------------------------------------------------------
 
+
 def _dec(value):
     return None if value is None else D(str(value))
 
@@ -35,23 +49,47 @@ def load_default_spec(path: Path = DEFAULT_FILE) -> ProtocolSpec:
     """The seeded default protocol as a rule spec, read straight from the JSON (no database)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return ProtocolSpec(
-        code=data["code"], version=data["protocol_version"], age_min=data["age_min"], age_max=data["age_max"],
-        bmi_min=_dec(data["bmi_min"]), bmi_max=_dec(data["bmi_max"]),
-        bmi_validity_days=data["bmi_validity_days"], bmi_defer_days=data["bmi_defer_days"],
+        code=data["code"],
+        version=data["protocol_version"],
+        age_min=data["age_min"],
+        age_max=data["age_max"],
+        bmi_min=_dec(data["bmi_min"]),
+        bmi_max=_dec(data["bmi_max"]),
+        bmi_validity_days=data["bmi_validity_days"],
+        bmi_defer_days=data["bmi_defer_days"],
         rescreen_days=data["rescreen_days"],
-        items=tuple(ItemSpec(code=i["code"], name=i["name"], kind=i["kind"], result_type=i["result_type"],
-                             validity_days=i["validity_days"], on_fail=i["on_fail"], defer_days=i.get("defer_days"),
-                             normal_min=_dec(i.get("normal_min")), normal_max=_dec(i.get("normal_max")),
-                             unit=i.get("unit", ""), lookback_days=i.get("lookback_days"))
-                    for i in data["items"] if i["kind"] != "donation_day"),
+        items=tuple(
+            ItemSpec(
+                code=i["code"],
+                name=i["name"],
+                kind=i["kind"],
+                result_type=i["result_type"],
+                validity_days=i["validity_days"],
+                on_fail=i["on_fail"],
+                defer_days=i.get("defer_days"),
+                normal_min=_dec(i.get("normal_min")),
+                normal_max=_dec(i.get("normal_max")),
+                unit=i.get("unit", ""),
+                lookback_days=i.get("lookback_days"),
+            )
+            for i in data["items"]
+            if i["kind"] != "donation_day"
+        ),
     )
 
 
 DEFAULT = load_default_spec()
 
 SMALL = ProtocolSpec(
-    code="TEST", version=3, age_min=18, age_max=30, bmi_min=D("18.5"), bmi_max=D("23.9"),
-    bmi_validity_days=90, bmi_defer_days=90, rescreen_days=60,
+    code="TEST",
+    version=3,
+    age_min=18,
+    age_max=30,
+    bmi_min=D("18.5"),
+    bmi_max=D("23.9"),
+    bmi_validity_days=90,
+    bmi_defer_days=90,
+    rescreen_days=60,
     items=(
         ItemSpec("S_MDRO", "MDRO screen", "stool", "qualitative", 28, "defer", 180),
         ItemSpec("Q_HIST", "GI history", "questionnaire", "yes_no", 28, "exclude"),
@@ -98,12 +136,16 @@ def item_reason(decision, code):
 
 # --- age --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dob, age, outcome", [
-    (date(2008, 11, 24), 17, "deferred"),   # 18th birthday is tomorrow
-    (date(2008, 11, 23), 18, "eligible"),   # 18th birthday today
-    (date(1995, 11, 24), 30, "eligible"),   # 31st birthday tomorrow
-    (date(1995, 11, 23), 31, "excluded"),   # 31st birthday today
-])
+
+@pytest.mark.parametrize(
+    "dob, age, outcome",
+    [
+        (date(2008, 11, 24), 17, "deferred"),  # 18th birthday is tomorrow
+        (date(2008, 11, 23), 18, "eligible"),  # 18th birthday today
+        (date(1995, 11, 24), 30, "eligible"),  # 31st birthday tomorrow
+        (date(1995, 11, 23), 31, "excluded"),  # 31st birthday today
+    ],
+)
 def test_age_boundaries_on_the_as_of_date(dob, age, outcome):
     assert age_on(dob, AS_OF) == age
     d = decide(SMALL, donor(dob=dob), panel(), AS_OF)
@@ -111,7 +153,7 @@ def test_age_boundaries_on_the_as_of_date(dob, age, outcome):
 
 
 def test_age_17_the_day_before_the_18th_birthday_defers_through_that_day():
-    """"Deferred until" is the last deferred day: the 18th birthday is the first eligible day."""
+    """ "Deferred until" is the last deferred day: the 18th birthday is the first eligible day."""
     d = decide(SMALL, donor(dob=date(2008, 11, 24)), panel(), AS_OF)
     assert d.outcome == "deferred" and d.until == date(2026, 11, 23) == AS_OF
     assert d.reasons == (Reason("age", "deferred", "too_young", {"age": 17, "min": 18, "until": date(2026, 11, 23)}),)
@@ -175,12 +217,16 @@ def test_29_february_birthday_age_limit_ends_on_28_february_of_the_31st_year():
 
 # --- BMI --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("weight, value, outcome", [
-    ("73.96", D("18.49"), "deferred"),
-    ("74.0", D("18.5"), "eligible"),
-    ("95.6", D("23.9"), "eligible"),
-    ("95.64", D("23.91"), "deferred"),
-])
+
+@pytest.mark.parametrize(
+    "weight, value, outcome",
+    [
+        ("73.96", D("18.49"), "deferred"),
+        ("74.0", D("18.5"), "eligible"),
+        ("95.6", D("23.9"), "eligible"),
+        ("95.64", D("23.91"), "deferred"),
+    ],
+)
 def test_bmi_boundaries_at_2_metres(weight, value, outcome):
     assert bmi(D("200"), D(weight)) == value
     d = decide(SMALL, donor(height="200", weight=weight), panel(), AS_OF)
@@ -191,8 +237,14 @@ def test_bmi_out_of_range_defers_until_measured_on_plus_bmi_defer_days():
     measured = AS_OF - days(10)
     d = decide(SMALL, donor(height="200", weight="95.64", measured_on=measured), panel(), AS_OF)
     assert d.outcome == "deferred" and d.until == measured + days(90)
-    assert d.reasons == (Reason("bmi", "deferred", "bmi_out_of_range", {
-        "bmi": D("23.91"), "min": D("18.5"), "max": D("23.9"), "until": measured + days(90)}),)
+    assert d.reasons == (
+        Reason(
+            "bmi",
+            "deferred",
+            "bmi_out_of_range",
+            {"bmi": D("23.91"), "min": D("18.5"), "max": D("23.9"), "until": measured + days(90)},
+        ),
+    )
 
 
 def test_bmi_is_compared_unrounded_even_when_it_would_round_into_range():
@@ -235,6 +287,7 @@ def test_expired_bmi_out_of_range_is_missing_not_deferred():
 
 # --- result validity ---------------------------------------------------------------------
 
+
 def test_result_is_valid_through_sample_date_plus_validity_days():
     sampled = AS_OF - days(28)
     assert valid_through(sampled, 28) == AS_OF
@@ -250,8 +303,14 @@ def test_result_the_day_after_its_last_valid_day_is_missing_as_expired():
     d = decide(SMALL, donor(), results, AS_OF)
     assert d.outcome == "incomplete" and d.until is None
     assert d.missing == ("B_WBC",)
-    assert d.reasons == (Reason("item:B_WBC", "missing", "expired", {
-        "item": "White cells", "value": "6.0", "unit": "10^9/L", "sample_date": sampled, "through": AS_OF - DAY}),)
+    assert d.reasons == (
+        Reason(
+            "item:B_WBC",
+            "missing",
+            "expired",
+            {"item": "White cells", "value": "6.0", "unit": "10^9/L", "sample_date": sampled, "through": AS_OF - DAY},
+        ),
+    )
 
 
 def test_default_protocol_stool_result_expires_after_60_days():
@@ -265,14 +324,26 @@ def test_default_protocol_stool_result_expires_after_60_days():
 
 # --- positive results: deferral and exclusion ----------------------------------------------
 
+
 def test_positive_mdro_defers_until_sample_date_plus_defer_days():
     sampled = AS_OF - days(3)
     d = decide(DEFAULT, donor(), panel(sampled, DEFAULT, S_ESBL="positive"), AS_OF)
     assert d.outcome == "deferred" and d.until == sampled + days(180)
     assert d.missing == ()
-    assert d.reasons == (Reason("item:S_ESBL", "deferred", "item_defers", {
-        "item": "MDRO: ESBL-producing Enterobacterales", "value": "positive", "unit": "",
-        "sample_date": sampled, "until": sampled + days(180)}),)
+    assert d.reasons == (
+        Reason(
+            "item:S_ESBL",
+            "deferred",
+            "item_defers",
+            {
+                "item": "MDRO: ESBL-producing Enterobacterales",
+                "value": "positive",
+                "unit": "",
+                "sample_date": sampled,
+                "until": sampled + days(180),
+            },
+        ),
+    )
 
 
 def test_positive_mdro_on_the_last_day_of_its_deferral_still_defers():
@@ -289,9 +360,20 @@ def test_positive_mdro_the_day_after_its_deferral_is_over_needs_a_new_result():
     d = decide(DEFAULT, donor(), results, AS_OF)
     assert d.outcome == "incomplete" and d.until is None
     assert d.missing == ("S_ESBL",)
-    assert d.reasons == (Reason("item:S_ESBL", "missing", "deferral_over", {
-        "item": "MDRO: ESBL-producing Enterobacterales", "value": "positive", "unit": "",
-        "sample_date": sampled, "until": AS_OF - DAY}),)
+    assert d.reasons == (
+        Reason(
+            "item:S_ESBL",
+            "missing",
+            "deferral_over",
+            {
+                "item": "MDRO: ESBL-producing Enterobacterales",
+                "value": "positive",
+                "unit": "",
+                "sample_date": sampled,
+                "until": AS_OF - DAY,
+            },
+        ),
+    )
 
 
 def test_yes_to_a_deferring_question_defers_for_its_defer_days():
@@ -304,9 +386,19 @@ def test_yes_to_gi_history_excludes_permanently():
     sampled = AS_OF - days(3)
     d = decide(DEFAULT, donor(), panel(sampled, DEFAULT, Q_GI_HISTORY="yes"), AS_OF)
     assert d.outcome == "excluded" and d.until is None
-    assert d.reasons == (Reason("item:Q_GI_HISTORY", "excluded", "item_excludes", {
-        "item": "History of IBD, IBS, chronic constipation, gastrointestinal cancer or polyposis",
-        "value": "yes", "unit": "", "sample_date": sampled}),)
+    assert d.reasons == (
+        Reason(
+            "item:Q_GI_HISTORY",
+            "excluded",
+            "item_excludes",
+            {
+                "item": "History of IBD, IBS, chronic constipation, gastrointestinal cancer or polyposis",
+                "value": "yes",
+                "unit": "",
+                "sample_date": sampled,
+            },
+        ),
+    )
 
 
 def test_an_excluding_result_excludes_however_old_it_is():
@@ -324,12 +416,14 @@ def test_positive_blood_borne_virus_or_syphilis_excludes(code):
 
 # --- incomplete panels and values that do not count ------------------------------------------
 
+
 def test_one_missing_item_makes_the_decision_incomplete_listing_exactly_that_item():
     d = decide(DEFAULT, donor(), panel(AS_OF, DEFAULT, skip=("S_CRE",)), AS_OF)
     assert d.outcome == "incomplete" and d.until is None
     assert d.missing == ("S_CRE",)
-    assert d.reasons == (Reason("item:S_CRE", "missing", "no_result",
-                                {"item": "MDRO: carbapenem-resistant Enterobacterales (CRE)"}),)
+    assert d.reasons == (
+        Reason("item:S_CRE", "missing", "no_result", {"item": "MDRO: carbapenem-resistant Enterobacterales (CRE)"}),
+    )
 
 
 def test_missing_items_are_listed_in_protocol_order():
@@ -361,8 +455,9 @@ def test_indeterminate_qualitative_result_counts_as_missing():
     assert item_reason(d, "S_MDRO").code == "indeterminate"
 
 
-@pytest.mark.parametrize("code, value", [("S_MDRO", "maybe"), ("B_WBC", "abc"), ("Q_HIST", "perhaps"),
-                                         ("B_WBC", ""), ("B_WBC", "NaN")])
+@pytest.mark.parametrize(
+    "code, value", [("S_MDRO", "maybe"), ("B_WBC", "abc"), ("Q_HIST", "perhaps"), ("B_WBC", ""), ("B_WBC", "NaN")]
+)
 def test_invalid_value_counts_as_missing(code, value):
     d = decide(SMALL, donor(), panel(**{code: value}), AS_OF)
     assert d.outcome == "incomplete" and d.missing == (code,)
@@ -401,10 +496,18 @@ def test_latest_results_prefers_the_later_entry_on_the_same_day():
 
 # --- numeric normal ranges -----------------------------------------------------------------
 
-@pytest.mark.parametrize("value, outcome", [
-    ("3.49", "deferred"), ("3.5", "eligible"), ("9.5", "eligible"), ("9.50", "eligible"),
-    ("9.51", "deferred"), (" 9.5 ", "eligible"),
-])
+
+@pytest.mark.parametrize(
+    "value, outcome",
+    [
+        ("3.49", "deferred"),
+        ("3.5", "eligible"),
+        ("9.5", "eligible"),
+        ("9.50", "eligible"),
+        ("9.51", "deferred"),
+        (" 9.5 ", "eligible"),
+    ],
+)
 def test_numeric_range_boundaries_are_inclusive(value, outcome):
     d = decide(SMALL, donor(), panel(B_WBC=value), AS_OF)
     assert d.outcome == outcome
@@ -414,9 +517,20 @@ def test_numeric_out_of_range_defers_for_its_defer_days():
     sampled = AS_OF - days(3)
     d = decide(SMALL, donor(), panel(B_WBC="9.51"), AS_OF)
     assert d.until == sampled + days(28)
-    assert d.reasons == (Reason("item:B_WBC", "deferred", "item_defers", {
-        "item": "White cells", "value": "9.51", "unit": "10^9/L", "sample_date": sampled,
-        "until": sampled + days(28)}),)
+    assert d.reasons == (
+        Reason(
+            "item:B_WBC",
+            "deferred",
+            "item_defers",
+            {
+                "item": "White cells",
+                "value": "9.51",
+                "unit": "10^9/L",
+                "sample_date": sampled,
+                "until": sampled + days(28),
+            },
+        ),
+    )
 
 
 @pytest.mark.parametrize("value, outcome", [("0", "eligible"), ("49", "eligible"), ("49.01", "deferred")])
@@ -424,16 +538,26 @@ def test_numeric_with_only_an_upper_limit(value, outcome):
     assert decide(SMALL, donor(), panel(A_SDS=value), AS_OF).outcome == outcome
 
 
-@pytest.mark.parametrize("code, value, outcome", [
-    ("A_PSQI", "7", "eligible"), ("A_PSQI", "8", "deferred"),
-    ("B_CRP", "0", "eligible"), ("B_CRP", "10", "eligible"), ("B_CRP", "10.1", "deferred"),
-    ("B_HB", "115", "eligible"), ("B_HB", "114.9", "deferred"), ("B_K", "5.3", "eligible"), ("B_K", "5.31", "deferred"),
-])
+@pytest.mark.parametrize(
+    "code, value, outcome",
+    [
+        ("A_PSQI", "7", "eligible"),
+        ("A_PSQI", "8", "deferred"),
+        ("B_CRP", "0", "eligible"),
+        ("B_CRP", "10", "eligible"),
+        ("B_CRP", "10.1", "deferred"),
+        ("B_HB", "115", "eligible"),
+        ("B_HB", "114.9", "deferred"),
+        ("B_K", "5.3", "eligible"),
+        ("B_K", "5.31", "deferred"),
+    ],
+)
 def test_default_protocol_numeric_boundaries(code, value, outcome):
     assert decide(DEFAULT, donor(), panel(AS_OF, DEFAULT, **{code: value}), AS_OF).outcome == outcome
 
 
 # --- outcome precedence: excluded > deferred > incomplete > eligible ---------------------------
+
 
 def test_excluded_beats_deferred_and_lists_both_reasons():
     d = decide(SMALL, donor(), panel(Q_HIST="yes", S_MDRO="positive"), AS_OF)
@@ -459,12 +583,15 @@ def test_deferred_until_is_the_latest_of_all_deferrals_and_every_rule_is_listed(
     measured = AS_OF - days(10)
     sampled = AS_OF - days(3)
     dob = date(2009, 1, 15)  # 17: deferred until 2027-01-14 (< sample + 180)
-    d = decide(SMALL, donor(dob=dob, weight="80", measured_on=measured),
-               panel(S_MDRO="positive", B_WBC="12"), AS_OF)
+    d = decide(SMALL, donor(dob=dob, weight="80", measured_on=measured), panel(S_MDRO="positive", B_WBC="12"), AS_OF)
     assert d.outcome == "deferred" and d.until == sampled + days(180)
     assert [r.rule for r in d.reasons] == ["age", "bmi", "item:S_MDRO", "item:B_WBC"]
     assert {r.params["until"] for r in d.reasons} == {
-        date(2027, 1, 14), measured + days(90), sampled + days(180), sampled + days(28)}
+        date(2027, 1, 14),
+        measured + days(90),
+        sampled + days(180),
+        sampled + days(28),
+    }
 
 
 def test_too_old_and_excluding_answer_are_both_listed():
@@ -493,14 +620,26 @@ def test_decision_records_the_date_and_protocol_version():
 
 # --- eligible until: the earliest limit ------------------------------------------------------
 
+
 def test_eligible_until_limited_by_a_result():
     sampled = AS_OF - days(20)
     results = panel(skip=("B_WBC",)) + [Result("B_WBC", "6.0", sampled)]
     d = decide(SMALL, donor(), results, AS_OF)
     assert d.outcome == "eligible" and d.until == sampled + days(28)
-    assert d.reasons == (Reason("item:B_WBC", "limits", "valid_until", {
-        "item": "White cells", "value": "6.0", "unit": "10^9/L", "sample_date": sampled,
-        "through": sampled + days(28)}),)
+    assert d.reasons == (
+        Reason(
+            "item:B_WBC",
+            "limits",
+            "valid_until",
+            {
+                "item": "White cells",
+                "value": "6.0",
+                "unit": "10^9/L",
+                "sample_date": sampled,
+                "through": sampled + days(28),
+            },
+        ),
+    )
     assert d.missing == ()
 
 
@@ -540,21 +679,43 @@ YN = SMALL.items[1]
 NUM = SMALL.items[2]
 
 
-@pytest.mark.parametrize("spec, value", [
-    (QUAL, "Negative"), (QUAL, " positive "), (QUAL, "NEGATIVE"), (QUAL, "indeterminate"),
-    (YN, "Yes"), (YN, " no "), (NUM, "4.2"), (NUM, " 10 "), (NUM, "-1"), (NUM, "9,5"),
-])
+@pytest.mark.parametrize(
+    "spec, value",
+    [
+        (QUAL, "Negative"),
+        (QUAL, " positive "),
+        (QUAL, "NEGATIVE"),
+        (QUAL, "indeterminate"),
+        (YN, "Yes"),
+        (YN, " no "),
+        (NUM, "4.2"),
+        (NUM, " 10 "),
+        (NUM, "-1"),
+        (NUM, "9,5"),
+    ],
+)
 def test_value_problem_accepts_known_values(spec, value):
     assert value_problem(spec, value) is None
 
 
-@pytest.mark.parametrize("spec, value, code", [
-    (QUAL, "maybe", "not_qualitative"), (QUAL, "", "not_qualitative"), (QUAL, None, "not_qualitative"),
-    (QUAL, "pos", "not_qualitative"), (QUAL, "yes", "not_qualitative"),
-    (YN, "y", "not_yes_no"), (YN, "negative", "not_yes_no"), (YN, "", "not_yes_no"),
-    (NUM, "abc", "not_numeric"), (NUM, "", "not_numeric"), (NUM, "NaN", "not_numeric"),
-    (NUM, "Infinity", "not_numeric"), (NUM, "positive", "not_numeric"),
-])
+@pytest.mark.parametrize(
+    "spec, value, code",
+    [
+        (QUAL, "maybe", "not_qualitative"),
+        (QUAL, "", "not_qualitative"),
+        (QUAL, None, "not_qualitative"),
+        (QUAL, "pos", "not_qualitative"),
+        (QUAL, "yes", "not_qualitative"),
+        (YN, "y", "not_yes_no"),
+        (YN, "negative", "not_yes_no"),
+        (YN, "", "not_yes_no"),
+        (NUM, "abc", "not_numeric"),
+        (NUM, "", "not_numeric"),
+        (NUM, "NaN", "not_numeric"),
+        (NUM, "Infinity", "not_numeric"),
+        (NUM, "positive", "not_numeric"),
+    ],
+)
 def test_value_problem_rejects_unknown_values_with_a_code(spec, value, code):
     assert value_problem(spec, value) == code
 
@@ -567,6 +728,7 @@ def test_decide_reads_values_case_insensitively():
 
 # --- the default protocol --------------------------------------------------------------------
 
+
 def test_default_protocol_loads_with_the_consensus_defaults():
     assert (DEFAULT.code, DEFAULT.version, DEFAULT.age_min, DEFAULT.age_max) == ("CN-WMT", 1, 18, 30)
     assert (DEFAULT.bmi_min, DEFAULT.bmi_max) == (D("18.5"), D("23.9"))
@@ -578,7 +740,11 @@ def test_default_protocol_loads_with_the_consensus_defaults():
         assert i.on_fail == "exclude" or i.defer_days, i.code
         assert i.result_type != "numeric" or i.normal_max is not None, i.code
     assert {i.code: i.defer_days for i in DEFAULT.items if i.code in ("S_ESBL", "S_CRE", "S_VRE", "S_MRSA")} == {
-        "S_ESBL": 180, "S_CRE": 180, "S_VRE": 180, "S_MRSA": 180}
+        "S_ESBL": 180,
+        "S_CRE": 180,
+        "S_VRE": 180,
+        "S_MRSA": 180,
+    }
 
 
 def test_full_default_panel_normal_for_a_20_year_old_is_eligible():
@@ -588,7 +754,9 @@ def test_full_default_panel_normal_for_a_20_year_old_is_eligible():
     assert d.outcome == "eligible" and d.missing == ()
     # Samples of today: the 60-day results and the 60-day re-screening end eligibility together.
     assert d.until == AS_OF + days(60)
-    assert [r.rule for r in d.reasons] == [f"item:{i.code}" for i in DEFAULT.items if i.validity_days == 60] + ["rescreen"]
+    assert [r.rule for r in d.reasons] == [f"item:{i.code}" for i in DEFAULT.items if i.validity_days == 60] + [
+        "rescreen"
+    ]
 
 
 def test_full_default_panel_sampled_earlier_ends_at_the_oldest_sample_plus_60_days():
@@ -599,14 +767,18 @@ def test_full_default_panel_sampled_earlier_ends_at_the_oldest_sample_plus_60_da
 
 def test_a_later_negative_does_not_lift_a_permanent_exclusion():
     results = panel(AS_OF, DEFAULT, skip=("B_HIV",)) + [
-        Result("B_HIV", "positive", AS_OF - days(10)), Result("B_HIV", "negative", AS_OF - days(2))]
+        Result("B_HIV", "positive", AS_OF - days(10)),
+        Result("B_HIV", "negative", AS_OF - days(2)),
+    ]
     d = decide(DEFAULT, donor(), results, AS_OF)
     assert d.outcome == "excluded" and by_rule(d)["item:B_HIV"].params["sample_date"] == AS_OF - days(10)
 
 
 def test_a_later_negative_does_not_shorten_a_running_deferral():
     results = panel(AS_OF, DEFAULT, skip=("S_ESBL",)) + [
-        Result("S_ESBL", "positive", AS_OF - days(30)), Result("S_ESBL", "negative", AS_OF - days(1))]
+        Result("S_ESBL", "positive", AS_OF - days(30)),
+        Result("S_ESBL", "negative", AS_OF - days(1)),
+    ]
     d = decide(DEFAULT, donor(), results, AS_OF)
     assert d.outcome == "deferred" and d.until == AS_OF - days(30) + days(180)
 

@@ -1,4 +1,5 @@
 """Screening workflow through HTTP: full panel -> verification -> signed decision."""
+
 import json
 from datetime import date
 
@@ -35,8 +36,6 @@ def full_panel(overrides=None):
     return {f"v_{k}": v for k, v in values.items()}
 
 
-
-
 def _register_and_start(staff):
     staff["nurse"].post("/donors/new", FORM)
     r = staff["tech"].post("/donors/D-0001/screenings", {}, token_from="/donors/D-0001")
@@ -70,7 +69,9 @@ def test_candidate_to_signed_eligible_decision(app, staff, protocol):
     assert len(audit_rows(app, action="sign")) == 49
     page = staff["nurse"].get(url).get_data(as_text=True)
     assert "eligible" in page and "until 2027-01-19" in page  # sample 2026-11-20 + 60 days
-    r = staff["nurse"].post(f"{url}/decision", {"decide-password": PASSWORD, "decide-comment": "all clear"}, token_from=url)
+    r = staff["nurse"].post(
+        f"{url}/decision", {"decide-password": PASSWORD, "decide-comment": "all clear"}, token_from=url
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/donors/D-0001")
     d = _donor()
     assert (d.status, d.status_until) == ("eligible", date(2027, 1, 19))
@@ -88,8 +89,11 @@ def test_positive_stool_result_defers_the_donor_with_the_reason(app, staff, prot
     staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
     page = staff["nurse"].get(url).get_data(as_text=True)
     assert "temporarily deferred" in page
-    assert "MDRO: ESBL-producing Enterobacterales: positive  on 2026-11-20 defers the donor until 2027-05-19" in page.replace("\n", " ") or \
-        "ESBL-producing Enterobacterales: positive on 2026-11-20 defers the donor until 2027-05-19" in page
+    assert (
+        "MDRO: ESBL-producing Enterobacterales: positive  on 2026-11-20 defers the donor until 2027-05-19"
+        in page.replace("\n", " ")
+        or "ESBL-producing Enterobacterales: positive on 2026-11-20 defers the donor until 2027-05-19" in page
+    )
     r = staff["nurse"].post(f"{url}/decision", {"decide-password": PASSWORD}, token_from=url)
     assert r.status_code == 302
     d = _donor()
@@ -105,18 +109,22 @@ def test_incomplete_decision_cannot_be_approved(app, staff, protocol):
     assert _count(EligibilityDecision) == 0 and _donor().status == "in_screening"
 
 
-@pytest.mark.parametrize("fields,message", [
-    ({"panel-sample_date": "2026-11-24", "v_S_CDIFF": "negative"}, "The sample date 2026-11-24 is in the future."),
-    ({"panel-sample_date": "2026-11-20", "v_S_CDIFF": "maybe"}, "is not a valid result"),
-    ({"panel-sample_date": "2026-11-20", "v_B_CRP": "high"}, "is not a valid result"),
-    ({"panel-sample_date": "2026-11-20"}, "Enter at least one result."),
-    ({"panel-sample_date": "", "v_S_CDIFF": "negative"}, "Enter the sample date."),
-])
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({"panel-sample_date": "2026-11-24", "v_S_CDIFF": "negative"}, "The sample date 2026-11-24 is in the future."),
+        ({"panel-sample_date": "2026-11-20", "v_S_CDIFF": "maybe"}, "is not a valid result"),
+        ({"panel-sample_date": "2026-11-20", "v_B_CRP": "high"}, "is not a valid result"),
+        ({"panel-sample_date": "2026-11-20"}, "Enter at least one result."),
+        ({"panel-sample_date": "", "v_S_CDIFF": "negative"}, "Enter the sample date."),
+    ],
+)
 def test_bad_results_store_nothing_and_keep_what_was_typed(app, staff, protocol, fields, message):
     url = _register_and_start(staff)
     before = len(audit_rows(app))
-    r = staff["tech"].post(f"{url}/results", {**fields, "v_S_SALMONELLA": "negative"} if "v_S_CDIFF" in fields else fields,
-                           token_from=url)
+    r = staff["tech"].post(
+        f"{url}/results", {**fields, "v_S_SALMONELLA": "negative"} if "v_S_CDIFF" in fields else fields, token_from=url
+    )
     html = r.get_data(as_text=True)
     assert r.status_code in (400, 422) and message in html
     if "v_S_CDIFF" in fields:
@@ -128,10 +136,15 @@ def test_correcting_a_result_needs_a_reason_and_voids_its_verification(app, staf
     url = _register_and_start(staff)
     staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", "v_S_CDIFF": "negative"}, token_from=url)
     staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
-    r = staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", "v_S_CDIFF": "positive"}, token_from=url)
+    r = staff["tech"].post(
+        f"{url}/results", {"panel-sample_date": "2026-11-20", "v_S_CDIFF": "positive"}, token_from=url
+    )
     assert r.status_code == 422 and "give a reason for the correction" in r.get_data(as_text=True)
-    r = staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", "v_S_CDIFF": "positive",
-                                              "panel-reason": "transcription error"}, token_from=url)
+    r = staff["tech"].post(
+        f"{url}/results",
+        {"panel-sample_date": "2026-11-20", "v_S_CDIFF": "positive", "panel-reason": "transcription error"},
+        token_from=url,
+    )
     assert r.status_code == 302
     (row,) = audit_rows(app, entity="screening_result", action="update")
     assert (row.old_value, row.new_value, row.reason) == ("negative", "positive", "transcription error")
@@ -143,8 +156,9 @@ def test_only_one_open_screening_and_excluded_donors_cannot_be_screened(app, sta
     r = staff["tech"].post("/donors/D-0001/screenings", {}, token_from="/donors/D-0001")
     assert r.status_code == 303
     assert "already has an open screening" in staff["tech"].get("/donors/D-0001").get_data(as_text=True)
-    staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"Q_GI_HISTORY": "yes"})},
-                       token_from=url)
+    staff["tech"].post(
+        f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"Q_GI_HISTORY": "yes"})}, token_from=url
+    )
     staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
     staff["nurse"].post(f"{url}/decision", {"decide-password": PASSWORD}, token_from=url)
     assert _donor().status == "excluded"
@@ -161,8 +175,9 @@ def test_technician_cannot_approve_a_decision(app, staff, protocol):
 
 def test_donor_page_says_what_is_due_after_a_deferral(app, staff, protocol):
     url = _register_and_start(staff)
-    staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})},
-                       token_from=url)
+    staff["tech"].post(
+        f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})}, token_from=url
+    )
     staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
     staff["nurse"].post(f"{url}/decision", {"decide-password": PASSWORD}, token_from=url)
     page = staff["nurse"].get("/donors/D-0001").get_data(as_text=True)
@@ -172,8 +187,9 @@ def test_donor_page_says_what_is_due_after_a_deferral(app, staff, protocol):
 
 def test_chinese_user_sees_item_names_and_reasons_in_chinese(app, staff, as_user, protocol):
     url = _register_and_start(staff)
-    staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})},
-                       token_from=url)
+    staff["tech"].post(
+        f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})}, token_from=url
+    )
     staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
     li = as_user("qa_zh", roles=["qa"], language="zh_CN")
     page = li.get(url).get_data(as_text=True)

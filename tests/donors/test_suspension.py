@@ -4,6 +4,7 @@ The donor D-0001 of the manufacturing lab is eligible (screening sampled 2026-11
 passed today's donation-day check. Before this rule, a positive re-screen result or an open lookback case left the
 donor eligible until someone signed a new decision, so the next donation was received.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -21,12 +22,14 @@ TODAY = DONATION_DAY
 
 def _rescreen_with(value_of: dict[str, str], sample_day=TODAY):
     """A re-screening started today with some results typed (item code -> value), not verified."""
+
     def run(s, user):
         donor = donor_ops.get(s, "D-0001")
         sc = screening.start(s, donor, TODAY)
         entries = {code: (value, "") for code, value in value_of.items()}
         screening.record_results(s, sc, entries, sample_day, "central lab", None, TODAY)
         return sc.id
+
     return act("tech1", run)
 
 
@@ -45,7 +48,9 @@ def test_a_positive_result_suspends_the_donor_and_the_donation_is_refused(mfg):
     text = page_text(resp)
     assert "suspended" in text and "ESBL" in text
     assert rows(Donation) == []
-    changes = [r for r in audit_rows(None, entity="donor", record_id="D-0001", field="status") if r.new_value == "suspended"]
+    changes = [
+        r for r in audit_rows(None, entity="donor", record_id="D-0001", field="status") if r.new_value == "suspended"
+    ]
     assert len(changes) == 1 and changes[0].old_value == "eligible" and "ESBL" in changes[0].reason
 
 
@@ -68,16 +73,28 @@ def test_an_out_of_range_number_or_a_yes_answer_suspends_too(app, mfg):
     from lims.db import Actor, transaction
 
     with transaction(Actor(None, "t"), write=False) as s:
-        numeric = s.exec(select(ProtocolItem).where(ProtocolItem.result_type == "numeric",
-                                                    ProtocolItem.normal_max.is_not(None))).first()
-        question = s.exec(select(ProtocolItem).where(ProtocolItem.result_type == "yes_no",
-                                                     ProtocolItem.kind == "questionnaire")).first()
+        numeric = s.exec(
+            select(ProtocolItem).where(ProtocolItem.result_type == "numeric", ProtocolItem.normal_max.is_not(None))
+        ).first()
+        question = s.exec(
+            select(ProtocolItem).where(ProtocolItem.result_type == "yes_no", ProtocolItem.kind == "questionnaire")
+        ).first()
     _rescreen_with({numeric.code: str(numeric.normal_max + 1)})
     assert _donor().status == "suspended"
     assert numeric.name in _donor().status_reason
     # a second finding is added to the cause, not lost
-    act("tech1", lambda s, u: screening.record_results(
-        s, screening.open_screening(s, donor_ops.get(s, "D-0001")), {question.code: ("yes", "")}, TODAY, "", None, TODAY))
+    act(
+        "tech1",
+        lambda s, u: screening.record_results(
+            s,
+            screening.open_screening(s, donor_ops.get(s, "D-0001")),
+            {question.code: ("yes", "")},
+            TODAY,
+            "",
+            None,
+            TODAY,
+        ),
+    )
     reason = _donor().status_reason
     assert numeric.name in reason and question.name in reason
 
@@ -108,8 +125,10 @@ def test_only_a_signed_decision_lifts_the_suspension(mfg):
 def test_opening_a_lookback_case_for_the_donor_suspends_it(mfg):
     from lims.lookback import cases
 
-    act("qa1", lambda s, u: cases.open_manual(s, "D-0001", "", date(2026, 11, 22), "recipient infection traced back",
-                                              TODAY))
+    act(
+        "qa1",
+        lambda s, u: cases.open_manual(s, "D-0001", "", date(2026, 11, 22), "recipient infection traced back", TODAY),
+    )
     donor = _donor()
     assert donor.status == "suspended" and "LB-2026-0001" in donor.status_reason
     resp = receive(mfg)
@@ -117,8 +136,10 @@ def test_opening_a_lookback_case_for_the_donor_suspends_it(mfg):
 
 
 def test_an_excluded_or_retired_donor_keeps_its_status(mfg):
-    act("nurse1", lambda s, u: donor_ops.retire(s, donor_ops.get(s, "D-0001"), donor_ops.get(s, "D-0001").version,
-                                                "moved away"))
+    act(
+        "nurse1",
+        lambda s, u: donor_ops.retire(s, donor_ops.get(s, "D-0001"), donor_ops.get(s, "D-0001").version, "moved away"),
+    )
     assert act("tech1", lambda s, u: donor_ops.suspend(s, donor_ops.get(s, "D-0001"), "a finding")) is False
     assert _donor().status == "retired"
 

@@ -3,6 +3,7 @@
 The database keeps the codes (``stool``, ``qualitative``, ``positive``) and the seeded English texts; a
 Chinese reader sees labels, an English reader the same page as before.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,17 @@ def test_protocol_page_shows_item_kinds_result_types_and_seeded_texts_in_chinese
     zh = as_user("qa_zh", roles=["qa"], language="zh_CN")
     pid = _protocol_id()
     text = _visible(zh.get(f"/protocols/{pid}"))
-    for raw in ("questionnaire ·", "stool ·", "blood ·", "donation_day ·", "· qualitative", "· numeric", "· yes_no",
-                SEED["title"], SEED["source"][:40]):
+    for raw in (
+        "questionnaire ·",
+        "stool ·",
+        "blood ·",
+        "donation_day ·",
+        "· qualitative",
+        "· numeric",
+        "· yes_no",
+        SEED["title"],
+        SEED["source"][:40],
+    ):
         assert raw not in text, raw
     assert "粪便检测 · 定性（阴性/阳性）" in text and "血液检测 · 数值" in text and "捐献当日检查 · 是/否" in text
     assert SEED["title_zh"] in text and SEED["source_zh"] in text
@@ -57,8 +67,9 @@ def test_a_title_typed_by_the_lab_is_shown_as_typed_in_every_language(app, as_us
 
 def test_screening_page_shows_result_values_and_allowed_values_in_chinese(app, staff, as_user, protocol):
     url = _register_and_start(staff)
-    staff["tech"].post(f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})},
-                       token_from=url)
+    staff["tech"].post(
+        f"{url}/results", {"panel-sample_date": "2026-11-20", **full_panel({"S_ESBL": "positive"})}, token_from=url
+    )
     staff["tech2"].post(f"{url}/verify", {"verify-password": PASSWORD}, token_from=url)
     zh = as_user("qa_zh", roles=["qa"], language="zh_CN")
     text = _visible(zh.get(url))

@@ -1,4 +1,5 @@
 """The sweep's figures are printed at the end of the run (the closing note and CI read them there)."""
+
 from __future__ import annotations
 
 FIGURES: list[str] = []

@@ -17,6 +17,7 @@ session touches, downloads - are left out of that comparison, as are the account
 
 Everything random comes from one ``random.Random(seed)``: a failing request is reproduced by the same seed.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,24 +31,99 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 # Audit actions and tables that a refusal writes on purpose (lims.db.defer_write): not "stored changes".
-SECURITY_ACTIONS = ("login_failed", "lockout", "session_timeout", "signature_refused", "signature_failed",
-                    "password_change_failed", "administration_refused", "report")
+SECURITY_ACTIONS = (
+    "login_failed",
+    "lockout",
+    "session_timeout",
+    "signature_refused",
+    "signature_failed",
+    "password_change_failed",
+    "administration_refused",
+    "report",
+)
 SECURITY_TABLES = {"app_user", "user_session", "login_attempt", "audit_chain_head", "audit_entry", "alembic_version"}
 SKIP_POST = {"auth.logout"}  # ends the sweep's own session
 SKIP_LINK = re.compile(r"^/(static/|logout)")
 
 HOSTILE = [
-    "", " ", "\x00", "a\x00b", "\x01\x02", "\x1b[2J", "\x7f", "\u0085", "\ufffd", "\u202e", "😀" * 40,
-    "x" * 5000, "1" * 400, "-1", "0", "-0", "99999999999999999999999", "2147483648", "9223372036854775808",
-    "1e309", "NaN", "inf", "-inf", "1,5", "0x1F", "٣", "12abc", "2026-02-30", "2026-13-01", "0000-00-00",
-    "2026-12-06T25:61", "2026-12-06T10:00:99", "9999-12-31T23:59", "<script>alert(1)</script>", "\"><img src=x>",
-    "' OR 1=1 --", "'; DROP TABLE batch; --", "{{7*7}}", "%s%n%x", "../../../etc/passwd", "LIMS:BA:FMT-20260101-01",
-    "LIMS:DU:NOPE", "LIMS:", "LIMS:DO:D-0001:extra", "D-0001\n", "=HYPERLINK(\"http://x\")", "+1", "@SUM(1)",
-    "true", "on", "null", "[]", "{}",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x01\x02",
+    "\x1b[2J",
+    "\x7f",
+    "\u0085",
+    "\ufffd",
+    "\u202e",
+    "😀" * 40,
+    "x" * 5000,
+    "1" * 400,
+    "-1",
+    "0",
+    "-0",
+    "99999999999999999999999",
+    "2147483648",
+    "9223372036854775808",
+    "1e309",
+    "NaN",
+    "inf",
+    "-inf",
+    "1,5",
+    "0x1F",
+    "٣",
+    "12abc",
+    "2026-02-30",
+    "2026-13-01",
+    "0000-00-00",
+    "2026-12-06T25:61",
+    "2026-12-06T10:00:99",
+    "9999-12-31T23:59",
+    "<script>alert(1)</script>",
+    '"><img src=x>',
+    "' OR 1=1 --",
+    "'; DROP TABLE batch; --",
+    "{{7*7}}",
+    "%s%n%x",
+    "../../../etc/passwd",
+    "LIMS:BA:FMT-20260101-01",
+    "LIMS:DU:NOPE",
+    "LIMS:",
+    "LIMS:DO:D-0001:extra",
+    "D-0001\n",
+    '=HYPERLINK("http://x")',
+    "+1",
+    "@SUM(1)",
+    "true",
+    "on",
+    "null",
+    "[]",
+    "{}",
 ]
 BAD_BYTES = [b"%FF%FE", b"%C3%28", b"%ED%A0%80", b"\xff", b"%00", b"%F0%28%8C%BC"]
-QUERY_NAMES = ["after", "before", "code", "q", "user", "status", "donor", "batch", "recipient", "entity", "record_id",
-               "action", "date_from", "date_to", "next", "day", "page", "lot", "kind", "administration", "format"]
+QUERY_NAMES = [
+    "after",
+    "before",
+    "code",
+    "q",
+    "user",
+    "status",
+    "donor",
+    "batch",
+    "recipient",
+    "entity",
+    "record_id",
+    "action",
+    "date_from",
+    "date_to",
+    "next",
+    "day",
+    "page",
+    "lot",
+    "kind",
+    "administration",
+    "format",
+]
 
 
 class FormParser(HTMLParser):
@@ -120,11 +196,13 @@ class Figures:
     forms: int = 0
 
     def line(self, backend: str, post_rules: int, get_rules: int) -> str:
-        return (f"fuzz sweep [{backend}]: {self.requests} requests ({self.posts} POST to {len(self.post_endpoints)} of "
-                f"{post_rules} POST routes, {self.gets} GET to {len(self.get_endpoints)} of {get_rules} GET routes, "
-                f"{self.forms} forms), "
-                f"{len(self.server_errors)} server errors, {len(self.changed_after_refusal)} stored changes after "
-                f"refusals; statuses {dict(sorted(self.statuses.items()))}")
+        return (
+            f"fuzz sweep [{backend}]: {self.requests} requests ({self.posts} POST to {len(self.post_endpoints)} of "
+            f"{post_rules} POST routes, {self.gets} GET to {len(self.get_endpoints)} of {get_rules} GET routes, "
+            f"{self.forms} forms), "
+            f"{len(self.server_errors)} server errors, {len(self.changed_after_refusal)} stored changes after "
+            f"refusals; statuses {dict(sorted(self.statuses.items()))}"
+        )
 
 
 class Sweep:
@@ -146,8 +224,10 @@ class Sweep:
             version = "coalesce(sum(version), 0)" if "version" in table.c else "0"
             parts.append(f"SELECT '{name}' AS t, count(*) AS n, {version} AS v FROM {name}")
         actions = ", ".join(f"'{a}'" for a in SECURITY_ACTIONS)
-        parts.append(f"SELECT 'audit_entry' AS t, count(*) AS n, 0 AS v FROM audit_entry WHERE action NOT IN ({actions}) "
-                     "AND NOT (entity = 'app_user' AND field IN ('failed_attempts', 'locked_at'))")
+        parts.append(
+            f"SELECT 'audit_entry' AS t, count(*) AS n, 0 AS v FROM audit_entry WHERE action NOT IN ({actions}) "
+            "AND NOT (entity = 'app_user' AND field IN ('failed_attempts', 'locked_at'))"
+        )
         return text(" UNION ALL ".join(parts))
 
     def snapshot(self) -> dict:
@@ -158,12 +238,20 @@ class Sweep:
         """A refused signature counts towards a lockout and a failed login towards the throttle: the sweep's own
         accounts are unlocked between requests (outside any compared snapshot)."""
         with self.db.engine.connect() as c:
-            dirty = c.execute(text("SELECT (SELECT count(*) FROM app_user WHERE failed_attempts > 0 OR locked_at IS NOT "
-                                   "NULL) + (SELECT count(*) FROM login_attempt)")).scalar()
+            dirty = c.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM app_user WHERE failed_attempts > 0 OR locked_at IS NOT "
+                    "NULL) + (SELECT count(*) FROM login_attempt)"
+                )
+            ).scalar()
         if dirty:
             with self.db.engine.begin() as c:
-                c.execute(text("UPDATE app_user SET failed_attempts = 0, locked_at = NULL WHERE failed_attempts > 0 "
-                               "OR locked_at IS NOT NULL"))
+                c.execute(
+                    text(
+                        "UPDATE app_user SET failed_attempts = 0, locked_at = NULL WHERE failed_attempts > 0 "
+                        "OR locked_at IS NOT NULL"
+                    )
+                )
                 c.execute(text("DELETE FROM login_attempt"))
 
     # --- requests -------------------------------------------------------------------------------------
@@ -198,7 +286,9 @@ class Sweep:
         elif resp.status_code >= 400:
             after = self.snapshot()
             if after != before:
-                diff = {t: (before.get(t), after.get(t)) for t in set(before) | set(after) if before.get(t) != after.get(t)}
+                diff = {
+                    t: (before.get(t), after.get(t)) for t in set(before) | set(after) if before.get(t) != after.get(t)
+                }
                 self.fig.changed_after_refusal.append((method, url, what, resp.status_code, diff))
         if method == "POST" and resp.status_code >= 400:
             self._free_accounts()
@@ -260,8 +350,9 @@ class Sweep:
                 out.append((f"{target}={value[:20]!r}", [(n, value if n == target else v) for n, v in base]))
             target = self.rng.choice(names)
             raw = self.rng.choice(BAD_BYTES)
-            raw_body = b"&".join(urlencode({n: ""}).encode() + raw if n == target else urlencode({n: v}).encode()
-                                 for n, v in base)
+            raw_body = b"&".join(
+                urlencode({n: ""}).encode() + raw if n == target else urlencode({n: v}).encode() for n, v in base
+            )
             out.append((f"{target}=<bad bytes>", raw_body))
         out.append(("all empty", [(n, "" if n != "csrf_token" else v) for n, v in base]))
         out.append(("csrf only", [(n, v) for n, v in base if n == "csrf_token"]))
@@ -290,8 +381,13 @@ class Sweep:
                 self.fig.forms += 1
                 path = urlsplit(action).path
                 for what, data in self.mutations(form["fields"], password):
-                    self.send(client, "POST", path, data if isinstance(data, bytes) else self._multidict(data),
-                              what=f"{endpoint}: {what}")
+                    self.send(
+                        client,
+                        "POST",
+                        path,
+                        data if isinstance(data, bytes) else self._multidict(data),
+                        what=f"{endpoint}: {what}",
+                    )
 
     def _build(self, rule):
         """A URL of ``rule`` with ids seen while crawling (or a guess), None if none can be built."""
@@ -315,7 +411,11 @@ class Sweep:
     def fuzz_unreached_gets(self, client):
         """GET routes no link reached (a report of a record type the crawl did not open, an export's status)."""
         for rule in self.app.url_map.iter_rules():
-            if "GET" not in (rule.methods or ()) or rule.endpoint == "static" or rule.endpoint in self.fig.get_endpoints:
+            if (
+                "GET" not in (rule.methods or ())
+                or rule.endpoint == "static"
+                or rule.endpoint in self.fig.get_endpoints
+            ):
                 continue
             path = self._build(rule)
             if path is not None:
@@ -324,13 +424,24 @@ class Sweep:
     def fuzz_unreached_posts(self, client, password, csrf):
         """POST routes no crawled form reached: guessed fields, hostile values, real ids where seen."""
         for rule in self.app.url_map.iter_rules():
-            if "POST" not in (rule.methods or ()) or rule.endpoint in SKIP_POST or rule.endpoint in self.fig.post_endpoints:
+            if (
+                "POST" not in (rule.methods or ())
+                or rule.endpoint in SKIP_POST
+                or rule.endpoint in self.fig.post_endpoints
+            ):
                 continue
             path = self._build(rule)
             if path is None:
                 continue
-            guessed = [("csrf_token", csrf), ("reason", "r"), ("password", password), ("version", "1"),
-                       ("code", self._hostile()), ("position", self._hostile()), ("sign-password", password)]
+            guessed = [
+                ("csrf_token", csrf),
+                ("reason", "r"),
+                ("password", password),
+                ("version", "1"),
+                ("code", self._hostile()),
+                ("position", self._hostile()),
+                ("sign-password", password),
+            ]
             for _ in range(3):
                 data = [(n, self._hostile() if n != "csrf_token" else v) for n, v in guessed]
                 self.send(client, "POST", path, self._multidict(data), what=f"{rule.endpoint}: guessed")
@@ -345,8 +456,12 @@ class Sweep:
             if len(segments) > 2:
                 hostile = urlencode({"x": self._hostile()})[2:] or "%00"
                 self.send(client, "GET", "/".join(segments[:-1] + [hostile]), what="path")
-            self.send(client, "GET", f"{parts.path}?{self.rng.choice(QUERY_NAMES)}=" + self.rng.choice(BAD_BYTES).decode("latin-1"),
-                      what="bad bytes")
+            self.send(
+                client,
+                "GET",
+                f"{parts.path}?{self.rng.choice(QUERY_NAMES)}=" + self.rng.choice(BAD_BYTES).decode("latin-1"),
+                what="bad bytes",
+            )
 
 
 def _summary(body):

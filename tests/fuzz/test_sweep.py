@@ -1,6 +1,7 @@
 """The bounded fuzz sweep (issue 16 item 12): every POST route and every GET with parameters, as each role, with
 malformed, oversized, wrong-type, NUL, invalid UTF-8 and hostile values, on the demo lab. No 5xx; no stored change
 after a refusal. Seeded (LIMS_FUZZ_SEED, default 16): the same seed sends the same requests."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ audited) and "Records and copies" (a stale form is refused with "changed by X
 at T", never a silent overwrite). Every refused input checks the message AND
 that nothing was stored.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -22,14 +23,17 @@ from tests.conftest import page_text as text
 
 TEMP = "Temporary-Pass-2026"
 GENERIC = "Invalid user name or password, or the account is locked or deactivated."
-SEPARATION = ("The administrator role cannot be combined with technician, QA or clinician: account administration "
-              "and GMP work are done by separate accounts.")
+SEPARATION = (
+    "The administrator role cannot be combined with technician, QA or clinician: account administration "
+    "and GMP work are done by separate accounts."
+)
 OWN_ROLES = "You cannot change your own roles; ask another administrator."
 COMMON = "This password is on a list of common or breached passwords; choose another."
 GUESSABLE = "This password is too easy to guess"
 
 
 # --- helpers ------------------------------------------------------------------
+
 
 def users_named(username) -> list[User]:
     with transaction(Actor(None, "test"), write=False) as s:
@@ -64,31 +68,44 @@ def is_login_redirect(resp) -> bool:
 
 
 def create(admin: Browser, **fields):
-    data = {"username": "bob", "full_name": "Bob Builder", "roles": ["technician", "qa"], "language": "en",
-            "password": TEMP}
+    data = {
+        "username": "bob",
+        "full_name": "Bob Builder",
+        "roles": ["technician", "qa"],
+        "language": "en",
+        "password": TEMP,
+    }
     data.update(fields)
     return admin.post("/admin/users/new", data)
 
 
 def edit(admin: Browser, uid, version=None, **fields):
     u = user_row(uid)
-    data = {"edit-version": u.version if version is None else version, "edit-full_name": u.full_name,
-            "edit-roles": sorted(u.role_set), "edit-language": u.language, "edit-reason": "role review 2026"}
+    data = {
+        "edit-version": u.version if version is None else version,
+        "edit-full_name": u.full_name,
+        "edit-roles": sorted(u.role_set),
+        "edit-language": u.language,
+        "edit-reason": "role review 2026",
+    }
     data.update({f"edit-{k}": v for k, v in fields.items()})
     return admin.post(f"/admin/users/{uid}/edit", data, token_from=f"/admin/users/{uid}")
 
 
 def action(admin: Browser, uid, name, reason="left the company", version=None):
     v = user_row(uid).version if version is None else version
-    return admin.post(f"/admin/users/{uid}/{name}", {"act-version": v, "act-reason": reason},
-                      token_from=f"/admin/users/{uid}")
+    return admin.post(
+        f"/admin/users/{uid}/{name}", {"act-version": v, "act-reason": reason}, token_from=f"/admin/users/{uid}"
+    )
 
 
 def reset(admin: Browser, uid, password=TEMP, reason="forgot password, identity checked", version=None):
     v = user_row(uid).version if version is None else version
-    return admin.post(f"/admin/users/{uid}/reset-password",
-                      {"reset-version": v, "reset-password": password, "reset-reason": reason},
-                      token_from=f"/admin/users/{uid}")
+    return admin.post(
+        f"/admin/users/{uid}/reset-password",
+        {"reset-version": v, "reset-password": password, "reset-reason": reason},
+        token_from=f"/admin/users/{uid}",
+    )
 
 
 @pytest.fixture
@@ -101,6 +118,7 @@ def admin_id():
 
 
 # --- create --------------------------------------------------------------------------
+
 
 def test_admin_creates_a_user_with_a_temporary_password(app, admin):
     r = create(admin)
@@ -133,13 +151,23 @@ def test_created_user_is_sent_to_change_the_password(app, admin):
 BAD_CREATES = [
     pytest.param({"username": "alice"}, "The user name alice is taken", 422, id="duplicate"),
     pytest.param({"username": "ALICE"}, "The user name alice is taken", 422, id="duplicate-other-case"),
-    pytest.param({"password": "Short-pw-11"}, "The password must have at least 12 characters.", 422, id="short-password"),
-    pytest.param({"password": "bob-is-my-password"}, "The password must not contain the user name.", 422,
-                 id="password-contains-username"),
+    pytest.param(
+        {"password": "Short-pw-11"}, "The password must have at least 12 characters.", 422, id="short-password"
+    ),
+    pytest.param(
+        {"password": "bob-is-my-password"},
+        "The password must not contain the user name.",
+        422,
+        id="password-contains-username",
+    ),
     pytest.param({"roles": []}, "Choose at least one role.", 400, id="no-role"),
     pytest.param({"roles": ["root"]}, "'root' is not a valid choice for this field.", 400, id="unknown-role"),
-    pytest.param({"username": "bad name!"}, "User names use letters, digits, dots, dashes and underscores only.", 422,
-                 id="bad-username"),
+    pytest.param(
+        {"username": "bad name!"},
+        "User names use letters, digits, dots, dashes and underscores only.",
+        422,
+        id="bad-username",
+    ),
     pytest.param({"full_name": ""}, "This field is required.", 400, id="no-full-name"),
     pytest.param({"full_name": "   "}, "This field is required.", 400, id="blank-full-name"),
     pytest.param({"roles": ["admin", "technician"]}, SEPARATION, 422, id="admin-and-technician"),
@@ -150,8 +178,12 @@ BAD_CREATES = [
     pytest.param({"password": "QWERTY123456"}, COMMON, 422, id="common-password-upper-case"),
     pytest.param({"password": "LeaveMeAlone"}, COMMON, 422, id="common-password-mixed-case"),
     pytest.param({"password": "aaaaaaaaaaaaaaaa"}, GUESSABLE, 422, id="repeated-characters"),
-    pytest.param({"username": "wli", "full_name": "Wangjun Li", "password": "Wangjun-2026"}, GUESSABLE, 422,
-                 id="full-name-in-password"),
+    pytest.param(
+        {"username": "wli", "full_name": "Wangjun Li", "password": "Wangjun-2026"},
+        GUESSABLE,
+        422,
+        id="full-name-in-password",
+    ),
 ]
 
 
@@ -177,6 +209,7 @@ def test_a_deactivated_users_name_is_never_reused(app, admin, make_user):
 
 
 # --- edit roles -------------------------------------------------------------------------
+
 
 def test_roles_edit_with_a_reason_is_saved_and_audited(app, admin, make_user):
     uid = make_user("alice", ["technician"])
@@ -210,6 +243,7 @@ def test_roles_edit_with_no_role_is_refused(app, admin, make_user):
 
 
 # --- stale forms ------------------------------------------------------------------------------
+
 
 def test_stale_edit_is_refused_showing_who_changed_it_and_both_values(app, admin, as_user, make_user):
     uid = make_user("alice", name="Alice Original")
@@ -245,6 +279,7 @@ def test_stale_deactivate_is_refused(app, admin, make_user):
 
 
 # --- deactivate -----------------------------------------------------------------------------
+
 
 def test_deactivate_blocks_login_ends_sessions_and_keeps_the_row(app, admin, make_user):
     uid = make_user("alice", name="Alice Example")
@@ -316,8 +351,12 @@ def test_admin_may_deactivate_another_admin(app, admin, as_user):
 
 # --- segregation of duties: own roles, admin apart from GMP roles ---------------------------
 
-@pytest.mark.parametrize("roles", [["qa"], ["admin", "qa"], ["admin", "technician"], ["technician"]],
-                         ids=["step-down-to-qa", "grant-self-qa", "grant-self-technician", "swap-to-technician"])
+
+@pytest.mark.parametrize(
+    "roles",
+    [["qa"], ["admin", "qa"], ["admin", "technician"], ["technician"]],
+    ids=["step-down-to-qa", "grant-self-qa", "grant-self-technician", "swap-to-technician"],
+)
 def test_an_admin_cannot_change_its_own_roles(app, admin, roles):
     me = admin_id()
     before, audit_before = user_row(me), audit_count()
@@ -343,9 +382,15 @@ def test_another_admin_may_change_an_admins_roles(app, admin, as_user):
     assert user_row(other).roles == "technician"
 
 
-@pytest.mark.parametrize("start, roles", [(["admin"], ["admin", "qa"]), (["qa"], ["qa", "admin"]),
-                                          (["technician"], ["admin", "technician"]),
-                                          (["clinician"], ["admin", "clinician"])])
+@pytest.mark.parametrize(
+    "start, roles",
+    [
+        (["admin"], ["admin", "qa"]),
+        (["qa"], ["qa", "admin"]),
+        (["technician"], ["admin", "technician"]),
+        (["clinician"], ["admin", "clinician"]),
+    ],
+)
 def test_an_edit_that_combines_admin_with_a_gmp_role_is_refused(app, admin, make_user, start, roles):
     uid = make_user("alice", start)
     before, audit_before = user_row(uid), audit_count()
@@ -380,8 +425,10 @@ def test_the_user_page_shows_the_role_history_from_the_audit_trail(app, admin, a
     import re
 
     section = html.unescape(page.split("Role changes</h2>")[1].split("</table>")[0])
-    rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
-            for tr in section.split("<tbody>")[1].split("<tr>")[1:]]
+    rows = [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+        for tr in section.split("<tbody>")[1].split("<tr>")[1:]
+    ]
     assert [r[1:] for r in rows] == [
         ["Second Admin", "QA officer, Technician", "QA officer", "left the bench"],
         ["Root Admin", "Technician", "QA officer, Technician", "trained as QA reviewer"],
@@ -390,8 +437,10 @@ def test_the_user_page_shows_the_role_history_from_the_audit_trail(app, admin, a
     assert all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", r[0]) for r in rows), rows
     # read from the trail: the same rows as the audit entries of the roles field
     trail = user_audit(app, uid, field="roles")
-    assert [(e.user_name, e.reason) for e in reversed(trail)][:2] == [("Second Admin", "left the bench"),
-                                                                       ("Root Admin", "trained as QA reviewer")]
+    assert [(e.user_name, e.reason) for e in reversed(trail)][:2] == [
+        ("Second Admin", "left the bench"),
+        ("Root Admin", "trained as QA reviewer"),
+    ]
 
 
 def test_own_user_page_says_the_roles_are_not_for_oneself(app, admin):
@@ -417,6 +466,7 @@ def test_a_legacy_account_combining_admin_and_qa_is_flagged(app, admin, make_use
 
 # --- reset password ------------------------------------------------------------------------
 
+
 def test_reset_password_forces_a_change_at_next_login(app, admin, make_user):
     uid = make_user("alice")
     alice = Browser(app.test_client())
@@ -441,14 +491,17 @@ def test_reset_password_forces_a_change_at_next_login(app, admin, make_user):
     assert user_row(uid).must_change_password is False
 
 
-@pytest.mark.parametrize("password, reason, message", [
-    (TEMP, "", "Correct the marked fields."),
-    ("Short-pw-11", "forgot", "The password must have at least 12 characters."),
-    ("my-alice-password", "forgot", "The password must not contain the user name."),
-    ("1q2w3e4r5t6y", "forgot", COMMON),
-    ("1Q2W3E4R5T6Y", "forgot", COMMON),
-    ("123456789012", "forgot", GUESSABLE),
-])
+@pytest.mark.parametrize(
+    "password, reason, message",
+    [
+        (TEMP, "", "Correct the marked fields."),
+        ("Short-pw-11", "forgot", "The password must have at least 12 characters."),
+        ("my-alice-password", "forgot", "The password must not contain the user name."),
+        ("1q2w3e4r5t6y", "forgot", COMMON),
+        ("1Q2W3E4R5T6Y", "forgot", COMMON),
+        ("123456789012", "forgot", GUESSABLE),
+    ],
+)
 def test_bad_reset_is_refused_and_the_hash_unchanged(app, admin, make_user, password, reason, message):
     uid = make_user("alice")
     before, audit_before = user_row(uid), audit_count()

@@ -1,4 +1,5 @@
 """The QA audit-trail page: filters, paging and CSV export."""
+
 import csv
 import io
 
@@ -15,14 +16,16 @@ def test_qa_sees_and_filters_the_trail(app, as_user):
     assert "EQ-CEN-02" in filtered and "<td>login</td>" not in filtered
     other_day = qa.get("/audit/", query_string={"date_from": "2026-11-24"}).get_data(as_text=True)
     assert "No audit rows match" in other_day
-    same_day = qa.get("/audit/", query_string={"date_from": "2026-11-23", "date_to": "2026-11-23"}).get_data(as_text=True)
+    same_day = qa.get("/audit/", query_string={"date_from": "2026-11-23", "date_to": "2026-11-23"}).get_data(
+        as_text=True
+    )
     assert "EQ-CEN-02" in same_day
 
 
 def test_csv_export_has_every_row_with_lab_time(app, as_user):
     tech = as_user("tech1")
     qa = as_user("qa1", roles=["qa"])
-    tech.post("/equipment/new", dict(FORM, notes="=HYPERLINK(\"x\")"))
+    tech.post("/equipment/new", dict(FORM, notes='=HYPERLINK("x")'))
     r = qa.get("/audit/export.csv", query_string={"entity": "equipment"})
     assert r.status_code == 200 and r.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))

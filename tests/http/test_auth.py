@@ -6,6 +6,7 @@ user (signatures, password change); sign-in failures are throttled instead
 (tests/http/test_login_throttle.py) and every refused sign-in reads the same. Each refused action checks the message shown AND that
 the stored data (user row, sessions, audit rows) did not change.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ GENERIC = "Invalid user name or password, or the account is locked or deactivate
 
 
 # --- helpers ------------------------------------------------------------------
+
 
 def session_rows(uid) -> list[UserSession]:
     with transaction(Actor(None, "test"), write=False) as s:
@@ -102,6 +104,7 @@ def alert(resp) -> str:
 
 
 # --- login ----------------------------------------------------------------------
+
 
 def test_login_success_opens_a_server_side_session_and_is_audited(app, make_user, browser):
     uid = make_user("alice", ["technician"], name="Alice Example")
@@ -193,8 +196,12 @@ def test_every_refused_login_costs_one_argon2_verification(app, make_user, brows
 
     monkeypatch.setattr(ops, "hash_password", counting_hash)
     monkeypatch.setattr(ops, "verify_password", counting_verify)
-    for name, pw in (("nobody", "whatever-password"), ("alice", "wrong-password-1"), ("gone", PASSWORD),
-                     ("locked", PASSWORD)):
+    for name, pw in (
+        ("nobody", "whatever-password"),
+        ("alice", "wrong-password-1"),
+        ("gone", PASSWORD),
+        ("locked", PASSWORD),
+    ):
         calls.update(hash=0, verify=0)
         r = login(browser, name, pw)
         assert GENERIC in text(r), name
@@ -221,6 +228,7 @@ def test_password_hash_is_argon2id(app, make_user):
 
 
 # --- lockout: only for passwords re-entered by a signed-in user (signature, password change) ----
+
 
 def _lock_by_signatures(app, as_user, username="qa1", n=None):
     """A QA officer signs with a wrong password until the account locks; returns (browser, user id, equipment id)."""
@@ -328,8 +336,11 @@ def test_admin_unlock_restores_login(app, as_user, browser):
     _qa, uid, _eq = _lock_by_signatures(app, as_user)
     admin = as_user("root", roles=["admin"])
     version = user_row(uid).version
-    r = admin.post(f"/admin/users/{uid}/unlock", {"act-version": version, "act-reason": "identity confirmed by phone"},
-                   token_from=f"/admin/users/{uid}")
+    r = admin.post(
+        f"/admin/users/{uid}/unlock",
+        {"act-version": version, "act-reason": "identity confirmed by phone"},
+        token_from=f"/admin/users/{uid}",
+    )
     assert r.status_code == 302
     u = user_row(uid)
     assert u.locked_at is None and u.failed_attempts == 0
@@ -343,8 +354,11 @@ def test_unlock_without_reason_is_refused_and_account_stays_locked(app, as_user,
     _qa, uid, _eq = _lock_by_signatures(app, as_user)
     admin = as_user("root", roles=["admin"])
     before = user_row(uid)
-    r = admin.post(f"/admin/users/{uid}/unlock", {"act-version": before.version, "act-reason": ""},
-                   token_from=f"/admin/users/{uid}")
+    r = admin.post(
+        f"/admin/users/{uid}/unlock",
+        {"act-version": before.version, "act-reason": ""},
+        token_from=f"/admin/users/{uid}",
+    )
     assert r.status_code == 400
     assert "A reason is required" in text(r)
     after = user_row(uid)
@@ -356,13 +370,17 @@ def test_unlock_without_reason_is_refused_and_account_stays_locked(app, as_user,
 def test_unlock_of_an_account_that_is_not_locked_is_refused(app, make_user, as_user):
     uid = make_user("alice")
     admin = as_user("root", roles=["admin"])
-    r = admin.post(f"/admin/users/{uid}/unlock", {"act-version": user_row(uid).version, "act-reason": "x"},
-                   token_from=f"/admin/users/{uid}")
+    r = admin.post(
+        f"/admin/users/{uid}/unlock",
+        {"act-version": user_row(uid).version, "act-reason": "x"},
+        token_from=f"/admin/users/{uid}",
+    )
     assert r.status_code == 422 and "This account is not locked." in text(r)
     assert user_audit(app, uid, action="unlock") == []
 
 
 # --- idle timeout -------------------------------------------------------------------
+
 
 def test_idle_29_minutes_59_seconds_keeps_the_session(app, as_user, clock):
     b = as_user("alice")
@@ -403,6 +421,7 @@ def test_idle_timeout_is_configurable(app, as_user, clock):
 
 
 # --- absolute session lifetime ---------------------------------------------------------
+
 
 def _stay_active(b: Browser, clock, until):
     """Use the session every 20 minutes (well inside the idle timeout) until ``until``."""
@@ -471,6 +490,7 @@ def user_row_by_name(username) -> User:
 
 # --- logout ---------------------------------------------------------------------------
 
+
 def test_copied_cookie_works_while_the_session_is_live(app, as_user):
     """Control for the replay tests: the copied cookie is a valid session before logout."""
     b = as_user("alice")
@@ -514,9 +534,18 @@ def test_logout_by_get_is_not_allowed(app, as_user):
 
 # --- must change password -----------------------------------------------------------------
 
+
 def _admin_created_user(admin: Browser, username="newbie", roles=("technician", "qa", "clinician")):
-    r = admin.post("/admin/users/new", {"username": username, "full_name": "New Person", "roles": list(roles),
-                                        "language": "en", "password": "Temporary-Pass-2026"})
+    r = admin.post(
+        "/admin/users/new",
+        {
+            "username": username,
+            "full_name": "New Person",
+            "roles": list(roles),
+            "language": "en",
+            "password": "Temporary-Pass-2026",
+        },
+    )
     assert r.status_code == 302, text(r)
     return user_row_by_name(username).id
 
@@ -537,8 +566,11 @@ def test_admin_created_user_must_change_password_on_every_page(app, as_user):
         r = b.get(url)
         assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/password", url
     # a POST is redirected too and stores nothing
-    r = b.post("/equipment/new", {"code": "EQ-NEW-01", "name": "x", "kind": "other", "status": "in_service"},
-               token_from="/password")
+    r = b.post(
+        "/equipment/new",
+        {"code": "EQ-NEW-01", "name": "x", "kind": "other", "status": "in_service"},
+        token_from="/password",
+    )
     assert urlsplit(r.headers["Location"]).path == "/password"
     assert audit_rows(app, entity="equipment") == []
     # change it: every page opens
@@ -570,24 +602,51 @@ def test_must_change_user_may_still_log_out(app, make_user):
 # --- change password -----------------------------------------------------------------
 
 BAD_CHANGES = [
-    pytest.param({"current": "not-my-password-9", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
-                 "The current password is not correct.", id="wrong-current"),
-    pytest.param({"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x"},
-                 "The two passwords do not match.", id="mismatch"),
-    pytest.param({"current": PASSWORD, "new": "Short-pw-11", "confirm": "Short-pw-11"},
-                 "The password must have at least 12 characters.", id="too-short"),
-    pytest.param({"current": PASSWORD, "new": PASSWORD, "confirm": PASSWORD},
-                 "The new password must differ from the current one.", id="same-as-old"),
-    pytest.param({"current": PASSWORD, "new": "my-alice-password", "confirm": "my-alice-password"},
-                 "The password must not contain the user name.", id="contains-username"),
-    pytest.param({"current": PASSWORD, "new": "x" * 129, "confirm": "x" * 129},
-                 "The password must have at most 128 characters.", id="too-long"),
-    pytest.param({"current": PASSWORD, "new": "qwerty123456", "confirm": "qwerty123456"},
-                 "This password is on a list of common or breached passwords; choose another.", id="common"),
-    pytest.param({"current": PASSWORD, "new": "QwErTy123456", "confirm": "QwErTy123456"},
-                 "This password is on a list of common or breached passwords; choose another.", id="common-any-case"),
-    pytest.param({"current": PASSWORD, "new": "zzzzzzzzzzzzzz", "confirm": "zzzzzzzzzzzzzz"},
-                 "This password is too easy to guess", id="repeats"),
+    pytest.param(
+        {"current": "not-my-password-9", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        "The current password is not correct.",
+        id="wrong-current",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x"},
+        "The two passwords do not match.",
+        id="mismatch",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": "Short-pw-11", "confirm": "Short-pw-11"},
+        "The password must have at least 12 characters.",
+        id="too-short",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": PASSWORD, "confirm": PASSWORD},
+        "The new password must differ from the current one.",
+        id="same-as-old",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": "my-alice-password", "confirm": "my-alice-password"},
+        "The password must not contain the user name.",
+        id="contains-username",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": "x" * 129, "confirm": "x" * 129},
+        "The password must have at most 128 characters.",
+        id="too-long",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": "qwerty123456", "confirm": "qwerty123456"},
+        "This password is on a list of common or breached passwords; choose another.",
+        id="common",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": "QwErTy123456", "confirm": "QwErTy123456"},
+        "This password is on a list of common or breached passwords; choose another.",
+        id="common-any-case",
+    ),
+    pytest.param(
+        {"current": PASSWORD, "new": "zzzzzzzzzzzzzz", "confirm": "zzzzzzzzzzzzzz"},
+        "This password is too easy to guess",
+        id="repeats",
+    ),
 ]
 
 
@@ -642,6 +701,7 @@ def test_password_change_succeeds_and_ends_the_other_sessions(app, make_user):
 
 # --- open redirect -------------------------------------------------------------------
 
+
 def test_login_follows_a_local_next(app, make_user, browser):
     make_user("alice")
     r = browser.get("/equipment/")
@@ -650,8 +710,17 @@ def test_login_follows_a_local_next(app, make_user, browser):
     assert r.headers["Location"] == "/equipment/"
 
 
-@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/x", "//evil.example/login",
-                                    "/\\evil.example", "javascript:alert(1)", "evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example/x",
+        "//evil.example/login",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
 def test_login_does_not_follow_an_offsite_next(app, make_user, browser, target):
     make_user("alice")
     r = login(browser, "alice", next_=target)
@@ -666,11 +735,22 @@ def test_login_does_not_follow_an_offsite_next(app, make_user, browser, target):
 
 # --- signature and password-change failures count toward lockout ---------------------
 
+
 def _equipment(app, as_user):
     tech = as_user("tech", roles=["technician"])
-    r = tech.post("/equipment/new", {"code": "EQ-CEN-01", "name": "Centrifuge", "kind": "centrifuge",
-                                     "location": "Lab 1", "serial_number": "SN1", "status": "in_service",
-                                     "calibration_due": "", "notes": ""})
+    r = tech.post(
+        "/equipment/new",
+        {
+            "code": "EQ-CEN-01",
+            "name": "Centrifuge",
+            "kind": "centrifuge",
+            "location": "Lab 1",
+            "serial_number": "SN1",
+            "status": "in_service",
+            "calibration_due": "",
+            "notes": "",
+        },
+    )
     assert r.status_code == 302, text(r)
     return int(urlsplit(r.headers["Location"]).path.rstrip("/").split("/")[-1])
 
@@ -680,8 +760,11 @@ def _approve(b, eq_id, password):
 
     with transaction(Actor(None, "test"), write=False) as s:
         version = s.get(Equipment, eq_id).version
-    return b.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@{version}", "sign-password": password},
-                  token_from=f"/equipment/{eq_id}")
+    return b.post(
+        f"/equipment/{eq_id}/approve",
+        {"sign-version": f"{eq_id}@{version}", "sign-password": password},
+        token_from=f"/equipment/{eq_id}",
+    )
 
 
 def _signatures():
@@ -730,8 +813,11 @@ def test_failed_password_changes_count_toward_lockout(app, as_user):
     uid = user_row_by_name("alice").id
     before = user_row(uid).password_hash
     for _ in range(3):
-        b.post("/password", {"current": "not-my-password-9", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
-               token_from="/profile")
+        b.post(
+            "/password",
+            {"current": "not-my-password-9", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+            token_from="/profile",
+        )
         if not signed_in(b):
             break
     u = user_row(uid)

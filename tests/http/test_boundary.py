@@ -1,5 +1,6 @@
 """Bad input at the request boundary is a 400 with a message and no stored change, never a 500 (issue 16 item 11),
 and no CSV cell a spreadsheet would run as a formula (item 13)."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,16 @@ from lims.errors import LimsError
 from tests.conftest import PASSWORD, audit_rows, csrf_from, page_text
 
 REFUSED = "control character or bytes that are not valid UTF-8"
-FORM = {"code": "EQ-CEN-02", "name": "Refrigerated centrifuge", "kind": "centrifuge", "location": "Room 2",
-        "serial_number": "CF-1", "status": "in_service", "calibration_due": "2027-01-31", "notes": ""}
+FORM = {
+    "code": "EQ-CEN-02",
+    "name": "Refrigerated centrifuge",
+    "kind": "centrifuge",
+    "location": "Room 2",
+    "serial_number": "CF-1",
+    "status": "in_service",
+    "calibration_due": "2027-01-31",
+    "notes": "",
+}
 
 
 def _equipment():
@@ -37,6 +46,7 @@ def _form_bytes(browser, url, fields: dict, extra: bytes = b"") -> bytes:
 
 
 # --- control characters and invalid UTF-8 ------------------------------------------------------------------
+
 
 def test_nul_in_the_login_form_is_refused_with_a_message(app):
     c = app.test_client()
@@ -75,8 +85,10 @@ def test_tab_and_newlines_stay_allowed_in_free_text(app, as_user):
     assert eq.notes == "line one\r\nline two\twith a tab" or eq.notes == "line one\nline two\twith a tab"
 
 
-@pytest.mark.parametrize("url", ["/donors/?code=D%00", "/batches/?donor=%FF", "/audit/?record_id=a%01b",
-                                 "/donors/D-0001%00", "/scan?code=LIMS%00"])
+@pytest.mark.parametrize(
+    "url",
+    ["/donors/?code=D%00", "/batches/?donor=%FF", "/audit/?record_id=a%01b", "/donors/D-0001%00", "/scan?code=LIMS%00"],
+)
 def test_bad_bytes_in_the_address_are_refused(app, as_user, url):
     qa = as_user("qa1", roles=["qa"])
     r = qa.get(url)
@@ -86,8 +98,17 @@ def test_bad_bytes_in_the_address_are_refused(app, as_user, url):
 
 # --- query parameters ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["/batches/?after=99999999999999999999999", "/donors/?after=abc",
-                                 "/recipients/?after=-5", "/audit/?before=1e9", "/aes/?after=12345678901234567890123"])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/batches/?after=99999999999999999999999",
+        "/donors/?after=abc",
+        "/recipients/?after=-5",
+        "/audit/?before=1e9",
+        "/aes/?after=12345678901234567890123",
+    ],
+)
 def test_paging_parameters_are_checked(app, as_user, url):
     qa = as_user("qa1", roles=["qa"])
     r = qa.get(url)
@@ -119,6 +140,7 @@ def test_huge_ids_in_the_path_are_not_found(app, as_user):
 
 # --- the error page after a failed statement -----------------------------------------------------------
 
+
 def test_the_error_page_renders_after_a_failed_statement(app, make_user):
     @authenticated
     def broken():
@@ -142,8 +164,9 @@ def test_the_error_page_renders_after_a_failed_statement(app, make_user):
 
 # --- CSV exports -----------------------------------------------------------------------------------------
 
+
 def test_audit_csv_neutralises_formulas_in_every_column(app, make_user, as_user):
-    make_user("evil", name="=HYPERLINK(\"http://x\",\"y\")")
+    make_user("evil", name='=HYPERLINK("http://x","y")')
     qa = as_user("qa1", roles=["qa"])
     with transaction(Actor(None, "+cmd|' /C calc'!A0", "@client")) as s:
         from lims.audit.trail import audit_event

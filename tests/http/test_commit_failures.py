@@ -1,5 +1,6 @@
 """A commit that fails says "nothing was saved" and keeps the typed input; no success message over an error
 (issue 16, "Commit failures lie")."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,7 +51,10 @@ def test_a_receipt_whose_commit_fails_says_nothing_was_saved_and_keeps_the_input
 
 def test_a_view_whose_commit_fails_after_the_response_shows_no_success(app, mfg, failing_commit):
     """The donation-day check is not a form_action view: its commit happens after the view answered."""
-    r = mfg.nurse.post("/donors/D-0001/donation-day", {f"dd_{c}": "no" for c in (
-        "DD_GI_SYMPTOMS", "DD_FEVER", "DD_ANTIBIOTICS", "DD_TRAVEL", "DD_NEW_RISK")}, token_from="/donors/D-0001")
+    r = mfg.nurse.post(
+        "/donors/D-0001/donation-day",
+        {f"dd_{c}": "no" for c in ("DD_GI_SYMPTOMS", "DD_FEVER", "DD_ANTIBIOTICS", "DD_TRAVEL", "DD_NEW_RISK")},
+        token_from="/donors/D-0001",
+    )
     assert r.status_code == 503 and "Nothing was saved" in page_text(r)
     assert "may donate today" not in page_text(mfg.nurse.get("/donors/D-0001"))

@@ -1,12 +1,21 @@
 """Equipment workflow through HTTP: create, edit with reason, stale form, QA approval."""
+
 from sqlmodel import select
 
 from lims.db import Actor, transaction
 from lims.equipment.models import Equipment
 from tests.conftest import PASSWORD, audit_rows
 
-FORM = {"code": "EQ-CEN-02", "name": "Refrigerated centrifuge", "kind": "centrifuge", "location": "Room 2",
-        "serial_number": "CF-1", "status": "in_service", "calibration_due": "2027-01-31", "notes": ""}
+FORM = {
+    "code": "EQ-CEN-02",
+    "name": "Refrigerated centrifuge",
+    "kind": "centrifuge",
+    "location": "Room 2",
+    "serial_number": "CF-1",
+    "status": "in_service",
+    "calibration_due": "2027-01-31",
+    "notes": "",
+}
 
 
 def _edit_form(**over):
@@ -63,8 +72,11 @@ def test_edit_with_reason_is_audited(app, as_user):
     tech.post("/equipment/new", FORM)
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}),
-                  token_from=url)
+    r = tech.post(
+        f"{url}/edit",
+        dict(_edit_form(location="Room 3"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}),
+        token_from=url,
+    )
     assert r.status_code == 302
     assert _equipment(app)[0].location == "Room 3" and _equipment(app)[0].version == 2
     (row,) = audit_rows(app, entity="equipment", action="update")
@@ -78,11 +90,20 @@ def test_stale_form_is_refused_showing_who_and_both_values(app, as_user):
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
     # Chen Jing saves first, from version 1
-    assert other.post(f"{url}/edit", dict(_edit_form(location="Room 5"), **{"edit-version": f"{eq.id}@1", "edit-reason": "a"}),
-                      token_from=url).status_code == 302
+    assert (
+        other.post(
+            f"{url}/edit",
+            dict(_edit_form(location="Room 5"), **{"edit-version": f"{eq.id}@1", "edit-reason": "a"}),
+            token_from=url,
+        ).status_code
+        == 302
+    )
     # Zhang Wei's form was also opened at version 1
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 7"), **{"edit-version": f"{eq.id}@1", "edit-reason": "b"}),
-                  token_from=url)
+    r = tech.post(
+        f"{url}/edit",
+        dict(_edit_form(location="Room 7"), **{"edit-version": f"{eq.id}@1", "edit-reason": "b"}),
+        token_from=url,
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 409
     assert "changed by Chen Jing" in html and "Room 7" in html and "Room 5" in html
@@ -101,13 +122,21 @@ def test_qa_approval_four_eyes_and_invalidation(app, as_user):
     assert r.status_code == 422 and "Four-eyes" in r.get_data(as_text=True)  # ... so cannot approve it
     r = qa2.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": "wrong-password!!"}, token_from=url)
     assert r.status_code == 422 and "password is not correct" in r.get_data(as_text=True)
-    r = qa2.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": PASSWORD, "sign-comment": "IQ/OQ ok"},
-                 token_from=url)
+    r = qa2.post(
+        f"{url}/approve",
+        {"sign-version": f"{eq.id}@1", "sign-password": PASSWORD, "sign-comment": "IQ/OQ ok"},
+        token_from=url,
+    )
     assert r.status_code == 302
     page = qa2.get(url).get_data(as_text=True)
     assert "Usable for GMP work" in page and "Zhou Min" in page
-    tech.post(f"{url}/edit", dict(_edit_form(status="in_service", location="Room 9"),
-                                  **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}), token_from=url)
+    tech.post(
+        f"{url}/edit",
+        dict(
+            _edit_form(status="in_service", location="Room 9"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}
+        ),
+        token_from=url,
+    )
     page = qa2.get(url).get_data(as_text=True)
     assert "Not usable for GMP work" in page and "record changed after signing" in page
 
@@ -118,8 +147,11 @@ def test_approval_from_stale_page_is_refused(app, as_user):
     tech.post("/equipment/new", FORM)
     (eq,) = _equipment(app)
     url = f"/equipment/{eq.id}"
-    tech.post(f"{url}/edit", dict(_edit_form(location="Room 9"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}),
-              token_from=url)
+    tech.post(
+        f"{url}/edit",
+        dict(_edit_form(location="Room 9"), **{"edit-version": f"{eq.id}@1", "edit-reason": "moved"}),
+        token_from=url,
+    )
     r = qa.post(f"{url}/approve", {"sign-version": f"{eq.id}@1", "sign-password": PASSWORD}, token_from=url)
     assert r.status_code == 409
     assert audit_rows(app, action="sign") == []
@@ -136,8 +168,12 @@ def test_scan_resolves_equipment_payload_and_bare_code(app, as_user):
 
 def test_unknown_or_malformed_scan_keeps_the_user_where_they_were(app, as_user):
     tech = as_user("tech1")
-    for code, message in (("LIMS:EQ:EQ-NOPE-99", "Unknown code"), ("LIMS:ZZ:1", "type this system does not know"),
-                          ("LIMS:EQ:bad code!", "not a valid LIMS code"), ("", "Nothing was scanned")):
+    for code, message in (
+        ("LIMS:EQ:EQ-NOPE-99", "Unknown code"),
+        ("LIMS:ZZ:1", "type this system does not know"),
+        ("LIMS:EQ:bad code!", "not a valid LIMS code"),
+        ("", "Nothing was scanned"),
+    ):
         r = tech.get("/scan", query_string={"code": code}, headers={"Referer": "http://localhost/equipment/"})
         assert r.status_code == 302 and r.headers["Location"] == "/equipment/"
         assert message in tech.get("/equipment/").get_data(as_text=True)
@@ -149,10 +185,16 @@ def test_an_edit_form_of_another_device_is_refused(app, as_user):
     tech.post("/equipment/new", dict(FORM, code="EQ-CEN-09", name="Centrifuge"))
     first, second = _equipment(app)
     url = f"/equipment/{second.id}"
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": f"{first.id}@1", "edit-reason": "moved"}),
-                  token_from=url)
+    r = tech.post(
+        f"{url}/edit",
+        dict(_edit_form(location="Room 3"), **{"edit-version": f"{first.id}@1", "edit-reason": "moved"}),
+        token_from=url,
+    )
     assert r.status_code == 409 and "opened for another record" in r.get_data(as_text=True)
-    r = tech.post(f"{url}/edit", dict(_edit_form(location="Room 3"), **{"edit-version": "1", "edit-reason": "moved"}),
-                  token_from=url)
+    r = tech.post(
+        f"{url}/edit",
+        dict(_edit_form(location="Room 3"), **{"edit-version": "1", "edit-reason": "moved"}),
+        token_from=url,
+    )
     assert r.status_code == 409
     assert [e.location for e in _equipment(app)] == ["Room 2", "Room 2"]

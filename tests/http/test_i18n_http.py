@@ -2,6 +2,7 @@
 
 Each test runs on SQLite and on PostgreSQL (the ``app`` fixture).
 """
+
 from __future__ import annotations
 
 import re
@@ -33,22 +34,45 @@ def _user(username):
 def test_chinese_user_sees_navigation_and_home_in_chinese(as_user):
     b = as_user("qa1", roles=["qa"], language="zh_CN")
     html = _html(b.get("/"))
-    nav = html[html.index('<nav class="mainnav"'):html.index("</nav>")]
+    nav = html[html.index('<nav class="mainnav"') : html.index("</nav>")]
     for text in (">首页<", ">设备<", ">审计追踪<"):
         assert text in nav
-    for text in ("欢迎，Qa1", "您的近期操作", "审核、筛选并导出所有变更", "退出登录", "扫码或输入编号后按回车",
-                 "所有更改均记录在审计追踪中。", "时间均按 Asia/Shanghai 显示", "<title>首页 · "):
+    for text in (
+        "欢迎，Qa1",
+        "您的近期操作",
+        "审核、筛选并导出所有变更",
+        "退出登录",
+        "扫码或输入编号后按回车",
+        "所有更改均记录在审计追踪中。",
+        "时间均按 Asia/Shanghai 显示",
+        "<title>首页 · ",
+    ):
         assert text in html, text
-    for english in (">Home<", ">Equipment<", ">Audit trail<", "Welcome,", "Your recent activity", "Sign out",
-                    "Every change is recorded"):
+    for english in (
+        ">Home<",
+        ">Equipment<",
+        ">Audit trail<",
+        "Welcome,",
+        "Your recent activity",
+        "Sign out",
+        "Every change is recorded",
+    ):
         assert english not in html, english
 
 
 def test_english_user_sees_english(as_user):
     b = as_user("tech1", roles=["technician"], language="en")
     html = _html(b.get("/"))
-    for text in ('<html lang="en">', ">Home<", ">Equipment<", "Welcome, Tech1", "Your recent activity", "Sign out",
-                 "Register equipment", "Every change is recorded in the audit trail."):
+    for text in (
+        '<html lang="en">',
+        ">Home<",
+        ">Equipment<",
+        "Welcome, Tech1",
+        "Your recent activity",
+        "Sign out",
+        "Register equipment",
+        "Every change is recorded in the audit trail.",
+    ):
         assert text in html, text
     assert not CJK.findall(html), f"Chinese text on an English page: {set(CJK.findall(html))}"
 
@@ -86,8 +110,16 @@ def test_stored_language_wins_over_the_sign_in_page_choice(browser, make_user):
 
 def test_form_error_is_shown_in_chinese(as_user):
     b = as_user("tech1", roles=["technician"], language="zh_CN")
-    form = {"code": "EQ-TEST-01", "name": "", "kind": "centrifuge", "location": "GMP suite A",
-            "serial_number": "S-1", "status": "in_service", "calibration_due": "", "notes": ""}
+    form = {
+        "code": "EQ-TEST-01",
+        "name": "",
+        "kind": "centrifuge",
+        "location": "GMP suite A",
+        "serial_number": "S-1",
+        "status": "in_service",
+        "calibration_due": "",
+        "notes": "",
+    }
     r = b.post("/equipment/new", form)
     assert r.status_code == 400
     html = _html(r)

@@ -5,6 +5,7 @@ letting a stranger lock an account). Defaults: 5 free failures per name, 20
 per address, then 30 s doubled per further failure up to 15 min, counted
 from the login_attempt table (so every worker and server agrees).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,8 +26,13 @@ WRONG = "wrong-password-123"
 
 
 def login(b: Browser, username, password=PASSWORD, addr="127.0.0.1", **kw):
-    return b.post("/login", {"username": username, "password": password}, token_from="/login",
-                  environ_base={"REMOTE_ADDR": addr}, **kw)
+    return b.post(
+        "/login",
+        {"username": username, "password": password},
+        token_from="/login",
+        environ_base={"REMOTE_ADDR": addr},
+        **kw,
+    )
 
 
 def alert(resp) -> str:
@@ -49,7 +55,10 @@ def sessions_of(uid) -> int:
 
 
 def throttled(resp, wait: str) -> bool:
-    return resp.status_code == 200 and alert(resp) == f"{NEUTRAL} Too many failed sign-ins: wait {wait} before trying again."
+    return (
+        resp.status_code == 200
+        and alert(resp) == f"{NEUTRAL} Too many failed sign-ins: wait {wait} before trying again."
+    )
 
 
 def fail(b, username, n, addr="127.0.0.1"):
@@ -59,6 +68,7 @@ def fail(b, username, n, addr="127.0.0.1"):
 
 
 # --- per account name -------------------------------------------------------------------
+
 
 def test_five_failures_are_free_and_the_right_password_still_works(app, make_user, browser):
     uid = make_user("alice")
@@ -175,15 +185,23 @@ def test_a_throttled_attempt_is_audited_but_stores_no_failure(app, make_user, br
 
 
 def test_throttle_settings_come_from_the_environment(monkeypatch, database_url, tmp_path):
-    for name, value in (("LOGIN_FREE_FAILURES_PER_ACCOUNT", "3"), ("LOGIN_FREE_FAILURES_PER_ADDRESS", "9"),
-                        ("LOGIN_FIRST_DELAY_SECONDS", "5"), ("LOGIN_MAX_DELAY_SECONDS", "60"),
-                        ("LOGIN_THROTTLE_WINDOW_HOURS", "2")):
+    for name, value in (
+        ("LOGIN_FREE_FAILURES_PER_ACCOUNT", "3"),
+        ("LOGIN_FREE_FAILURES_PER_ADDRESS", "9"),
+        ("LOGIN_FIRST_DELAY_SECONDS", "5"),
+        ("LOGIN_MAX_DELAY_SECONDS", "60"),
+        ("LOGIN_THROTTLE_WINDOW_HOURS", "2"),
+    ):
         monkeypatch.setenv(f"LIMS_{name}", value)
     a = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "t"))
     try:
-        assert (a.config["LOGIN_FREE_FAILURES_PER_ACCOUNT"], a.config["LOGIN_FREE_FAILURES_PER_ADDRESS"],
-                a.config["LOGIN_FIRST_DELAY_SECONDS"], a.config["LOGIN_MAX_DELAY_SECONDS"],
-                a.config["LOGIN_THROTTLE_WINDOW_HOURS"]) == (3, 9, 5, 60, 2)
+        assert (
+            a.config["LOGIN_FREE_FAILURES_PER_ACCOUNT"],
+            a.config["LOGIN_FREE_FAILURES_PER_ADDRESS"],
+            a.config["LOGIN_FIRST_DELAY_SECONDS"],
+            a.config["LOGIN_MAX_DELAY_SECONDS"],
+            a.config["LOGIN_THROTTLE_WINDOW_HOURS"],
+        ) == (3, 9, 5, 60, 2)
     finally:
         a.extensions["lims_db"].dispose()
 
@@ -198,6 +216,7 @@ def test_app_config_changes_the_free_failures_and_the_first_delay(app, make_user
 
 
 # --- per source address -----------------------------------------------------------------------
+
 
 def test_twenty_failures_from_one_address_are_free_the_21st_makes_it_wait(app, make_user, browser, clock):
     uid = make_user("alice")
@@ -241,6 +260,7 @@ def test_spoofed_forwarded_for_does_not_escape_the_address_throttle(app, make_us
 
 
 # --- bad input never gives a 500 and stores nothing but the failure ---------------------------
+
 
 @pytest.mark.parametrize("name", ["x" * 64, "名字", "a'; DROP TABLE app_user; --", "%", "_"])
 def test_odd_names_are_throttled_like_any_other(app, browser, name):

@@ -1,5 +1,6 @@
 """A creating form sent twice creates one record; the replay shows the record created the first time
 (issue 16, "A double-submitted donation receipt creates two donations")."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ declares who may use it; object-level checks (editing an id in a URL never
 reaches a record the role may not touch). Plus CSRF on every state-changing
 form: a POST without a token is refused with a message and stores nothing.
 """
+
 from __future__ import annotations
 
 import html
@@ -28,6 +29,7 @@ CSRF_MESSAGE = "The form had expired or did not come from this application, so n
 
 
 # --- helpers ------------------------------------------------------------------
+
 
 def text(resp) -> str:
     return html.unescape(resp.get_data(as_text=True))
@@ -92,21 +94,35 @@ def request_as(b: Browser, rule, url):
 
 def make_equipment(app, as_user, creator="tech0"):
     tech = as_user(creator, roles=["technician"])
-    r = tech.post("/equipment/new", {"code": "EQ-BAL-01", "name": "Balance", "kind": "balance", "location": "Lab 2",
-                                     "serial_number": "B-1", "status": "in_service", "calibration_due": "", "notes": ""})
+    r = tech.post(
+        "/equipment/new",
+        {
+            "code": "EQ-BAL-01",
+            "name": "Balance",
+            "kind": "balance",
+            "location": "Lab 2",
+            "serial_number": "B-1",
+            "status": "in_service",
+            "calibration_due": "",
+            "notes": "",
+        },
+    )
     assert r.status_code == 302, text(r)
     return int(urlsplit(r.headers["Location"]).path.rstrip("/").split("/")[-1])
 
 
 # --- every endpoint declares its access ------------------------------------------------
 
+
 def test_every_endpoint_declares_who_may_use_it(app):
     missing = [r.endpoint for r in app.url_map.iter_rules() if declaration(app, r.endpoint) is None]
     assert missing == []
     for r in app.url_map.iter_rules():
         decl = declaration(app, r.endpoint)
-        assert decl in (PUBLIC, AUTHENTICATED) or (isinstance(decl, frozenset) and decl and decl <= set(ROLES)), \
-            (r.endpoint, decl)
+        assert decl in (PUBLIC, AUTHENTICATED) or (isinstance(decl, frozenset) and decl and decl <= set(ROLES)), (
+            r.endpoint,
+            decl,
+        )
 
 
 def test_only_the_expected_endpoints_are_public(app):
@@ -125,8 +141,17 @@ def test_admin_and_audit_routes_are_limited_to_their_roles(app):
 
 # The only state-changing routes an admin-only account may use: account administration, its own sign-in,
 # session, password and language, and the bulk export of batch reports already on file (a copy, not a change).
-ADMIN_NON_GMP_WRITES = {"admin.create_user", "admin.edit_user", "admin.account_action", "admin.reset_password",
-                        "auth.login", "auth.logout", "auth.change_password", "core.profile", "reports.request_export"}
+ADMIN_NON_GMP_WRITES = {
+    "admin.create_user",
+    "admin.edit_user",
+    "admin.account_action",
+    "admin.reset_password",
+    "auth.login",
+    "auth.logout",
+    "auth.change_password",
+    "core.profile",
+    "reports.request_export",
+}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -160,8 +185,15 @@ def test_an_admin_only_account_reaches_no_gmp_write_route(app, as_user):
             assert r.status_code == 403, (rule.endpoint, url, r.status_code)
             assert FORBIDDEN in text(r)
             checked.append(rule.endpoint)
-    assert {"storage.create_location", "jobs.dispose", "equipment.create", "equipment.approve", "donors.create",
-            "lookback.create", "courses.administer"} <= set(checked)
+    assert {
+        "storage.create_location",
+        "jobs.dispose",
+        "equipment.create",
+        "equipment.approve",
+        "donors.create",
+        "lookback.create",
+        "courses.administer",
+    } <= set(checked)
     assert len(set(checked)) >= 40
     assert audit_count() == before
 
@@ -189,8 +221,11 @@ def test_a_legacy_account_combining_admin_and_qa_cannot_sign(app, as_user, make_
     b = Browser(app.test_client())
     assert b.login("legacy").status_code == 302
     before = audit_count()
-    r = b.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
-               token_from=f"/equipment/{eq_id}")
+    r = b.post(
+        f"/equipment/{eq_id}/approve",
+        {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
+        token_from=f"/equipment/{eq_id}",
+    )
     assert r.status_code == 403
     assert "Administrator accounts cannot sign GMP records" in text(r)
     with transaction(Actor(None, "test"), write=False) as s:
@@ -204,6 +239,7 @@ def test_declaration_of_an_unknown_endpoint_is_none(app):
 
 
 # --- deny by default on a fresh app -------------------------------------------------
+
 
 def test_undeclared_route_is_refused_even_to_an_admin(database_url, make_user, clock, tmp_path):
     fresh = create_app(TestConfig, DATABASE_URL=database_url, BACKUP_DIR=str(tmp_path / "fresh"))
@@ -251,6 +287,7 @@ def test_undeclared_route_is_refused_even_to_an_admin(database_url, make_user, c
 
 # --- anonymous users are sent to sign in ---------------------------------------------------
 
+
 def test_anonymous_get_of_every_protected_page_redirects_to_login(app, browser):
     checked = 0
     for rule in protected_rules(app):
@@ -282,6 +319,7 @@ def test_public_pages_open_without_sign_in(app, browser):
 
 
 # --- role refusal: every roles-declared route refuses every other role ------------------------
+
 
 @pytest.fixture
 def role_browsers(app, as_user):
@@ -328,8 +366,11 @@ def test_qa_cannot_deactivate_a_user_and_nothing_is_stored(app, as_user, make_us
     victim = make_user("victim")
     qa = as_user("qa1", roles=["qa"])
     before_rows, before = audit_count(), user_row(victim)
-    r = qa.post(f"/admin/users/{victim}/deactivate", {"act-version": before.version, "act-reason": "leaving"},
-                token_from="/profile")
+    r = qa.post(
+        f"/admin/users/{victim}/deactivate",
+        {"act-version": before.version, "act-reason": "leaving"},
+        token_from="/profile",
+    )
     assert r.status_code == 403 and FORBIDDEN in text(r)
     after = user_row(victim)
     assert after.active is True and after.version == before.version
@@ -357,8 +398,11 @@ def test_technician_cannot_approve_equipment(app, as_user):
     eq_id = make_equipment(app, as_user)
     tech2 = as_user("tech2", roles=["technician"])
     before = audit_count()
-    r = tech2.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
-                   token_from=f"/equipment/{eq_id}")
+    r = tech2.post(
+        f"/equipment/{eq_id}/approve",
+        {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
+        token_from=f"/equipment/{eq_id}",
+    )
     assert r.status_code == 403 and FORBIDDEN in text(r)
     assert audit_count() == before
     assert audit_rows(app, action="sign") == []
@@ -369,13 +413,17 @@ def test_technician_cannot_approve_equipment(app, as_user):
 def test_qa_can_approve_equipment(app, as_user):
     eq_id = make_equipment(app, as_user)
     qa = as_user("qa1", roles=["qa"])
-    r = qa.post(f"/equipment/{eq_id}/approve", {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
-                token_from=f"/equipment/{eq_id}")
+    r = qa.post(
+        f"/equipment/{eq_id}/approve",
+        {"sign-version": f"{eq_id}@1", "sign-password": PASSWORD},
+        token_from=f"/equipment/{eq_id}",
+    )
     assert r.status_code == 302, text(r)
     assert len(audit_rows(app, action="sign", record_id=str(eq_id))) == 1
 
 
 # --- object level: editing the id in the URL ------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["technician", "qa", "clinician"])
 def test_non_admin_cannot_open_another_users_record_by_id(app, as_user, make_user, role):
@@ -387,9 +435,17 @@ def test_non_admin_cannot_open_another_users_record_by_id(app, as_user, make_use
         assert r.status_code == 403, uid
         assert "Other Person" not in text(r)
     before = user_row(other)
-    r = b.post(f"/admin/users/{other}/edit", {"edit-version": before.version, "edit-full_name": "Hijacked",
-                                              "edit-roles": ["admin"], "edit-language": "en", "edit-reason": "x"},
-               token_from="/profile")
+    r = b.post(
+        f"/admin/users/{other}/edit",
+        {
+            "edit-version": before.version,
+            "edit-full_name": "Hijacked",
+            "edit-roles": ["admin"],
+            "edit-language": "en",
+            "edit-reason": "x",
+        },
+        token_from="/profile",
+    )
     assert r.status_code == 403
     after = user_row(other)
     assert (after.full_name, after.roles, after.version) == ("Other Person", "technician", before.version)
@@ -422,6 +478,7 @@ def test_unknown_equipment_id_is_a_404_page(app, as_user):
 
 # --- CSRF ---------------------------------------------------------------------------
 
+
 def test_post_without_csrf_to_equipment_new_is_refused(app, as_user):
     tech = as_user("tech1", roles=["technician"])
     before = audit_count()
@@ -437,8 +494,10 @@ def test_post_without_csrf_to_equipment_new_is_refused(app, as_user):
 def test_post_with_a_forged_csrf_token_is_refused(app, as_user):
     tech = as_user("tech1", roles=["technician"])
     before = audit_count()
-    r = tech.post("/equipment/new", {"csrf_token": "forged", "code": "EQ-CSRF-02", "name": "x", "kind": "other",
-                                     "status": "in_service"})
+    r = tech.post(
+        "/equipment/new",
+        {"csrf_token": "forged", "code": "EQ-CSRF-02", "name": "x", "kind": "other", "status": "in_service"},
+    )
     assert r.status_code == 400 and CSRF_MESSAGE in text(r)
     assert audit_count() == before
 
@@ -446,8 +505,17 @@ def test_post_with_a_forged_csrf_token_is_refused(app, as_user):
 def test_post_without_csrf_to_admin_users_new_is_refused(app, as_user):
     admin = as_user("root", roles=["admin"])
     before = audit_count()
-    r = admin.post("/admin/users/new", {"username": "sneaky", "full_name": "Sneaky", "roles": ["admin"],
-                                        "language": "en", "password": "Temporary-Pass-2026"}, csrf=False)
+    r = admin.post(
+        "/admin/users/new",
+        {
+            "username": "sneaky",
+            "full_name": "Sneaky",
+            "roles": ["admin"],
+            "language": "en",
+            "password": "Temporary-Pass-2026",
+        },
+        csrf=False,
+    )
     assert r.status_code == 400 and CSRF_MESSAGE in text(r)
     assert audit_count() == before
     with transaction(Actor(None, "test"), write=False) as s:

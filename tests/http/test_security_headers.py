@@ -3,6 +3,7 @@
 "Cookies Secure (when served over HTTPS), HttpOnly, SameSite=Lax; CSP, frame,
 nosniff and referrer headers."
 """
+
 from __future__ import annotations
 
 import pytest
@@ -50,6 +51,7 @@ def signed_in(as_user):
 
 # --- CSP ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url", PAGES)
 def test_csp_has_no_unsafe_inline_and_forbids_framing(app, signed_in, url):
     r = signed_in.get(url)
@@ -80,6 +82,7 @@ def test_pages_carry_no_inline_script_or_style(app, signed_in):
 
 
 # --- other headers --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", PAGES)
 def test_nosniff_frame_and_referrer_headers(app, signed_in, url):
@@ -117,6 +120,7 @@ def test_static_files_may_be_cached(app, browser):
 
 # --- session cookie -----------------------------------------------------------------------------
 
+
 def test_session_cookie_is_httponly_and_samesite_lax(app, browser):
     r = browser.get("/login")  # the CSRF token opens the session
     c = session_set_cookie(r)
@@ -140,8 +144,12 @@ def test_session_cookie_is_secure_over_https(app, make_user):
     c = session_set_cookie(r)
     assert "secure" in attrs(c) and "httponly" in attrs(c) and samesite(c) == "Lax"
     token = csrf_from(r.get_data(as_text=True))
-    r = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
-                    data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
     assert r.status_code == 302
     assert "secure" in attrs(session_set_cookie(r))
 
@@ -175,8 +183,12 @@ def test_https_login_without_referer_is_refused(app, make_user):
     client = app.test_client()
     r = client.get("/login", base_url="https://localhost")
     token = csrf_from(r.get_data(as_text=True))
-    r = client.post("/login", base_url="https://localhost", headers={"Referer": "https://evil.example/"},
-                    data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://evil.example/"},
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
     assert r.status_code == 400
     assert "nothing was saved" in r.get_data(as_text=True)
     with transaction(Actor(None, "test"), write=False) as s:
@@ -184,6 +196,7 @@ def test_https_login_without_referer_is_refused(app, make_user):
 
 
 # --- behind a reverse proxy (nginx terminates TLS) -------------------------------------------
+
 
 def _proxied_app(database_url, clock, tmp_path, proxy_fix):
     from config import TestConfig
@@ -232,8 +245,12 @@ def test_hsts_after_an_https_login(app, make_user):
     make_user("alice")
     client = app.test_client()
     token = csrf_from(client.get("/login", base_url="https://localhost").get_data(as_text=True))
-    r = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
-                    data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
     assert r.status_code == 302 and r.headers[HSTS] == "max-age=31536000"
 
 

@@ -17,6 +17,7 @@ What is not the application's English is left out, built from the sources rather
 PENDING lists what other branches of issue 17 change (audit tables, label layout names, report files): the
 integrator deletes each entry once that branch is merged, and the crawl then covers it.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,8 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from sqlalchemy import MetaData, String, Table, Text, inspect, select as sa_select
+from sqlalchemy import MetaData, String, Table, Text, inspect
+from sqlalchemy import select as sa_select
 
 from lims import i18n_build
 from lims.audit.trail import change_reason
@@ -41,17 +43,59 @@ SKIP_PATH = re.compile(r"^/(static/|logout)")
 
 # Not English prose in either language: abbreviations, units, standards and product names the Chinese text keeps.
 TECHNICAL = {
-    "ctcae", "meddra", "fmt", "gmp", "lims", "pdf", "zpl", "csv", "recist", "lot", "ecog", "tnm", "bmi", "sae",
-    "susar", "cst", "utc", "hiv", "htlv", "hbsag", "hcv", "hev", "hav", "cmv", "ebv", "vca", "igm", "igg", "pcr",
-    "esbl", "cre", "vre", "mrsa", "stec", "epec", "sars", "cov", "mdro", "cron", "dpi", "qr", "dmso", "rna",
-    "zip", "ich", "zebra", "bristol",  # file format, ICH E2A, the printer maker, the Bristol stool scale
+    "ctcae",
+    "meddra",
+    "fmt",
+    "gmp",
+    "lims",
+    "pdf",
+    "zpl",
+    "csv",
+    "recist",
+    "lot",
+    "ecog",
+    "tnm",
+    "bmi",
+    "sae",
+    "susar",
+    "cst",
+    "utc",
+    "hiv",
+    "htlv",
+    "hbsag",
+    "hcv",
+    "hev",
+    "hav",
+    "cmv",
+    "ebv",
+    "vca",
+    "igm",
+    "igg",
+    "pcr",
+    "esbl",
+    "cre",
+    "vre",
+    "mrsa",
+    "stec",
+    "epec",
+    "sars",
+    "cov",
+    "mdro",
+    "cron",
+    "dpi",
+    "qr",
+    "dmso",
+    "rna",
+    "zip",
+    "ich",
+    "zebra",
+    "bristol",  # file format, ICH E2A, the printer maker, the Bristol stool scale
     "english",  # the language menu names each language in itself (English, 简体中文)
 }
 
 # PENDING (issue 17): English that other helpers' branches replace. Each entry: (path regex, element marker, why).
 # The element marker is a substring of an element's start tag; that element's subtree is left out on matching pages.
 PENDING: list[tuple[str, str, str]] = []
-
 
 
 def _audit_table(*headers: str) -> re.Pattern:
@@ -91,7 +135,7 @@ def application_english() -> set[str]:
     for msg in i18n_build.extract_messages():
         if not msg.id:
             continue
-        for text in (msg.id if isinstance(msg.id, (list, tuple)) else [msg.id]):
+        for text in msg.id if isinstance(msg.id, (list, tuple)) else [msg.id]:
             words |= _words(TEMPLATE_VAR.sub(" ", PLACEHOLDER.sub(" ", text)))
     return words - TECHNICAL
 
@@ -139,8 +183,11 @@ class VisibleText(HTMLParser):
 
     def _left_out(self, tag, attrs, raw) -> bool:
         a = dict(attrs)
-        return (tag in ("script", "style", "code", "template") or a.get("lang") == "en"
-                or any(m and m in raw for m in self.pending_markers))
+        return (
+            tag in ("script", "style", "code", "template")
+            or a.get("lang") == "en"
+            or any(m and m in raw for m in self.pending_markers)
+        )
 
     def handle_starttag(self, tag, attrs):
         if tag == "a" and dict(attrs).get("href"):
@@ -204,7 +251,7 @@ def crawl(app, client) -> dict[str, str]:
             continue
         try:
             endpoint, _args = adapter.match(urlsplit(url).path, method="GET")
-        except Exception:  # noqa: BLE001 - not a route of the app (an anchor, a static file)
+        except Exception:
             continue
         if per_endpoint[endpoint] >= MAX_PER_ENDPOINT:
             continue
@@ -253,18 +300,22 @@ def english_on(url: str, html: str, english: set[str], excused: set[str]) -> dic
         for part in re.split(r"[-'’]", m.group(0)):
             w = part.casefold()
             if len(w) >= 3 and w in english and w not in excused and w not in found:
-                found[w] = text[max(0, m.start() - 40):m.end() + 40]
+                found[w] = text[max(0, m.start() - 40) : m.end() + 40]
     return found
 
 
 def test_the_visible_text_rule_leaves_out_scripts_code_and_english_catalogue_texts():
     parser = VisibleText(['class="history'])
-    parser.feed('<p>结果 <b>ok</b><script>var shown = 1</script><code>expire</code><span lang="en">Mild pain</span>'
-                '<br><details class="history"><summary>Changes</summary></details> 完成</p>')
+    parser.feed(
+        '<p>结果 <b>ok</b><script>var shown = 1</script><code>expire</code><span lang="en">Mild pain</span>'
+        '<br><details class="history"><summary>Changes</summary></details> 完成</p>'
+    )
     assert parser.text() == "结果 ok 完成"
     parser = VisibleText()
-    parser.feed('<input name="q" placeholder="Search terms"><span title="Expired"></span><input type="submit" value="Go">'
-                '<input type="hidden" value="hidden">')
+    parser.feed(
+        '<input name="q" placeholder="Search terms"><span title="Expired"></span><input type="submit" value="Go">'
+        '<input type="hidden" value="hidden">'
+    )
     assert parser.text() == "Search terms Expired Go"
     assert _words("Re-screening of donor's %(x)s") == {"screening", "donor", "'s"} - {"'s"}
 

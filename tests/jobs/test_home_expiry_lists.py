@@ -1,5 +1,6 @@
 """The home page agrees with the record: expired units are listed as expired, still in stock, with the way to
 discard them, and never as "expiring within 7 days" (issue 16, item 5)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,7 +14,7 @@ from tests.manufacturing.flow import ok
 
 def test_an_expired_unit_is_listed_as_expired_with_the_discard_link_not_as_expiring(app, clinic):
     now = utcnow()
-    craft_unit(UNITS[0], expires_at=now - timedelta(minutes=1))            # expired, the job has not run yet
+    craft_unit(UNITS[0], expires_at=now - timedelta(minutes=1))  # expired, the job has not run yet
     craft_unit(UNITS[1], expires_at=now + timedelta(days=3), expiry_date=(now + timedelta(days=2)).date())
     home = clinic.tech.get("/")
     expired, expiring = section(home, "due-expired"), section(home, "due-expiring")

@@ -1,14 +1,16 @@
 """Scheduled jobs against the database: each boundary crossed with the clock, the change audited as the
 scheduler, each slot run once (also under concurrency on PostgreSQL), failures recorded and shown, the
 retained-sample disposal over HTTP, the CLI and the scheduler's configuration."""
+
 from __future__ import annotations
 
 import json
 import re
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from lims.db import Actor, transaction
 from lims.jobs import runner
 from lims.jobs.models import JobRun, RetainedDisposal
@@ -27,7 +29,7 @@ EXPIRED_REASON = "expiry or thaw window passed"
 
 
 def counts(r: JobRun) -> dict:
-    assert r is not None and r.outcome == "ok", (r and r.error)
+    assert r is not None and r.outcome == "ok", r and r.error
     return json.loads(r.counts)
 
 
@@ -36,8 +38,10 @@ def job_runs(job: str) -> list[JobRun]:
 
 
 def status_changes(app, entity: str, record_id: str) -> list[tuple]:
-    return [(x.old_value, x.new_value, x.reason, x.user_name)
-            for x in audit_rows(app, entity=entity, record_id=record_id, field="status", action="update")]
+    return [
+        (x.old_value, x.new_value, x.reason, x.user_name)
+        for x in audit_rows(app, entity=entity, record_id=record_id, field="status", action="update")
+    ]
 
 
 def section(resp, sid: str) -> str:
@@ -45,11 +49,12 @@ def section(resp, sid: str) -> str:
     html = " ".join(page_text(resp).split())
     if f'id="{sid}"' not in html:
         return ""
-    part = html[html.index(f'id="{sid}"'):]
-    return part[:part.index("</section>")]
+    part = html[html.index(f'id="{sid}"') :]
+    return part[: part.index("</section>")]
 
 
 # --- expiry --------------------------------------------------------------------------------------------
+
 
 def test_unit_expires_at_its_expiry_instant_and_the_batch_when_all_units_did(app, clinic):
     t = lab(TODAY + timedelta(days=2), 12, 0)  # 04:00 UTC: a slot boundary
@@ -112,6 +117,7 @@ def test_an_issued_unit_past_its_thaw_window_stays_with_its_dose_and_is_listed_t
 
 # --- donor eligibility ------------------------------------------------------------------------------------
 
+
 def test_donor_due_for_rescreening_seven_days_ahead_and_expired_the_day_after(app, mfg, clock):
     from lims.donors.donation_day import can_donate
     from lims.donors.models import Donor
@@ -138,7 +144,11 @@ def test_donor_due_for_rescreening_seven_days_ahead_and_expired_the_day_after(ap
     donor = flow.row(Donor, code="D-0001")
     assert donor.status == "screening_expired"
     assert status_changes(app, "donor", "D-0001")[-1] == (
-        "eligible", "screening_expired", f"eligibility ended on {until}: re-screening needed", SYSTEM)
+        "eligible",
+        "screening_expired",
+        f"eligibility ended on {until}: re-screening needed",
+        SYSTEM,
+    )
     assert runner.run("donor_eligibility", lab(until + timedelta(days=1), 23, 59)) is None  # same lab day
 
     with transaction(Actor(None, "t"), write=False) as s:
@@ -150,12 +160,22 @@ def test_donor_due_for_rescreening_seven_days_ahead_and_expired_the_day_after(ap
 
 # --- SAE deadlines ----------------------------------------------------------------------------------------
 
+
 def test_missed_sae_deadline_is_flagged_once_by_the_scheduler(app, clinic):
     from lims.clinical.ae_models import AdverseEvent
 
     given_dose(clinic)
-    ok(record(clinic.nurse, grade="3", seriousness=["hospitalisation"], expected="no", attribution_fmt="unrelated",
-              attribution_cotherapy="unlikely", aware_at=local(TODAY, 10, 59)))
+    ok(
+        record(
+            clinic.nurse,
+            grade="3",
+            seriousness=["hospitalisation"],
+            expected="no",
+            attribution_fmt="unrelated",
+            attribution_cotherapy="unlikely",
+            aware_at=local(TODAY, 10, 59),
+        )
+    )
     aware = lab(TODAY, 10, 59)  # due 02:59 UTC: +24 h is in the 02:45 slot, +24 h 1 min in the 03:00 slot
     ae = flow.row(AdverseEvent, code="AE-0001")
     assert ae.ethics_due_at == aware + timedelta(hours=24) and ae.regulatory_due_at is None
@@ -164,24 +184,35 @@ def test_missed_sae_deadline_is_flagged_once_by_the_scheduler(app, clinic):
         return audit_rows(app, action="deadline_missed", entity="adverse_event", record_id="AE-0001")
 
     assert counts(runner.run("sae_deadlines", aware + timedelta(hours=24))) == {
-        "missed": 0, "newly_flagged": 0, "due_within_24h": 1}
+        "missed": 0,
+        "newly_flagged": 0,
+        "due_within_24h": 1,
+    }
     assert flagged() == []
     assert counts(runner.run("sae_deadlines", aware + timedelta(hours=24, minutes=1))) == {
-        "missed": 1, "newly_flagged": 1, "due_within_24h": 0}
+        "missed": 1,
+        "newly_flagged": 1,
+        "due_within_24h": 0,
+    }
     rows = flagged()
     assert [(x.field, x.user_name, x.reason) for x in rows] == [
-        ("ethics", SYSTEM, "SAE report deadline passed unreported")]
+        ("ethics", SYSTEM, "SAE report deadline passed unreported")
+    ]
     assert counts(runner.run("sae_deadlines", aware + timedelta(hours=24, minutes=16))) == {
-        "missed": 1, "newly_flagged": 0, "due_within_24h": 0}
+        "missed": 1,
+        "newly_flagged": 0,
+        "due_within_24h": 0,
+    }
     assert len(flagged()) == 1
 
 
 # --- exactly once ------------------------------------------------------------------------------------------
 
+
 def test_a_slot_runs_once(app):
-    now = datetime(2026, 11, 23, 2, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 2, 5, tzinfo=UTC)
     first = runner.run("quarantine_clearance", now)
-    assert counts(first) == {"ready_for_review": 0} and first.slot == datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    assert counts(first) == {"ready_for_review": 0} and first.slot == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     assert runner.run("quarantine_clearance", now + timedelta(minutes=50)) is None
     assert len(job_runs("quarantine_clearance")) == 1
     assert counts(runner.run("quarantine_clearance", now + timedelta(minutes=55)))  # the next hour's slot
@@ -195,7 +226,7 @@ def test_concurrent_runners_claim_a_slot_once(app, backend, request):
     flow.to_quarantine(lab_)
     codes = [u.code for u in flow.rows(DoseUnit, lot=LOT)]
     assert codes
-    now = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
     for code in codes:
         craft_unit(code, expires_at=now - timedelta(hours=1))
 
@@ -207,7 +238,7 @@ def test_concurrent_runners_claim_a_slot_once(app, backend, request):
             with app.app_context():
                 barrier.wait(timeout=10)
                 results.append(runner.run("expire", now))
-        except Exception as err:  # noqa: BLE001 - reported below
+        except Exception as err:
             errors.append(err)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -223,15 +254,24 @@ def test_concurrent_runners_claim_a_slot_once(app, backend, request):
     for code in codes:
         assert unit_row(code).status == "expired"
         assert [x for x in status_changes(app, "dose_unit", code) if x[1] == "expired"] == [
-            ("quarantine", "expired", EXPIRED_REASON, SYSTEM)]
+            ("quarantine", "expired", EXPIRED_REASON, SYSTEM)
+        ]
 
 
 # --- failures ------------------------------------------------------------------------------------------------
 
+
 def test_a_run_left_running_by_a_dead_process_is_shown_to_qa_when_its_lease_expires(app, as_user, clock):
     with transaction(Actor(None, "test")) as s:
-        s.add(JobRun(job="expire", slot=clock.now() - timedelta(hours=2), runner="gone:1:dead",
-                     started_at=clock.now() - timedelta(seconds=100), lease_until=clock.now() + timedelta(seconds=20)))
+        s.add(
+            JobRun(
+                job="expire",
+                slot=clock.now() - timedelta(hours=2),
+                runner="gone:1:dead",
+                started_at=clock.now() - timedelta(seconds=100),
+                lease_until=clock.now() + timedelta(seconds=20),
+            )
+        )
     qa = as_user("qa8", roles=["qa"])
     assert "stalled" not in section(qa.get("/"), "due-failed-jobs")
     clock.advance(seconds=21)  # the lease expired: not an hour later
@@ -255,7 +295,7 @@ def test_a_failing_job_is_recorded_and_shown_to_qa(app, as_user, monkeypatch, cl
     failed = section(qa.get("/"), "due-failed-jobs")
     assert "quarantine_clearance" in failed and "RuntimeError: disk on fire" in failed
     page = " ".join(page_text(qa.get("/jobs/")).split())
-    runs = page[page.index('id="job-runs"'):]
+    runs = page[page.index('id="job-runs"') :]
     assert "quarantine_clearance" in runs and "failed" in runs and "RuntimeError: disk on fire" in runs
 
     tech = as_user("tech9", roles=["technician"])
@@ -264,6 +304,7 @@ def test_a_failing_job_is_recorded_and_shown_to_qa(app, as_user, monkeypatch, cl
 
 
 # --- retained samples -----------------------------------------------------------------------------------------
+
 
 def test_retained_sample_is_disposed_of_only_after_its_keep_until_date(app, mfg, clock):
     ok(flow.receive(mfg))
@@ -292,7 +333,9 @@ def test_retained_sample_is_disposed_of_only_after_its_keep_until_date(app, mfg,
     clock.set(lab(day_after, 10, 0))
     flow.relogin(mfg)
     listed = due_list()
-    assert flow.DONATION in listed and f"kept until {keep}" in listed and url in mfg.tech.get("/").get_data(as_text=True)
+    assert (
+        flow.DONATION in listed and f"kept until {keep}" in listed and url in mfg.tech.get("/").get_data(as_text=True)
+    )
     assert counts(runner.run("retained_samples", clock.now())) == {"due_for_disposal": 1}
     r = dispose(day_after, method="")
     assert r.status_code == 400 and "Enter how the sample was disposed of." in page_text(r)
@@ -313,6 +356,7 @@ def test_retained_sample_is_disposed_of_only_after_its_keep_until_date(app, mfg,
 
 
 # --- CLI and scheduler ------------------------------------------------------------------------------------------
+
 
 def test_run_jobs_command(app, clock):
     cli = app.test_cli_runner()
@@ -352,13 +396,14 @@ def test_scheduler_configuration(app):
     for name, job in JOBS.items():
         fire = jobs[name].trigger.get_next_fire_time(None, now)
         if job.every_minutes:  # interval runs start on slot boundaries, so each run falls in its own slot
-            assert fire.astimezone(timezone.utc) == interval_slot(fire, job.every_minutes), name
+            assert fire.astimezone(UTC) == interval_slot(fire, job.every_minutes), name
             assert timedelta(0) < fire - now <= timedelta(minutes=job.every_minutes), name
         else:
             assert fire == datetime(2026, 11, 24, *job.at, tzinfo=shanghai), name
 
 
 # --- audit checkpoint ----------------------------------------------------------------------------------
+
 
 def test_daily_audit_checkpoint_verifies_the_trail_and_writes_its_head_outside_the_database(app, clock, make_user):
     from sqlalchemy import text

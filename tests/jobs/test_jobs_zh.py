@@ -2,6 +2,7 @@
 
 The job's code (what ``lims run-jobs`` takes) stays on the page as a literal; the counts keep the stored JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,25 @@ from tests.conftest import page_text
 def _runs_text(resp) -> str:
     """The visible text of the runs table, without the literal identifiers in <code> elements."""
     html = page_text(resp)
-    html = html[html.index('id="job-runs"'):]
+    html = html[html.index('id="job-runs"') :]
     html = re.sub(r"<code\b.*?</code>", " ", html, flags=re.S)
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def _a_finished_run(clock):
     with transaction(Actor(None, "test")) as s:
-        s.add(JobRun(job="expire", slot=clock.now() - timedelta(hours=1), runner="host:1:abc", outcome="ok",
-                     started_at=clock.now() - timedelta(minutes=59), finished_at=clock.now() - timedelta(minutes=58),
-                     lease_until=clock.now(), counts=json.dumps({"batches_expired": 1, "units_expired": 12})))
+        s.add(
+            JobRun(
+                job="expire",
+                slot=clock.now() - timedelta(hours=1),
+                runner="host:1:abc",
+                outcome="ok",
+                started_at=clock.now() - timedelta(minutes=59),
+                finished_at=clock.now() - timedelta(minutes=58),
+                lease_until=clock.now(),
+                counts=json.dumps({"batches_expired": 1, "units_expired": 12}),
+            )
+        )
 
 
 def test_a_run_shows_its_job_title_and_labelled_counts_in_chinese(app, as_user, clock):
@@ -40,26 +50,47 @@ def test_a_run_shows_its_job_title_and_labelled_counts_in_chinese(app, as_user, 
 
 def test_the_job_table_and_home_list_name_jobs_by_title(app, as_user, clock):
     with transaction(Actor(None, "test")) as s:
-        s.add(JobRun(job="quarantine_clearance", slot=clock.now() - timedelta(hours=1), runner="host:1:abc",
-                     outcome="failed", error="RuntimeError: disk on fire", started_at=clock.now(),
-                     finished_at=clock.now(), lease_until=clock.now()))
+        s.add(
+            JobRun(
+                job="quarantine_clearance",
+                slot=clock.now() - timedelta(hours=1),
+                runner="host:1:abc",
+                outcome="failed",
+                error="RuntimeError: disk on fire",
+                started_at=clock.now(),
+                finished_at=clock.now(),
+                lease_until=clock.now(),
+            )
+        )
     zh = as_user("qa_zh", roles=["qa"], language="zh_CN")
     page = page_text(zh.get("/jobs/"))
-    jobs_table = " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<code\b.*?</code>", " ", page[:page.index('id="job-runs"')],
-                                                          flags=re.S)).split())
+    jobs_table = " ".join(
+        re.sub(
+            r"<[^>]+>", " ", re.sub(r"<code\b.*?</code>", " ", page[: page.index('id="job-runs"')], flags=re.S)
+        ).split()
+    )
     assert "隔离批次审核" in jobs_table and "quarantine_clearance" not in jobs_table
     home = page_text(zh.get("/"))
-    failed = home[home.index('id="due-failed-jobs"'):]
-    failed = failed[:failed.index("</section>")]
+    failed = home[home.index('id="due-failed-jobs"') :]
+    failed = failed[: failed.index("</section>")]
     assert "隔离批次审核" in failed
 
 
 def test_english_keeps_the_titles_in_english_and_unknown_count_keys_as_stored(app, as_user, clock):
     _a_finished_run(clock)
     with transaction(Actor(None, "test")) as s:
-        s.add(JobRun(job="retired_job", slot=clock.now() - timedelta(hours=3), runner="host:1:abc", outcome="ok",
-                     started_at=clock.now(), finished_at=clock.now(), lease_until=clock.now(),
-                     counts=json.dumps({"something_new": 3})))
+        s.add(
+            JobRun(
+                job="retired_job",
+                slot=clock.now() - timedelta(hours=3),
+                runner="host:1:abc",
+                outcome="ok",
+                started_at=clock.now(),
+                finished_at=clock.now(),
+                lease_until=clock.now(),
+                counts=json.dumps({"something_new": 3}),
+            )
+        )
     en = as_user("qa_en", roles=["qa"], language="en")
     runs = _runs_text(en.get("/jobs/"))
     assert "Expiry of units and batches" in runs and "units expired: 12" in runs

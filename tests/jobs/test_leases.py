@@ -7,12 +7,13 @@ work: every due unit expired exactly once (one audit row each), counted over the
 and the taker's. Before the lease expires nobody takes it over; the heartbeat extends it; of two takers
 behind a barrier exactly one wins; the dashboard shows the stalled run at lease expiry.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -78,7 +79,8 @@ def assert_each_unit_expired_once(app) -> None:
         assert unit_row(code).status == "expired"
         assert expired_rows(app, code) == [("available", "expired", EXPIRED_REASON, SYSTEM)], code
     assert [x for x in status_changes(app, "batch", LOT) if x[1] == "expired"] == [
-        ("released", "expired", "every unit expired", SYSTEM)]
+        ("released", "expired", "every unit expired", SYSTEM)
+    ]
 
 
 def test_a_killed_run_is_taken_over_once_its_lease_expires_and_its_units_expired_once(app, clinic, clock, monkeypatch):
@@ -130,8 +132,10 @@ def test_the_next_slot_takes_over_the_dead_run_of_an_earlier_slot(app, clinic, c
     dead = _killed_run(app, monkeypatch, clock)
     clock.advance(minutes=15)  # the next tick of the scheduler: another slot
     r = runner.run("expire", clock.now())
-    assert r.slot == dead.slot + timedelta(minutes=15) and json.loads(r.counts) == {"units_expired": 0,
-                                                                                    "batches_expired": 0}
+    assert r.slot == dead.slot + timedelta(minutes=15) and json.loads(r.counts) == {
+        "units_expired": 0,
+        "batches_expired": 0,
+    }
     old = flow.row(JobRun, id=dead.id)
     assert (old.outcome, old.takeovers) == ("ok", 1)
     assert json.loads(old.counts) == {"units_expired": len(UNITS), "batches_expired": 1}
@@ -190,7 +194,7 @@ def _race(app, fn, n: int = 2) -> list:
             with app.app_context():
                 barrier.wait(timeout=10)
                 out[i] = fn(i)
-        except Exception as err:  # noqa: BLE001 - reported below
+        except Exception as err:
             errors.append(err)
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
@@ -207,8 +211,11 @@ def test_two_takers_at_the_same_instant_exactly_one_wins(app, clinic, clock, mon
     dead = _killed_run(app, monkeypatch, clock)
     for rep in range(10):
         with transaction(Actor(None, "test")) as s:  # the run's owner died again
-            s.connection().execute(update(JobRun.__table__).where(JobRun.__table__.c.id == dead.id).values(
-                lease_until=clock.now() - S, takeovers=0, runner=f"dead:{rep}"))
+            s.connection().execute(
+                update(JobRun.__table__)
+                .where(JobRun.__table__.c.id == dead.id)
+                .values(lease_until=clock.now() - S, takeovers=0, runner=f"dead:{rep}")
+            )
         won = _race(app, lambda i: runner.take_over(dead.id, f"taker:{rep}:{i}"))
         assert sorted(won) == [False, True], rep
         r = flow.row(JobRun, id=dead.id)
@@ -239,7 +246,7 @@ def test_the_dashboard_shows_a_stalled_run_at_lease_expiry_and_its_takeover(app,
 
     def runs_page():
         page = " ".join(page_text(qa.get("/jobs/")).split())
-        return page[page.index('id="job-runs"'):]
+        return page[page.index('id="job-runs"') :]
 
     clock.advance(seconds=119)
     assert section(qa.get("/"), "due-failed-jobs") == "" and STALLED not in runs_page()
@@ -286,7 +293,7 @@ def test_a_run_that_stalls_after_every_takeover_is_left_to_qa(app, clinic, clock
 def test_migration_gives_runs_claimed_before_leases_an_expired_lease(tmp_path):
     """0016 on a database with a run left "running" by a dead pre-lease scheduler: it shows as stalled and is
     taken over; a finished run's lease ended when it finished."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import text
 
@@ -296,17 +303,25 @@ def test_migration_gives_runs_claimed_before_leases_an_expired_lease(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'old.sqlite'}")
     upgrade(db, "0013")
     with db.engine.begin() as c:
-        c.execute(text("INSERT INTO job_run (job, slot, runner, started_at, finished_at, outcome) VALUES "
-                       "('expire', '2026-11-23 02:00:00.000000', 'old:1', '2026-11-23 02:00:01.000000', NULL, 'running'),"
-                       "('expire', '2026-11-23 02:15:00.000000', 'old:1', '2026-11-23 02:15:01.000000',"
-                       " '2026-11-23 02:15:09.000000', 'ok')"))
+        c.execute(
+            text(
+                "INSERT INTO job_run (job, slot, runner, started_at, finished_at, outcome) VALUES "
+                "('expire', '2026-11-23 02:00:00.000000', 'old:1', '2026-11-23 02:00:01.000000', NULL, 'running'),"
+                "('expire', '2026-11-23 02:15:00.000000', 'old:1', '2026-11-23 02:15:01.000000',"
+                " '2026-11-23 02:15:09.000000', 'ok')"
+            )
+        )
     upgrade(db)
     with db.Session() as s:
         from sqlmodel import select
 
         rows = s.exec(select(JobRun).order_by(JobRun.id)).all()
-        utc = timezone.utc
+        utc = UTC
         assert [(r.lease_until, r.takeovers, r.taken_over_at) for r in rows] == [
-            (datetime(2026, 11, 23, 2, 0, 1, tzinfo=utc), 0, None), (datetime(2026, 11, 23, 2, 15, 9, tzinfo=utc), 0, None)]
-        assert rows[0].stalled(datetime(2026, 11, 23, 2, 0, 2, tzinfo=utc)) and not rows[1].stalled(datetime.max.replace(tzinfo=utc))
+            (datetime(2026, 11, 23, 2, 0, 1, tzinfo=utc), 0, None),
+            (datetime(2026, 11, 23, 2, 15, 9, tzinfo=utc), 0, None),
+        ]
+        assert rows[0].stalled(datetime(2026, 11, 23, 2, 0, 2, tzinfo=utc)) and not rows[1].stalled(
+            datetime.max.replace(tzinfo=utc)
+        )
     db.dispose()

@@ -6,6 +6,7 @@ the state and the use-by minute the unit page shows.
 The cryovial stock is for retained samples: a unit ID does not fit on it and is refused in both formats (covered
 with its message in tests/manufacturing/test_labels_http.py); here it must be refused too, never cut.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,14 @@ from tests.manufacturing.flow import ok
 RELEASED, THAWED, EXPIRED = UNITS[0], UNITS[1], UNITS[2]
 QUARANTINED = "FMT-20261123-02-01"
 # What the label's status line starts with (English then Chinese), and whether it adds DO NOT USE.
-STATUS = {"released": ("RELEASED 已放行", False), "quarantined": ("QUARANTINE 待放行", False),
-          "thawed": ("RELEASED 已放行", False), "expired": ("EXPIRED 已过期", True), "held": ("ON HOLD 暂停使用", True), "recalled": ("RECALLED 已召回", True)}
+STATUS = {
+    "released": ("RELEASED 已放行", False),
+    "quarantined": ("QUARANTINE 待放行", False),
+    "thawed": ("RELEASED 已放行", False),
+    "expired": ("EXPIRED 已过期", True),
+    "held": ("ON HOLD 暂停使用", True),
+    "recalled": ("RECALLED 已召回", True),
+}
 
 
 def page_use_by(browser, unit) -> str:
@@ -41,9 +48,12 @@ def page_use_by(browser, unit) -> str:
 
 def _print(browser, unit, layout, fmt):
     page = f"/units/{unit}"
-    return browser.post("/labels/print", {"kind": "DU", "code": unit, "layout": layout, "format": fmt,
-                                          "reason": "state check"},
-                        token_from=page, headers={"Referer": f"http://localhost{page}"})
+    return browser.post(
+        "/labels/print",
+        {"kind": "DU", "code": unit, "layout": layout, "format": fmt, "reason": "state check"},
+        token_from=page,
+        headers={"Referer": f"http://localhost{page}"},
+    )
 
 
 def _latin(job: str) -> str:
@@ -98,12 +108,14 @@ def test_every_stock_prints_each_effective_state_in_pdf_and_zpl(app, clinic):
     tech = clinic.tech
     quarantined_batch(clinic)
     now = to_lab(utcnow())
-    ok(tech.post(f"/units/{THAWED}/thaw", {"thaw-thawed_at": now.strftime("%Y-%m-%dT%H:%M")},
-                 token_from=f"/units/{THAWED}"))
+    ok(
+        tech.post(
+            f"/units/{THAWED}/thaw", {"thaw-thawed_at": now.strftime("%Y-%m-%dT%H:%M")}, token_from=f"/units/{THAWED}"
+        )
+    )
     craft_unit(EXPIRED, expires_at=utcnow() - timedelta(minutes=1))
     assert page_use_by(tech, THAWED) == (now + timedelta(hours=6)).strftime("%Y-%m-%d %H:%M CST")
-    for unit, state in ((RELEASED, "released"), (QUARANTINED, "quarantined"), (THAWED, "thawed"),
-                        (EXPIRED, "expired")):
+    for unit, state in ((RELEASED, "released"), (QUARANTINED, "quarantined"), (THAWED, "thawed"), (EXPIRED, "expired")):
         assert check_unit_on_every_stock(app, tech, unit, state) == ["cryovial_25x13"], (unit, state)
     # The donor's ESBL result: QA's hold keeps the unreleased batch on hold and recalls the released one.
     ok(hold(clinic, esbl_positive(clinic)))

@@ -1,4 +1,5 @@
 """Every layout renders at its exact physical size, with the right texts and a QR code that decodes to the payload."""
+
 import io
 import re
 
@@ -13,11 +14,23 @@ from lims.labels.layouts import all_layouts
 
 MM = 72 / 25.4
 LAYOUTS = all_layouts()
-UNIT = LabelContent("DU", "FMT-20261123-01-03", {
-    "product": "Washed microbiota, frozen", "product_zh": "洗涤菌群悬液（冷冻）", "id": "FMT-20261123-01-03",
-    "donor": "Donor D-0001", "dates": "Don. 2026-11-23 · Prod. 2026-11-23", "expiry": "EXP 2027-05-23 23:59 CST",
-    "volume_storage": "120 mL · Store at -80 °C / -80 °C保存", "status": "QUARANTINE 待放行",
-    "statement": "For clinical research use only / 仅供临床研究使用", "date": "2026-11-23", "keep_until": "RS 2027-05-23"})
+UNIT = LabelContent(
+    "DU",
+    "FMT-20261123-01-03",
+    {
+        "product": "Washed microbiota, frozen",
+        "product_zh": "洗涤菌群悬液（冷冻）",
+        "id": "FMT-20261123-01-03",
+        "donor": "Donor D-0001",
+        "dates": "Don. 2026-11-23 · Prod. 2026-11-23",
+        "expiry": "EXP 2027-05-23 23:59 CST",
+        "volume_storage": "120 mL · Store at -80 °C / -80 °C保存",
+        "status": "QUARANTINE 待放行",
+        "statement": "For clinical research use only / 仅供临床研究使用",
+        "date": "2026-11-23",
+        "keep_until": "RS 2027-05-23",
+    },
+)
 
 
 RETAINED = LabelContent("RS", "DN-20261123-01", {**UNIT.texts, "id": "DN-20261123-01"})
@@ -29,8 +42,11 @@ CODE_FORMATS = {zxingcpp.BarcodeFormat.QRCode: "qr", zxingcpp.BarcodeFormat.Data
 def decoded(document: bytes, page: int = 0, dpi: int = 600, symbology: str | None = None) -> list[str]:
     """Rasterise one PDF page and decode every QR code and Data Matrix on it (only ``symbology``'s when given)."""
     image = pypdfium2.PdfDocument(document)[page].render(scale=dpi / 72).to_pil().convert("L")
-    return sorted(r.text for r in zxingcpp.read_barcodes(image)
-                  if CODE_FORMATS.get(r.format) and symbology in (None, CODE_FORMATS[r.format]))
+    return sorted(
+        r.text
+        for r in zxingcpp.read_barcodes(image)
+        if CODE_FORMATS.get(r.format) and symbology in (None, CODE_FORMATS[r.format])
+    )
 
 
 @pytest.mark.parametrize("code", sorted(c for c in LAYOUTS if LAYOUTS[c].sheet is None))
@@ -64,8 +80,10 @@ def test_chinese_and_english_both_render_in_the_pdf():
 
 def test_a4_sheet_places_36_labels_per_page_and_each_qr_decodes():
     layout = LAYOUTS["a4_sheet_50x30"]
-    labels = [LabelContent("DU", f"FMT-20261123-01-{i:02d}", {**UNIT.texts, "id": f"FMT-20261123-01-{i:02d}"})
-              for i in range(1, 41)]
+    labels = [
+        LabelContent("DU", f"FMT-20261123-01-{i:02d}", {**UNIT.texts, "id": f"FMT-20261123-01-{i:02d}"})
+        for i in range(1, 41)
+    ]
     document = pdf.render(layout, labels)
     reader = PdfReader(io.BytesIO(document))
     assert len(reader.pages) == 2

@@ -1,8 +1,9 @@
 """What a dose-unit label says in each effective state (issue 17, item 1): the status line, DO NOT USE, and
 EXP vs USE BY with the storage line, all from ``UnitState`` (the unit page's answer)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,8 +11,8 @@ from lims.labels.content import storage_text, unit_status_text, use_by_text
 from lims.manufacturing.queries import UnitState
 from lims.manufacturing.rules import unit_use_by
 
-EXPIRES = datetime(2027, 5, 23, 16, 0, tzinfo=timezone.utc)  # 2027-05-24 00:00 lab time
-THAWED = datetime(2026, 11, 25, 2, 0, 30, tzinfo=timezone.utc)  # 10:00:30 lab time
+EXPIRES = datetime(2027, 5, 23, 16, 0, tzinfo=UTC)  # 2027-05-24 00:00 lab time
+THAWED = datetime(2026, 11, 25, 2, 0, 30, tzinfo=UTC)  # 10:00:30 lab time
 
 
 def state(code, thawed=None, storage="frozen"):
@@ -19,12 +20,18 @@ def state(code, thawed=None, storage="frozen"):
     return UnitState(code, "available", None, code == "available", use_by, rule, thawed, 6, storage)
 
 
-@pytest.mark.parametrize("code, text", [("expired", "EXPIRED 已过期 · DO NOT USE 禁止使用"),
-                                        ("on_hold", "ON HOLD 暂停使用 · DO NOT USE 禁止使用"),
-                                        ("recalled", "RECALLED 已召回 · DO NOT USE 禁止使用"),
-                                        ("discarded", "DISCARDED 已销毁 · DO NOT USE 禁止使用"),
-                                        ("quarantine", "QUARANTINE 待放行"), ("available", "RELEASED 已放行"),
-                                        ("reserved", "RELEASED 已放行")])
+@pytest.mark.parametrize(
+    "code, text",
+    [
+        ("expired", "EXPIRED 已过期 · DO NOT USE 禁止使用"),
+        ("on_hold", "ON HOLD 暂停使用 · DO NOT USE 禁止使用"),
+        ("recalled", "RECALLED 已召回 · DO NOT USE 禁止使用"),
+        ("discarded", "DISCARDED 已销毁 · DO NOT USE 禁止使用"),
+        ("quarantine", "QUARANTINE 待放行"),
+        ("available", "RELEASED 已放行"),
+        ("reserved", "RELEASED 已放行"),
+    ],
+)
 def test_the_status_line_is_the_effective_state(code, text):
     assert unit_status_text(state(code)) == text
 

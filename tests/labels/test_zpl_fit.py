@@ -4,6 +4,7 @@ The ZPL is rendered offline with zplkit (captured Zebra font strikes): every
 text box must lie inside its field's box and the label, no two boxes may
 overlap, and what the PDF refuses ZPL refuses with the same field.
 """
+
 import io
 import re
 
@@ -21,22 +22,62 @@ STATEMENT = "For clinical research use only / 仅供临床研究使用"
 # One label of each kind as content.py builds them (texts shortened where the kind has no such field).
 KINDS = {
     "DU": UNIT,
-    "LOT": LabelContent("LOT", "FMT-20261123-01", {
-        "product": "Washed microbiota, frozen", "product_zh": "洗涤菌群悬液（冷冻）", "id": "FMT-20261123-01",
-        "donor": "Donor D-0001", "dates": "Don. 2026-11-23 · Prod. 2026-11-23", "expiry": "EXP 2027-05-23",
-        "volume_storage": "Store at -80 °C / -80 °C保存", "status": "ON HOLD 暂停使用 · DO NOT USE 禁止使用",
-        "statement": STATEMENT}),
-    "DN": LabelContent("DN", "DN-20261123-01", {
-        "product": "Stool donation", "product_zh": "供体粪便", "id": "DN-20261123-01", "donor": "Donor D-0001",
-        "dates": "Coll. 2026-11-23 08:40 CST", "date": "2026-11-23", "volume_storage": "182.5 g · 2-8 °C",
-        "status": "QUARANTINE 待放行", "statement": STATEMENT}),
+    "LOT": LabelContent(
+        "LOT",
+        "FMT-20261123-01",
+        {
+            "product": "Washed microbiota, frozen",
+            "product_zh": "洗涤菌群悬液（冷冻）",
+            "id": "FMT-20261123-01",
+            "donor": "Donor D-0001",
+            "dates": "Don. 2026-11-23 · Prod. 2026-11-23",
+            "expiry": "EXP 2027-05-23",
+            "volume_storage": "Store at -80 °C / -80 °C保存",
+            "status": "ON HOLD 暂停使用 · DO NOT USE 禁止使用",
+            "statement": STATEMENT,
+        },
+    ),
+    "DN": LabelContent(
+        "DN",
+        "DN-20261123-01",
+        {
+            "product": "Stool donation",
+            "product_zh": "供体粪便",
+            "id": "DN-20261123-01",
+            "donor": "Donor D-0001",
+            "dates": "Coll. 2026-11-23 08:40 CST",
+            "date": "2026-11-23",
+            "volume_storage": "182.5 g · 2-8 °C",
+            "status": "QUARANTINE 待放行",
+            "statement": STATEMENT,
+        },
+    ),
     "RS": RETAINED,
-    "LOC": LabelContent("LOC", "BOX-F1", {"product": "Freezer 1 box 1", "id": "BOX-F1", "location": "FRZ-1 > BOX-F1",
-                                          "dates": "FRZ-1", "volume_storage": "9 x 9 positions"}),
-    "SP": LabelContent("SP", "SC12-SERUM", {
-        "product": "Screening specimen: serum", "product_zh": "筛查标本：血清", "id": "SC12-SERUM",
-        "donor": "Donor D-0001", "date": "2026-11-23", "dates": "Screening #12 · 2026-11-23", "keep_until": "serum",
-        "statement": STATEMENT}),
+    "LOC": LabelContent(
+        "LOC",
+        "BOX-F1",
+        {
+            "product": "Freezer 1 box 1",
+            "id": "BOX-F1",
+            "location": "FRZ-1 > BOX-F1",
+            "dates": "FRZ-1",
+            "volume_storage": "9 x 9 positions",
+        },
+    ),
+    "SP": LabelContent(
+        "SP",
+        "SC12-SERUM",
+        {
+            "product": "Screening specimen: serum",
+            "product_zh": "筛查标本：血清",
+            "id": "SC12-SERUM",
+            "donor": "Donor D-0001",
+            "date": "2026-11-23",
+            "dates": "Screening #12 · 2026-11-23",
+            "keep_until": "serum",
+            "statement": STATEMENT,
+        },
+    ),
 }
 
 
@@ -94,8 +135,9 @@ def test_a_long_cuttable_text_is_cut_the_same_in_pdf_and_zpl():
     spec = next(f for f in layout.fields if f.field == "product")
     shown, _size = fit.fit_field(spec, content.texts["product"], layout.name)
     assert shown.endswith("…") and sent == shown[:-1]  # the ellipsis, which font 0 lacks, goes as a bitmap
-    assert "".join(shown.split()) in "".join(PdfReader(io.BytesIO(pdf.render(layout, [content]))).pages[0]
-                                             .extract_text().split())
+    assert "".join(shown.split()) in "".join(
+        PdfReader(io.BytesIO(pdf.render(layout, [content]))).pages[0].extract_text().split()
+    )
     zplcheck.check_zpl_fits(layout, job, 8)
 
 

@@ -4,6 +4,7 @@ zplkit draws every ZPL field as one SVG path; a field of the job (the commands
 after its ^FX marker) is rendered alone to get its ink box, so a box is known
 to belong to its field even when a bitmap run is blank.
 """
+
 from __future__ import annotations
 
 import io
@@ -49,8 +50,11 @@ def parts(label: str) -> tuple[list[str], str, dict[str, list[str]]]:
 def ink_box(header: list[str], commands: list[str], dots_per_mm: int):
     """(x0, y0, x1, y1) in dots of everything ``commands`` draw on the label, or None when they draw nothing."""
     scene = zplkit.render("\n".join(header + commands + ["^XZ"]), zplkit.Options(dpi=DPI[dots_per_mm])).labels[0]
-    points = [(float(x), float(y)) for path in re.findall(r'<path[^>]*d="([^"]*)"', scene.svg().decode())
-              for x, y in re.findall(r"(-?[\d.]+),(-?[\d.]+)", path)]
+    points = [
+        (float(x), float(y))
+        for path in re.findall(r'<path[^>]*d="([^"]*)"', scene.svg().decode())
+        for x, y in re.findall(r"(-?[\d.]+),(-?[\d.]+)", path)
+    ]
     if not points:
         return None
     return (min(p[0] for p in points), min(p[1] for p in points), max(p[0] for p in points), max(p[1] for p in points))
@@ -71,11 +75,19 @@ def check_zpl_fits(layout, job: str, dots_per_mm: int) -> list[dict]:
         zplkit.render(label, zplkit.Options(dpi=DPI[d]))  # the whole label renders: no glyph font 0 lacks as text
         header, code, fields = parts(label)
         boxes = {"code": ink_box(header, [code], d)}
-        q = (layout.qr_x_mm * d, layout.qr_y_mm * d, (layout.qr_x_mm + layout.qr_size_mm) * d,
-             (layout.qr_y_mm + layout.qr_size_mm) * d)
+        q = (
+            layout.qr_x_mm * d,
+            layout.qr_y_mm * d,
+            (layout.qr_x_mm + layout.qr_size_mm) * d,
+            (layout.qr_y_mm + layout.qr_size_mm) * d,
+        )
         c = boxes["code"]
-        assert c and q[0] - 0.5 <= c[0] and q[1] - 0.5 <= c[1] and c[2] <= q[2] + 0.5 and c[3] <= q[3] + 0.5, \
-            (n, "code", c, q)
+        assert c and q[0] - 0.5 <= c[0] and q[1] - 0.5 <= c[1] and c[2] <= q[2] + 0.5 and c[3] <= q[3] + 0.5, (
+            n,
+            "code",
+            c,
+            q,
+        )
         specs = {f.field: f for f in layout.fields}
         for name, commands in fields.items():
             box = ink_box(header, commands, d)
@@ -83,15 +95,23 @@ def check_zpl_fits(layout, job: str, dots_per_mm: int) -> list[dict]:
                 continue
             f = specs[name]
             em = f.font_pt * PT_MM * d  # nominal size: a shrunk field is smaller still
-            allowed = (f.x_mm * d - 0.5, f.y_mm * d - 1.05 * em - 1, (f.x_mm + f.max_width_mm) * d + 0.5,
-                       f.y_mm * d + 0.35 * em + 1)
-            assert (allowed[0] <= box[0] and allowed[1] <= box[1] and box[2] <= allowed[2]
-                    and box[3] <= allowed[3]), (n, name, box, allowed)
+            allowed = (
+                f.x_mm * d - 0.5,
+                f.y_mm * d - 1.05 * em - 1,
+                (f.x_mm + f.max_width_mm) * d + 0.5,
+                f.y_mm * d + 0.35 * em + 1,
+            )
+            assert allowed[0] <= box[0] and allowed[1] <= box[1] and box[2] <= allowed[2] and box[3] <= allowed[3], (
+                n,
+                name,
+                box,
+                allowed,
+            )
             assert 0 <= box[0] and 0 <= box[1] and box[2] <= width and box[3] <= height, (n, name, box, "label")
             boxes[name] = box
         names = sorted(boxes)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 assert not overlap(boxes[a], boxes[b]), (n, a, boxes[a], b, boxes[b])
         out.append(boxes)
     return out

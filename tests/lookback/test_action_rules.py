@@ -1,13 +1,14 @@
 """The pure rules of acting on a case: what a held unit becomes when the case is unfounded, and when a case may close."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lims.lookback.rules import close_problems, unit_after_unfounded
 
-NOW = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=180)
 
 

@@ -3,6 +3,7 @@ the recipients and their notifications, re-tests, signed actions, the timeline; 
 
 Set LIMS_REPORT_SAMPLES=<dir> to keep the PDFs for a look.
 """
+
 from __future__ import annotations
 
 import io
@@ -61,21 +62,39 @@ def case_for_the_batch(clinic, reason="Recipient P-0001 developed ESBL bacteraem
     ok(administer(clinic.nurse, "P-0001-C1-D1", UNITS[0], local(TODAY, 10, 0)))
     ok(reserve(clinic.nurse, "P-0001-C1-D2", UNITS[1]))
     clinic.at(TODAY, 12, 0)
-    r = clinic.lab.qa.post("/lookback/new", {"donor": "", "lot": LOT, "finding_date": str(TODAY), "reason": reason},
-                           token_from="/lookback/")
+    r = clinic.lab.qa.post(
+        "/lookback/new",
+        {"donor": "", "lot": LOT, "finding_date": str(TODAY), "reason": reason},
+        token_from="/lookback/",
+    )
     assert r.status_code == 302
     return r.headers["Location"].rsplit("/", 1)[1]
 
 
 def notify(browser, code, when, person=DOCTOR, reached="yes", note="Told by phone; stool culture ordered."):
-    return browser.post(f"/lookback/{code}/notifications", {
-        "recipient": "P-0001", "informed_person": person, "informed_at": when, "method": "phone", "reached": reached,
-        "note": note}, token_from=f"/lookback/{code}")
+    return browser.post(
+        f"/lookback/{code}/notifications",
+        {
+            "recipient": "P-0001",
+            "informed_person": person,
+            "informed_at": when,
+            "method": "phone",
+            "reached": reached,
+            "note": note,
+        },
+        token_from=f"/lookback/{code}",
+    )
 
 
 def last_lookback_row(app, code: str) -> int:
-    return max(a.id for a in audit_rows(app) if a.entity.startswith("lookback_") and a.action not in ("report", "print")
-               and a.record_id and (a.record_id == code or a.record_id.startswith((f"{code}-", f"{code}:"))))
+    return max(
+        a.id
+        for a in audit_rows(app)
+        if a.entity.startswith("lookback_")
+        and a.action not in ("report", "print")
+        and a.record_id
+        and (a.record_id == code or a.record_id.startswith((f"{code}-", f"{code}:")))
+    )
 
 
 def test_open_case_report_prints_the_reach_the_recipient_and_the_notification(app, clinic):
@@ -91,28 +110,56 @@ def test_open_case_report_prints_the_reach_the_recipient_and_the_notification(ap
         assert_has(page, f"Page {i} of {n}", f"Lookback report · {code}")
         assert WATERMARK in page  # an open case says so on every page
     # The case: donor by code only, the trigger, the times against the target.
-    assert_has(text, code, "Donor D-0001", "opened by hand: Recipient P-0001 developed ESBL bacteraemia",
-               f"Finding dated {TODAY}", f"Opened {TODAY} 12:00 CST", "Status open",
-               "open for 2 h when this report was generated; target: record review within 3 calendar days")
+    assert_has(
+        text,
+        code,
+        "Donor D-0001",
+        "opened by hand: Recipient P-0001 developed ESBL bacteraemia",
+        f"Finding dated {TODAY}",
+        f"Opened {TODAY} 12:00 CST",
+        "Status open",
+        "open for 2 h when this report was generated; target: record review within 3 calendar days",
+    )
     assert "OVERDUE" not in text
     # The scope rule that applied.
-    assert_has(text, "Scope rule", "the batch named when the case was opened", f"Batch {LOT}",
-               "28 days before the finding (from 2026-10-28)")
+    assert_has(
+        text,
+        "Scope rule",
+        "the batch named when the case was opened",
+        f"Batch {LOT}",
+        "28 days before the finding (from 2026-10-28)",
+    )
     # Every donation, retained sample, batch and unit in scope, with its status, place and recipient.
-    assert_has(text, "DN-20261123-01", "2026-11-23", "2.0 mL · FRG-T retained rack · kept until 2027-05-23",
-               f"{LOT} released", f"{UNITS[0]} administered", f"{UNITS[1]} reserved")
+    assert_has(
+        text,
+        "DN-20261123-01",
+        "2026-11-23",
+        "2.0 mL · FRG-T retained rack · kept until 2027-05-23",
+        f"{LOT} released",
+        f"{UNITS[0]} administered",
+        f"{UNITS[1]} reserved",
+    )
     for unit in UNITS:
         assert_has(text, unit)
     # The recipient by study code: doses from units in scope, informed; the notification itself.
-    assert_has(text, "Recipients and notification status",
-               f"P-0001 {UNITS[0]} · P-0001-C1-D1 · given {TODAY} 10:00 CST",
-               f"{UNITS[1]} · P-0001-C1-D2 · planned for 2026-11-26, not given", "informed",
-               f"P-0001 {DOCTOR} {TODAY} 13:30 CST phone informed Told by phone; stool culture ordered.")
+    assert_has(
+        text,
+        "Recipients and notification status",
+        f"P-0001 {UNITS[0]} · P-0001-C1-D1 · given {TODAY} 10:00 CST",
+        f"{UNITS[1]} · P-0001-C1-D2 · planned for 2026-11-26, not given",
+        "informed",
+        f"P-0001 {DOCTOR} {TODAY} 13:30 CST phone informed Told by phone; stool culture ordered.",
+    )
     assert "Xu Ming" not in text and "H2019-0122" not in text  # never the recipient's identity
     # Nothing signed or re-tested yet; the timeline.
-    assert_has(text, "No re-test recorded.", "Signed actions None recorded.", "Timeline",
-               f"{TODAY} 12:00 CST Case opened: Recipient P-0001",
-               f"{TODAY} 13:30 CST P-0001: {DOCTOR} informed by phone")
+    assert_has(
+        text,
+        "No re-test recorded.",
+        "Signed actions None recorded.",
+        "Timeline",
+        f"{TODAY} 12:00 CST Case opened: Recipient P-0001",
+        f"{TODAY} 13:30 CST P-0001: {DOCTOR} informed by phone",
+    )
     # The header: QR code to the case, the document version; the print is audited with that version.
     assert decoded(resp.data, 0, dpi=300) == [f"LIMS:LB:{code}"]
     m = re.search(HEADER.format(code=code), pages[0])
@@ -131,20 +178,49 @@ def test_closed_case_report_prints_the_signed_actions_and_no_watermark(app, clin
     code = case_for_the_batch(clinic)
     clinic.at(TODAY, 13, 0)
     before = re.search(HEADER.format(code=code), pages_of(clinic.lab.qa.get(url(code)))[0]).group(0)
-    ok(clinic.lab.qa.post(f"/lookback/{code}/hold", {
-        "hold-version": str(flow.row(LookbackCase, code=code).version), "hold-reason": "ESBL in a recipient",
-        "hold-password": PASSWORD, "hold-comment": ""}, token_from=f"/lookback/{code}"))
+    ok(
+        clinic.lab.qa.post(
+            f"/lookback/{code}/hold",
+            {
+                "hold-version": str(flow.row(LookbackCase, code=code).version),
+                "hold-reason": "ESBL in a recipient",
+                "hold-password": PASSWORD,
+                "hold-comment": "",
+            },
+            token_from=f"/lookback/{code}",
+        )
+    )
     clinic.at(TODAY, 13, 30)
     ok(notify(clinic.lab.qa, code, local(TODAY, 13, 5), person="the patient", reached="no", note="no answer"))
     ok(notify(clinic.lab.qa, code, local(TODAY, 13, 20)))
-    ok(clinic.lab.qa.post(f"/lookback/{code}/retests", {
-        "donation": "DN-20261123-01", "test": "ESBL culture", "result": "positive", "tested_on": str(TODAY),
-        "laboratory": "central lab", "note": "retained aliquot 1"}, token_from=f"/lookback/{code}"))
+    ok(
+        clinic.lab.qa.post(
+            f"/lookback/{code}/retests",
+            {
+                "donation": "DN-20261123-01",
+                "test": "ESBL culture",
+                "result": "positive",
+                "tested_on": str(TODAY),
+                "laboratory": "central lab",
+                "note": "retained aliquot 1",
+            },
+            token_from=f"/lookback/{code}",
+        )
+    )
     clinic.at(TODAY, 15, 0)
-    ok(clinic.lab.qa.post(f"/lookback/{code}/close", {
-        "close-version": str(flow.row(LookbackCase, code=code).version), "close-outcome": "confirmed",
-        "close-conclusion": "Donor D-0001 carried ESBL; batch recalled.", "close-password": PASSWORD,
-        "close-comment": ""}, token_from=f"/lookback/{code}"))
+    ok(
+        clinic.lab.qa.post(
+            f"/lookback/{code}/close",
+            {
+                "close-version": str(flow.row(LookbackCase, code=code).version),
+                "close-outcome": "confirmed",
+                "close-conclusion": "Donor D-0001 carried ESBL; batch recalled.",
+                "close-password": PASSWORD,
+                "close-comment": "",
+            },
+            token_from=f"/lookback/{code}",
+        )
+    )
     assert flow.row(LookbackCase, code=code).status == "closed"
     clinic.at(TODAY, 16, 0)
     resp = clinic.lab.qa.get(url(code))
@@ -152,23 +228,43 @@ def test_closed_case_report_prints_the_signed_actions_and_no_watermark(app, clin
     keep("lookback-closed.pdf", resp.data)
     text = " ".join(pages)
     assert WATERMARK not in text
-    assert_has(text, "Status closed: confirmed", f"Closed at {TODAY} 15:00 CST",
-               f"closed {TODAY} 15:00 CST, 3 h after it opened (target 3 calendar days)",
-               "Conclusion Donor D-0001 carried ESBL; batch recalled.",
-               f"{LOT} recalled", f"{UNITS[1]} recalled")
+    assert_has(
+        text,
+        "Status closed: confirmed",
+        f"Closed at {TODAY} 15:00 CST",
+        f"closed {TODAY} 15:00 CST, 3 h after it opened (target 3 calendar days)",
+        "Conclusion Donor D-0001 carried ESBL; batch recalled.",
+        f"{LOT} recalled",
+        f"{UNITS[1]} recalled",
+    )
     # Both attempts, the one that did not reach anyone and the one that did.
     assert_has(text, "P-0001 the patient", "attempt, not reached no answer", f"P-0001 {DOCTOR}")
     # The re-test, positive.
     assert_has(text, f"DN-20261123-01 ESBL culture positive {TODAY} central lab retained aliquot 1")
     # The signed hold and close, each with what it touched and its signature (printed name, role, meaning, validity).
-    assert_has(text, f"{code}-A1 · Hold", "ESBL in a recipient", f"Units recalled {', '.join(UNITS[1:])}",
-               f"Batches on hold {LOT}", "Doses whose reservation was removed P-0001-C1-D2",
-               f"{code}-A2 · Closed as confirmed", f"Batches recalled {LOT}",
-               f"{code}-A1 Li Na", f"{code}-A2 Li Na", "QA officer", "approved", "valid")
+    assert_has(
+        text,
+        f"{code}-A1 · Hold",
+        "ESBL in a recipient",
+        f"Units recalled {', '.join(UNITS[1:])}",
+        f"Batches on hold {LOT}",
+        "Doses whose reservation was removed P-0001-C1-D2",
+        f"{code}-A2 · Closed as confirmed",
+        f"Batches recalled {LOT}",
+        f"{code}-A1 Li Na",
+        f"{code}-A2 Li Na",
+        "QA officer",
+        "approved",
+        "valid",
+    )
     assert "INVALID" not in text
-    assert_has(text, "Hold signed: 5 units recalled, 1 batches held or on hold, 1 doses freed.",
-               f"{TODAY} Re-test of DN-20261123-01 (ESBL culture): positive, central lab",
-               "P-0001: the patient not reached by phone", "Closed as confirmed: Donor D-0001 carried ESBL")
+    assert_has(
+        text,
+        "Hold signed: 5 units recalled, 1 batches held or on hold, 1 doses freed.",
+        f"{TODAY} Re-test of DN-20261123-01 (ESBL culture): positive, central lab",
+        "P-0001: the patient not reached by phone",
+        "Closed as confirmed: Donor D-0001 carried ESBL",
+    )
     assert not re.search(r"\d{4}-\d\d-\d\d 00:00 CST", text)  # a re-test is dated, not timed: no made-up midnight
     assert "Xu Ming" not in text and "H2019-0122" not in text
     m = re.search(HEADER.format(code=code), pages[0])
@@ -202,8 +298,16 @@ def test_a_case_opened_by_a_positive_result_prints_the_scope_rule_that_applied(a
     positive_esbl(TODAY, TODAY)  # the donation of 11-23 precedes the negative screening sampled 11-24
     code = flow.row(LookbackCase, donor_id=1).code
     text = " ".join(pages_of(clinic.lab.qa.get(url(code))))
-    assert_has(text, "positive or excluding result", "ESBL",
-               "donations from 2026-11-24 on: the last fully negative screening (sampled 2026-11-24) is later than "
-               "the 28-day window before the finding (2026-10-28) up to now.",
-               "Last fully negative screening 2026-11-24", "Scope start 2026-11-24", "No donation in scope.",
-               "No recipient received or holds a unit in scope.", "No notification recorded.", WATERMARK)
+    assert_has(
+        text,
+        "positive or excluding result",
+        "ESBL",
+        "donations from 2026-11-24 on: the last fully negative screening (sampled 2026-11-24) is later than "
+        "the 28-day window before the finding (2026-10-28) up to now.",
+        "Last fully negative screening 2026-11-24",
+        "Scope start 2026-11-24",
+        "No donation in scope.",
+        "No recipient received or holds a unit in scope.",
+        "No notification recorded.",
+        WATERMARK,
+    )

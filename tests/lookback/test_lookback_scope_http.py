@@ -5,12 +5,19 @@ to what the page showed; one-time tokens on the creating forms; scanned IDs in t
 D-0001 donated on 2026-11-23 (FMT-20261123-01, released, six units) and was re-screened negative on a sample of
 11-24. A positive result on 11-25 opens a case whose rule starts at 11-24: the donation of 11-23 is excluded.
 """
+
 from __future__ import annotations
 
 import re
 
-from lims.lookback.models import LookbackAction, LookbackCase, LookbackHold, LookbackNotification, LookbackRetest
-from lims.lookback.models import LookbackScopeAddition
+from lims.lookback.models import (
+    LookbackAction,
+    LookbackCase,
+    LookbackHold,
+    LookbackNotification,
+    LookbackRetest,
+    LookbackScopeAddition,
+)
 from lims.manufacturing.models import Batch, DoseUnit
 from tests.clinical.conftest import LOT2, TODAY, UNITS, administer, issue, plan, quarantined_batch, reserve
 from tests.conftest import CONTENT_RE, PASSWORD, audit_rows, page_text
@@ -30,7 +37,7 @@ def text(resp) -> str:
 
 
 def scope_table(page: str) -> str:
-    return page[page.index("Every donation of the donor"):page.index("Recipients reached")]
+    return page[page.index("Every donation of the donor") : page.index("Recipients reached")]
 
 
 def hidden(browser, url: str, name: str) -> str:
@@ -39,28 +46,42 @@ def hidden(browser, url: str, name: str) -> str:
 
 
 def widen(clinic, code, targets=LOT, reason=WHY, password=PASSWORD, **extra):
-    return clinic.lab.qa.post(f"/lookback/{code}/scope", {
-        "widen-targets": targets, "widen-reason": reason, "widen-password": password, "widen-comment": "", **extra},
-        token_from=f"/lookback/{code}")
+    return clinic.lab.qa.post(
+        f"/lookback/{code}/scope",
+        {"widen-targets": targets, "widen-reason": reason, "widen-password": password, "widen-comment": "", **extra},
+        token_from=f"/lookback/{code}",
+    )
 
 
 def hold(clinic, code, **extra):
-    return clinic.lab.qa.post(f"/lookback/{code}/hold", {
-        "hold-version": str(flow.row(LookbackCase, code=code).version), "hold-reason": "hold everything in scope",
-        "hold-password": PASSWORD, "hold-comment": "", **extra}, token_from=f"/lookback/{code}")
+    return clinic.lab.qa.post(
+        f"/lookback/{code}/hold",
+        {
+            "hold-version": str(flow.row(LookbackCase, code=code).version),
+            "hold-reason": "hold everything in scope",
+            "hold-password": PASSWORD,
+            "hold-comment": "",
+            **extra,
+        },
+        token_from=f"/lookback/{code}",
+    )
 
 
 def nothing_widened():
     return flow.rows(LookbackScopeAddition) == [] and [a for a in flow.rows(LookbackAction) if a.kind == "widen"] == []
 
 
-def test_an_excluded_donation_is_listed_with_its_reason_and_a_signed_widening_brings_its_batch_under_the_hold(app, clinic):
+def test_an_excluded_donation_is_listed_with_its_reason_and_a_signed_widening_brings_its_batch_under_the_hold(
+    app, clinic
+):
     quarantined_batch(clinic)  # a second donation of 11-23: FMT-20261123-02, in quarantine
     positive_esbl(TODAY, TODAY)
     code = flow.row(LookbackCase, donor_id=1).code
     page = text(clinic.lab.qa.get(f"/lookback/{code}"))
     table = scope_table(page)
-    assert f"{DONATION} 2026-11-23 {LOT} released excluded before the last negative screening, sampled 2026-11-24" in table
+    assert (
+        f"{DONATION} 2026-11-23 {LOT} released excluded before the last negative screening, sampled 2026-11-24" in table
+    )
     assert f"DN-20261123-02 2026-11-23 {LOT2} quarantine excluded before the last negative screening" in table
     assert "No donation in scope." in page and "nothing left to hold" in page
 
@@ -93,8 +114,11 @@ def test_an_excluded_donation_is_listed_with_its_reason_and_a_signed_widening_br
     assert "Scope widened to FMT-20261123-01" in page  # the timeline
     refused(widen(clinic, code, targets=DONATION), 422, f"{DONATION} is already in scope (added by QA")
     # A form opened before that widening is stale: refused, nothing stored.
-    refused(widen(clinic, code, targets=LOT2, **{"widen-content": stale}), 409,
-            "What you are signing changed since you opened it")
+    refused(
+        widen(clinic, code, targets=LOT2, **{"widen-content": stale}),
+        409,
+        "What you are signing changed since you opened it",
+    )
     assert len(flow.rows(LookbackScopeAddition)) == 1
 
     # The hold now covers the widened batch like one the rule took in.
@@ -108,8 +132,16 @@ def test_an_excluded_donation_is_listed_with_its_reason_and_a_signed_widening_br
 def test_one_case_covers_several_batches_of_the_donor_once_qa_widens_a_batch_case(app, clinic):
     quarantined_batch(clinic)
     clinic.at(TODAY, 12, 0)
-    r = clinic.lab.qa.post("/lookback/new", {"donor": "", "lot": f"LIMS:LOT:{LOT}", "finding_date": str(TODAY),
-                                             "reason": "Recipient infection traced to this batch."}, token_from="/lookback/")
+    r = clinic.lab.qa.post(
+        "/lookback/new",
+        {
+            "donor": "",
+            "lot": f"LIMS:LOT:{LOT}",
+            "finding_date": str(TODAY),
+            "reason": "Recipient infection traced to this batch.",
+        },
+        token_from="/lookback/",
+    )
     assert r.status_code == 302, text(r)[:3000]  # the batch's scanned label opens the case for it
     code = r.headers["Location"].rsplit("/", 1)[1]
     table = scope_table(text(clinic.lab.qa.get(f"/lookback/{code}")))
@@ -118,24 +150,37 @@ def test_one_case_covers_several_batches_of_the_donor_once_qa_widens_a_batch_cas
 
     # A hold page opened before the widening is stale once the scope changed: refused, nothing held.
     stale = hidden(clinic.lab.qa, f"/lookback/{code}", "hold-content")
-    ok(widen(clinic, code, targets="LIMS:DN:DN-20261123-02", reason="Same donor, same week: hold the second batch too."))
+    ok(
+        widen(
+            clinic, code, targets="LIMS:DN:DN-20261123-02", reason="Same donor, same week: hold the second batch too."
+        )
+    )
     refused(hold(clinic, code, **{"hold-content": stale}), 409, "What you are signing changed since you opened it")
     assert flow.rows(LookbackHold) == []
 
     ok(hold(clinic, code))
     assert flow.row(Batch, lot=LOT).status == "on_hold" and flow.row(Batch, lot=LOT2).status == "quarantine"
     held = {(h.kind, h.ref_code) for h in flow.rows(LookbackHold)}
-    assert {("batch", LOT), ("batch", LOT2)} <= held and {("unit", u) for u in UNITS} <= held  # quarantine units: their batch is held
+    assert {("batch", LOT), ("batch", LOT2)} <= held and {
+        ("unit", u) for u in UNITS
+    } <= held  # quarantine units: their batch is held
     r = flow.release(clinic.lab.qa, lot=LOT2)
     assert r.status_code in (409, 422) and f"Held by lookback case {code}" in text(r)
     # The PDF lists every donation with its scope and reason, and the signed widening.
     pdf = clinic.lab.qa.get(f"/reports/lookback/{code}.pdf")
     from tests.lookback.test_lookback_report import assert_has, pages_of
 
-    assert_has(" ".join(pages_of(pdf)), "Every donation of the donor: in scope or excluded",
-               f"{DONATION} 2026-11-23 {LOT}", "the batch named when the case was opened",
-               f"DN-20261123-02 2026-11-23 {LOT2}", f"added by QA ({code}-S1): Same donor, same week",
-               "Scope widened", "Batches added – ", "Donations added DN-20261123-02")
+    assert_has(
+        " ".join(pages_of(pdf)),
+        "Every donation of the donor: in scope or excluded",
+        f"{DONATION} 2026-11-23 {LOT}",
+        "the batch named when the case was opened",
+        f"DN-20261123-02 2026-11-23 {LOT2}",
+        f"added by QA ({code}-S1): Same donor, same week",
+        "Scope widened",
+        "Batches added – ",
+        "Donations added DN-20261123-02",
+    )
 
 
 def test_the_close_form_is_bound_to_the_page_and_the_creating_forms_are_sent_once(app, clinic):
@@ -144,38 +189,71 @@ def test_the_close_form_is_bound_to_the_page_and_the_creating_forms_are_sent_onc
     ok(issue(clinic.tech, UNITS[0]))
     ok(administer(clinic.nurse, "P-0001-C1-D1", UNITS[0], local(TODAY, 10, 0)))
     clinic.at(TODAY, 12, 0)
-    form = {"donor": "", "lot": LOT, "finding_date": str(TODAY), "reason": "traced back",
-            "once": hidden(clinic.lab.qa, "/lookback/", "once")}
+    form = {
+        "donor": "",
+        "lot": LOT,
+        "finding_date": str(TODAY),
+        "reason": "traced back",
+        "once": hidden(clinic.lab.qa, "/lookback/", "once"),
+    }
     first = clinic.lab.qa.post("/lookback/new", form, token_from="/lookback/")
     again = clinic.lab.qa.post("/lookback/new", form, token_from="/lookback/")  # a double click
     assert first.status_code == again.status_code == 302 and first.headers["Location"] == again.headers["Location"]
     assert len(flow.rows(LookbackCase)) == 1
     code = first.headers["Location"].rsplit("/", 1)[1]
     # A donor label in the batch field is refused by name; a form without its token is refused; neither opens a case.
-    refused(clinic.lab.qa.post("/lookback/new", {**form, "lot": "LIMS:DO:D-0001", "once": ""}, token_from="/lookback/"),
-            400, "one-time token is missing")
-    r = clinic.lab.qa.post("/lookback/new", {**form, "lot": "LIMS:DO:D-0001", "once": hidden(clinic.lab.qa, "/lookback/", "once")},
-                           token_from="/lookback/")
+    refused(
+        clinic.lab.qa.post("/lookback/new", {**form, "lot": "LIMS:DO:D-0001", "once": ""}, token_from="/lookback/"),
+        400,
+        "one-time token is missing",
+    )
+    r = clinic.lab.qa.post(
+        "/lookback/new",
+        {**form, "lot": "LIMS:DO:D-0001", "once": hidden(clinic.lab.qa, "/lookback/", "once")},
+        token_from="/lookback/",
+    )
     refused(r, 422, "LIMS:DO:D-0001 is a donor label; this field takes a batch.")
     assert len(flow.rows(LookbackCase)) == 1
 
     url = f"/lookback/{code}"
-    note = {"recipient": "LIMS:PT:P-0001", "informed_person": "the patient", "informed_at": local(TODAY, 12, 0),
-            "method": "phone", "reached": "yes", "note": "", "once": hidden(clinic.lab.qa, url, "once")}
+    note = {
+        "recipient": "LIMS:PT:P-0001",
+        "informed_person": "the patient",
+        "informed_at": local(TODAY, 12, 0),
+        "method": "phone",
+        "reached": "yes",
+        "note": "",
+        "once": hidden(clinic.lab.qa, url, "once"),
+    }
     ok(clinic.lab.qa.post(f"{url}/notifications", note, token_from=url))
     ok(clinic.lab.qa.post(f"{url}/notifications", note, token_from=url))
     assert [n.recipient_code for n in flow.rows(LookbackNotification)] == ["P-0001"]
-    test = {"donation": f"LIMS:RS:{DONATION}", "test": "ESBL culture", "result": "negative", "tested_on": str(TODAY),
-            "laboratory": "central lab", "note": "", "once": hidden(clinic.lab.qa, url, "once")}
+    test = {
+        "donation": f"LIMS:RS:{DONATION}",
+        "test": "ESBL culture",
+        "result": "negative",
+        "tested_on": str(TODAY),
+        "laboratory": "central lab",
+        "note": "",
+        "once": hidden(clinic.lab.qa, url, "once"),
+    }
     ok(clinic.lab.qa.post(f"{url}/retests", test, token_from=url))
     ok(clinic.lab.qa.post(f"{url}/retests", test, token_from=url))
     assert [x.donation_code for x in flow.rows(LookbackRetest)] == [DONATION]
 
     # The close signs what the page showed: a forged or stale fingerprint is refused, nothing closed.
-    close = {"close-version": str(flow.row(LookbackCase, code=code).version), "close-outcome": "unfounded",
-             "close-conclusion": "Retained sample negative.", "close-password": PASSWORD, "close-comment": ""}
-    refused(clinic.lab.qa.post(f"{url}/close", {**close, "close-content": "f" * 64}, token_from=url), 409,
-            "What you are signing changed since you opened it")
+    close = {
+        "close-version": str(flow.row(LookbackCase, code=code).version),
+        "close-outcome": "unfounded",
+        "close-conclusion": "Retained sample negative.",
+        "close-password": PASSWORD,
+        "close-comment": "",
+    }
+    refused(
+        clinic.lab.qa.post(f"{url}/close", {**close, "close-content": "f" * 64}, token_from=url),
+        409,
+        "What you are signing changed since you opened it",
+    )
     assert flow.row(LookbackCase, code=code).status == "open"
     ok(clinic.lab.qa.post(f"{url}/close", close, token_from=url))
     assert flow.row(LookbackCase, code=code).status == "closed"

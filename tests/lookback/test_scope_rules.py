@@ -1,5 +1,6 @@
 """The lookback scope rule at its boundaries."""
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime, timedelta
 
 from lims.lookback.rules import in_scope, last_negative_before, overdue, scope
 
@@ -37,13 +38,15 @@ def test_a_configured_window():
 
 
 def test_the_negative_screening_must_be_before_the_finding():
-    assert last_negative_before([date(2026, 11, 20), date(2026, 11, 1), date(2026, 10, 1)], FINDING) == date(2026, 11, 1)
+    assert last_negative_before([date(2026, 11, 20), date(2026, 11, 1), date(2026, 10, 1)], FINDING) == date(
+        2026, 11, 1
+    )
     assert last_negative_before([date(2026, 11, 21)], FINDING) is None
     assert last_negative_before([], FINDING) is None
 
 
 def test_three_calendar_days_to_complete_the_review():
-    opened = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+    opened = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
     assert not overdue(opened, opened + timedelta(days=3))
     assert overdue(opened, opened + timedelta(days=3, microseconds=1))
 

@@ -4,10 +4,11 @@ Everything is created through the same operations the screens use (real
 screening decision, real QA approval), so clearance and release rules see
 real records. The clock starts at 2026-11-23 10:00 in the lab (02:00 UTC).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlmodel import select
@@ -22,7 +23,7 @@ DONATION_DAY = date(2026, 11, 23)
 
 def lab(day: date, hh: int, mm: int = 0) -> datetime:
     """An aware UTC instant from a lab-zone wall-clock time."""
-    return datetime.combine(day, time(hh, mm), tzinfo=lab_zone()).astimezone(timezone.utc)
+    return datetime.combine(day, time(hh, mm), tzinfo=lab_zone()).astimezone(UTC)
 
 
 def local(day: date, hh: int, mm: int = 0) -> str:
@@ -42,8 +43,9 @@ def act(username: str, fn):
         return fn(s, user)
 
 
-def pass_screening(donor_code: str, sample_day: date, decided_on: date, staff=("tech1", "tech2", "nurse1"),
-                   password: str = PASSWORD) -> int:
+def pass_screening(
+    donor_code: str, sample_day: date, decided_on: date, staff=("tech1", "tech2", "nurse1"), password: str = PASSWORD
+) -> int:
     """A full normal panel sampled on ``sample_day``: entered, verified and approved by the three ``staff``."""
     from lims.demo import _normal_panel
     from lims.donors import operations as donor_ops
@@ -76,9 +78,12 @@ def day_check(donor_code: str, day: date, answer: str = "no", by: str = "nurse1"
 
 
 STORAGE = [
-    ("SITE-T", "site", None, None, None), ("FRZ-T", "freezer", "SITE-T", None, None),
-    ("FRZ-T-R1", "rack", "FRZ-T", None, None), ("BOX-F1", "box", "FRZ-T-R1", 3, 3),
-    ("FRG-T", "fridge", "SITE-T", None, None), ("BOX-C1", "box", "FRG-T", 2, 2),
+    ("SITE-T", "site", None, None, None),
+    ("FRZ-T", "freezer", "SITE-T", None, None),
+    ("FRZ-T-R1", "rack", "FRZ-T", None, None),
+    ("BOX-F1", "box", "FRZ-T-R1", 3, 3),
+    ("FRG-T", "fridge", "SITE-T", None, None),
+    ("BOX-C1", "box", "FRG-T", 2, 2),
 ]
 
 
@@ -113,27 +118,57 @@ def mfg(app, make_user):
     with transaction(Actor(None, "seed")) as s:
         seed_default_protocol(s)
         seed_default_spec(s)
-    for username, roles, name in [("tech1", ["technician"], "Zhang Wei"), ("tech2", ["technician"], "Chen Jing"),
-                                  ("qa1", ["qa"], "Li Na"), ("qa2", ["qa"], "Zhou Min"),
-                                  ("nurse1", ["clinician"], "Dr. Liu Yang")]:
+    for username, roles, name in [
+        ("tech1", ["technician"], "Zhang Wei"),
+        ("tech2", ["technician"], "Chen Jing"),
+        ("qa1", ["qa"], "Li Na"),
+        ("qa2", ["qa"], "Zhou Min"),
+        ("nurse1", ["clinician"], "Dr. Liu Yang"),
+    ]:
         make_user(username, roles, name=name)
-    act("nurse1", lambda s, u: donor_ops.register(s, {
-        "sex": "male", "date_of_birth": date(2006, 3, 14), "height_cm": "176.0", "weight_kg": "66.5",
-        "measured_on": date(2026, 11, 1), "notes": None},
-        {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": ""}, date(2026, 11, 1)))
+    act(
+        "nurse1",
+        lambda s, u: donor_ops.register(
+            s,
+            {
+                "sex": "male",
+                "date_of_birth": date(2006, 3, 14),
+                "height_cm": "176.0",
+                "weight_kg": "66.5",
+                "measured_on": date(2026, 11, 1),
+                "notes": None,
+            },
+            {"full_name": "Zhao Yu", "national_id": "320106200603141237", "phone": ""},
+            date(2026, 11, 1),
+        ),
+    )
     pass_screening("D-0001", date(2026, 11, 10), date(2026, 11, 12))
     day_check("D-0001", DONATION_DAY)
 
     def device(s, u):
-        return eq_ops.create(s, "EQ-GFM-01", {"name": "GenFMTer", "kind": "purification_device", "location": "suite A",
-                                              "serial_number": "GFM-1", "status": "in_service",
-                                              "calibration_due": date(2027, 6, 1), "notes": None}).id
+        return eq_ops.create(
+            s,
+            "EQ-GFM-01",
+            {
+                "name": "GenFMTer",
+                "kind": "purification_device",
+                "location": "suite A",
+                "serial_number": "GFM-1",
+                "status": "in_service",
+                "calibration_due": date(2027, 6, 1),
+                "notes": None,
+            },
+        ).id
 
     eq_id = act("tech1", device)
     act("qa2", lambda s, u: eq_ops.approve(s, eq_ops.get(s, eq_id), f"{eq_id}@1", u, PASSWORD, None, "test"))
     for code, kind, parent, rows, cols in STORAGE:
-        act("tech1", lambda s, u: storage.create_location(s, {"code": code, "name": code, "kind": kind, "parent": parent,
-                                                              "rows": rows, "cols": cols}))
+        act(
+            "tech1",
+            lambda s, u: storage.create_location(
+                s, {"code": code, "name": code, "kind": kind, "parent": parent, "rows": rows, "cols": cols}
+            ),
+        )
     browsers = {}
     for username in ("tech1", "tech2", "qa1", "qa2", "nurse1"):
         b = Browser(app.test_client())

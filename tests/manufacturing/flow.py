@@ -1,4 +1,5 @@
 """The manufacturing workflow through HTTP, step by step, for the tests to compose."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,9 +10,16 @@ from lims.db import Actor, transaction
 from tests.conftest import PASSWORD, page_text
 from tests.manufacturing.conftest import DONATION_DAY, local, pass_screening
 
-RECEIPT = {"donor": "D-0001", "collected_at": local(DONATION_DAY, 8, 0), "received_at": local(DONATION_DAY, 8, 30),
-           "receipt_temp_c": "4.0", "mass_g": "150.0", "bristol": "4", "appearance": "brown, formed",
-           "retained_location": "FRG-T retained rack"}
+RECEIPT = {
+    "donor": "D-0001",
+    "collected_at": local(DONATION_DAY, 8, 0),
+    "received_at": local(DONATION_DAY, 8, 30),
+    "receipt_temp_c": "4.0",
+    "mass_g": "150.0",
+    "bristol": "4",
+    "appearance": "brown, formed",
+    "retained_location": "FRG-T retained rack",
+}
 # (end time on the donation day, form fields); step 1 starts when processing started (09:00).
 STEPS = [
     ((9, 7), {"diluent": "0.9 % saline", "volume_ml": "1000"}),
@@ -19,11 +27,21 @@ STEPS = [
     ((9, 26), {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
     ((9, 33), {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
     ((9, 41), {"g_force": "1100", "minutes": "3", "temperature_c": "25"}),
-    ((9, 50), {"volume_ml": "800", "diluent": "0.9 % saline", "cryoprotectant": "glycerol", "cryoprotectant_pct": "10"}),
+    (
+        (9, 50),
+        {"volume_ml": "800", "diluent": "0.9 % saline", "cryoprotectant": "glycerol", "cryoprotectant_pct": "10"},
+    ),
     ((9, 58), {"dose_count": "6", "unit_volume_ml": "120", "storage": "frozen"}),
 ]
-QC_PASS = {"PURITY": "99.5", "COUNT": "1.2e13", "CDIFF": "negative", "ENTERIC": "negative", "MDRO": "negative",
-           "VOLUME": "120", "APPEARANCE": "conforms"}
+QC_PASS = {
+    "PURITY": "99.5",
+    "COUNT": "1.2e13",
+    "CDIFF": "negative",
+    "ENTERIC": "negative",
+    "MDRO": "negative",
+    "VOLUME": "120",
+    "APPEARANCE": "conforms",
+}
 LOT = "FMT-20261123-01"
 DONATION = "DN-20261123-01"
 
@@ -38,8 +56,11 @@ def receive(lab, **overrides):
 
 
 def start(lab, donation=DONATION, started=local(DONATION_DAY, 9, 0), device="EQ-GFM-01", run="RUN-1"):
-    return lab.tech.post(f"/donations/{donation}/start", {"device": device, "run_number": run, "started_at": started},
-                         token_from=f"/donations/{donation}")
+    return lab.tech.post(
+        f"/donations/{donation}/start",
+        {"device": device, "run_number": run, "started_at": started},
+        token_from=f"/donations/{donation}",
+    )
 
 
 def step_form(position, fields, start_hm=None, end_hm=None, day=DONATION_DAY, prefix="step"):
@@ -54,8 +75,11 @@ def record_step(lab, position, lot=LOT, fields=None, start_hm=None, end_hm=None,
     (end, default_fields) = STEPS[position - 1]
     if start_hm is None and position > 1:
         start_hm = STEPS[position - 2][0]
-    return (who or lab.tech).post(f"/batches/{lot}/steps", step_form(position, fields or default_fields, start_hm,
-                                                                     end_hm or end), token_from=f"/batches/{lot}")
+    return (who or lab.tech).post(
+        f"/batches/{lot}/steps",
+        step_form(position, fields or default_fields, start_hm, end_hm or end),
+        token_from=f"/batches/{lot}",
+    )
 
 
 def record_steps(lab, upto=7, lot=LOT):
@@ -111,8 +135,13 @@ def clear_donor(lab, clock, sample_day=date(2026, 11, 24), decided_on=date(2026,
 
 def relogin(lab):
     """After the clock jumped past the idle timeout, everyone signs in again."""
-    for browser, username in ((lab.tech, "tech1"), (lab.tech2, "tech2"), (lab.qa, "qa1"), (lab.qa2, "qa2"),
-                              (lab.nurse, "nurse1")):
+    for browser, username in (
+        (lab.tech, "tech1"),
+        (lab.tech2, "tech2"),
+        (lab.qa, "qa1"),
+        (lab.qa2, "qa2"),
+        (lab.nurse, "nurse1"),
+    ):
         assert browser.login(username).status_code == 302
 
 
@@ -144,9 +173,16 @@ def unit_version(browser, unit) -> str:
 
 
 def place(browser, unit, box, position, version=None):
-    return browser.post(f"/units/{unit}/place", {"place-box": box, "place-position": position, "place-note": "",
-                                                 "place-version": unit_version(browser, unit) if version is None else version},
-                        token_from=f"/units/{unit}")
+    return browser.post(
+        f"/units/{unit}/place",
+        {
+            "place-box": box,
+            "place-position": position,
+            "place-note": "",
+            "place-version": unit_version(browser, unit) if version is None else version,
+        },
+        token_from=f"/units/{unit}",
+    )
 
 
 def row(model, **where):
@@ -163,5 +199,3 @@ def rows(model, **where):
         for k, v in where.items():
             q = q.where(getattr(model, k) == v)
         return list(s.exec(q.order_by(model.id)).all())
-
-

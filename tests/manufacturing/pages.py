@@ -1,4 +1,5 @@
 """Reading what a page says: the error box, typed values kept in a form, refusals."""
+
 from __future__ import annotations
 
 import html
@@ -36,6 +37,8 @@ def input_value(resp, name) -> str:
 
 
 def textarea_value(resp, name) -> str:
-    m = re.search(rf'<textarea\b[^>]*\bname="{re.escape(name)}"[^>]*>(.*?)</textarea>', resp.get_data(as_text=True), re.S)
+    m = re.search(
+        rf'<textarea\b[^>]*\bname="{re.escape(name)}"[^>]*>(.*?)</textarea>', resp.get_data(as_text=True), re.S
+    )
     assert m, f"no <textarea name={name}> in the page"
     return html.unescape(m.group(1)).strip()

@@ -4,6 +4,7 @@ four-eyes verification, corrections with a reason, the fill creating the dose un
 Every refusal checks the status code, the sentence in the page's error box, that the typed
 values are still in the form, and that nothing was stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ import pytest
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, BatchStep, Deviation, DoseUnit
 from tests.conftest import audit_rows, page_text
-from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import DONATION_DAY, lab, local
 from tests.manufacturing.flow import LOT, STEPS, ok
+from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 
 D = DONATION_DAY
 UNITS = [f"{LOT}-0{i}" for i in range(1, 7)]
@@ -42,8 +43,10 @@ def steps_state(lot=LOT):
 
 
 def verified_signatures():
-    return [(s.record_id, s.user_name, s.record_version) for s in flow.rows(Signature, record_type="batch_step",
-                                                                            meaning="verified")]
+    return [
+        (s.record_id, s.user_name, s.record_version)
+        for s in flow.rows(Signature, record_type="batch_step", meaning="verified")
+    ]
 
 
 def started(lab_):
@@ -52,8 +55,9 @@ def started(lab_):
 
 
 def post_step(lab_, position, fields, start_hm=None, end_hm=None, who=None):
-    return (who or lab_.tech).post(f"/batches/{LOT}/steps", flow.step_form(position, fields, start_hm, end_hm),
-                                   token_from=f"/batches/{LOT}")
+    return (who or lab_.tech).post(
+        f"/batches/{LOT}/steps", flow.step_form(position, fields, start_hm, end_hm), token_from=f"/batches/{LOT}"
+    )
 
 
 def correct(lab_, position, fields=None, reason="", version=None, start_hm=None, end_hm=None, who=None):
@@ -72,6 +76,7 @@ def later_clock(lab_, clock, hh=12):
 
 
 # --- order ----------------------------------------------------------------------------------------
+
 
 def test_first_step_must_be_homogenisation(app, mfg):
     started(mfg)
@@ -96,20 +101,63 @@ def test_skipping_a_step_refused(app, mfg):
 # --- times and parameters -------------------------------------------------------------------------
 
 STEP_REFUSALS = [
-    pytest.param(1, 2, {"mesh_um": "2000, 500, 100"}, (9, 5), (9, 19),
-                 "The step starts before the previous step ended", id="starts-before-previous-end"),
-    pytest.param(1, 2, {"mesh_um": "2000, 500, 100"}, (9, 12), (9, 10),
-                 "The end time is before the start time.", id="end-before-start"),
-    pytest.param(1, 2, {"mesh_um": "2000, 500, 100"}, (9, 7), (10, 5),
-                 "Step times cannot be in the future.", id="end-in-future"),
-    pytest.param(1, 2, {"mesh_um": "2000"}, (9, 7), (9, 19),
-                 "1 filtration stage(s) recorded; at least 2 are required.", id="one-filtration-stage"),
-    pytest.param(1, 2, {"mesh_um": "100, 500, 2000"}, (9, 7), (9, 19),
-                 "Each filtration stage must be finer than the one before (coarse to fine).", id="mesh-not-descending"),
-    pytest.param(2, 3, {"g_force": "1100", "minutes": "3", "temperature_c": "50"}, (9, 19), (9, 26),
-                 "The wash temperature must be between -20 and 45 °C.", id="wash-at-50C"),
-    pytest.param(6, 7, {"dose_count": "7", "unit_volume_ml": "120", "storage": "frozen"}, (9, 50), (9, 58),
-                 "Filling needs 840 mL but the final resuspension has 800 mL.", id="fill-exceeds-resuspension"),
+    pytest.param(
+        1,
+        2,
+        {"mesh_um": "2000, 500, 100"},
+        (9, 5),
+        (9, 19),
+        "The step starts before the previous step ended",
+        id="starts-before-previous-end",
+    ),
+    pytest.param(
+        1,
+        2,
+        {"mesh_um": "2000, 500, 100"},
+        (9, 12),
+        (9, 10),
+        "The end time is before the start time.",
+        id="end-before-start",
+    ),
+    pytest.param(
+        1, 2, {"mesh_um": "2000, 500, 100"}, (9, 7), (10, 5), "Step times cannot be in the future.", id="end-in-future"
+    ),
+    pytest.param(
+        1,
+        2,
+        {"mesh_um": "2000"},
+        (9, 7),
+        (9, 19),
+        "1 filtration stage(s) recorded; at least 2 are required.",
+        id="one-filtration-stage",
+    ),
+    pytest.param(
+        1,
+        2,
+        {"mesh_um": "100, 500, 2000"},
+        (9, 7),
+        (9, 19),
+        "Each filtration stage must be finer than the one before (coarse to fine).",
+        id="mesh-not-descending",
+    ),
+    pytest.param(
+        2,
+        3,
+        {"g_force": "1100", "minutes": "3", "temperature_c": "50"},
+        (9, 19),
+        (9, 26),
+        "The wash temperature must be between -20 and 45 °C.",
+        id="wash-at-50C",
+    ),
+    pytest.param(
+        6,
+        7,
+        {"dose_count": "7", "unit_volume_ml": "120", "storage": "frozen"},
+        (9, 50),
+        (9, 58),
+        "Filling needs 840 mL but the final resuspension has 800 mL.",
+        id="fill-exceeds-resuspension",
+    ),
 ]
 
 
@@ -131,6 +179,7 @@ def test_step_refused_stores_nothing_and_keeps_the_form(app, mfg, upto, position
 
 # --- enrichment time --------------------------------------------------------------------------------
 
+
 def test_default_flow_enrichment_within_limit(app, mfg):
     started(mfg)
     flow.record_steps(mfg, upto=5)
@@ -140,8 +189,11 @@ def test_default_flow_enrichment_within_limit(app, mfg):
     assert "41 min (limit 60 min)" in page_text(mfg.tech.get(f"/batches/{LOT}"))
 
 
-@pytest.mark.parametrize("last_wash_end,minutes,deviation", [((10, 0), 60, False), ((10, 1), 61, True)],
-                         ids=["60-min-at-limit", "61-min-over"])
+@pytest.mark.parametrize(
+    "last_wash_end,minutes,deviation",
+    [((10, 0), 60, False), ((10, 1), 61, True)],
+    ids=["60-min-at-limit", "61-min-over"],
+)
 def test_enrichment_limit(app, mfg, clock, last_wash_end, minutes, deviation):
     later_clock(mfg, clock)
     started(mfg)
@@ -167,6 +219,7 @@ def test_enrichment_limit(app, mfg, clock, last_wash_end, minutes, deviation):
 
 # --- verification (four-eyes) -------------------------------------------------------------------------
 
+
 def test_recorder_cannot_verify_own_steps(app, mfg):
     started(mfg)
     flow.record_steps(mfg, upto=3)
@@ -182,8 +235,14 @@ def test_recorder_cannot_verify_own_steps(app, mfg):
 def test_wrong_password_refused_then_second_person_verifies(app, mfg):
     started(mfg)
     flow.record_steps(mfg, upto=3)
-    resp = flow.sign(mfg.tech2, f"/batches/{LOT}/verify-steps", "verify_steps", f"/batches/{LOT}",
-                     password="not-my-password", comment="checked against device log")
+    resp = flow.sign(
+        mfg.tech2,
+        f"/batches/{LOT}/verify-steps",
+        "verify_steps",
+        f"/batches/{LOT}",
+        password="not-my-password",
+        comment="checked against device log",
+    )
     refused(resp, 422, "the password is not correct")
     assert textarea_value(resp, "verify_steps-comment") == "checked against device log"
     assert verified_signatures() == []
@@ -253,6 +312,7 @@ def test_fill_cannot_be_corrected(app, mfg):
 
 # --- the fill ----------------------------------------------------------------------------------------
 
+
 def test_fill_creates_units_and_closes_the_record(app, mfg):
     started(mfg)
     flow.record_steps(mfg, upto=6)
@@ -284,6 +344,7 @@ def test_only_a_technician_records_steps(app, mfg, who):
 
 # --- found while testing ------------------------------------------------------------------------------
 
+
 def test_refused_step_form_posts_the_step_it_shows(app, mfg):
     """A second technician posts step 2 after a colleague recorded it: the re-rendered form shows
     "Record step 3: Centrifugation wash 1", so submitting it must record step 3."""
@@ -312,6 +373,7 @@ def test_correcting_resuspension_below_the_filled_volume_refused(app, mfg):
 
 
 # --- issue 16 item 11: the step form accepts its own prefilled start time; a bad position is a 400 ------------
+
 
 def test_step_form_accepts_seconds_and_its_own_prefilled_start(app, mfg):
     started(mfg)

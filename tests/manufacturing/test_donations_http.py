@@ -3,6 +3,7 @@
 Every refusal checks the status code, the sentence shown in the page's error box,
 that the typed values are still in the form, and that nothing was stored.
 """
+
 from __future__ import annotations
 
 import html
@@ -14,10 +15,10 @@ import pytest
 
 from lims.manufacturing.models import Batch, Donation
 from tests.conftest import audit_rows, page_text
-from tests.manufacturing.pages import error_of, forbidden, input_value
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import DONATION_DAY, act, day_check, lab, local
 from tests.manufacturing.flow import DONATION, LOT, ok
+from tests.manufacturing.pages import error_of, forbidden, input_value
 
 D = DONATION_DAY
 DAY_BEFORE = date(2026, 11, 22)
@@ -72,9 +73,24 @@ def add_device(code, kind="purification_device", approve=False, calibration_due=
     from lims.equipment import operations as eq_ops
     from tests.conftest import PASSWORD
 
-    eq_id = act("tech1", lambda s, u: eq_ops.create(s, code, {
-        "name": f"device {code}", "kind": kind, "location": "suite A", "serial_number": code, "status": "in_service",
-        "calibration_due": calibration_due, "notes": None}).id)
+    eq_id = act(
+        "tech1",
+        lambda s, u: (
+            eq_ops.create(
+                s,
+                code,
+                {
+                    "name": f"device {code}",
+                    "kind": kind,
+                    "location": "suite A",
+                    "serial_number": code,
+                    "status": "in_service",
+                    "calibration_due": calibration_due,
+                    "notes": None,
+                },
+            ).id
+        ),
+    )
     if approve:
         act("qa2", lambda s, u: eq_ops.approve(s, eq_ops.get(s, eq_id), f"{eq_id}@1", u, PASSWORD, None, "test"))
 
@@ -88,18 +104,40 @@ def late_clock(lab_, clock, hh=15, mm=0):
 # --- receipt refused ----------------------------------------------------------------------------
 
 RECEIPT_REFUSALS = [
-    pytest.param({"mass_g": "99.9"}, 422, ["Mass 99.9 g is below the minimum of 100 g:",
-                                          "the donation cannot be accepted"], id="mass-99.9"),
-    pytest.param({"collected_at": local(D, 8, 30), "received_at": local(D, 8, 0)}, 422,
-                 ["The receipt time is before the collection time."], id="received-before-collected"),
-    pytest.param({"collected_at": local(D, 10, 1), "received_at": local(D, 10, 2)}, 422,
-                 ["The collection time is in the future."], id="collected-in-future"),
-    pytest.param({"received_at": local(D, 10, 1)}, 422, ["The receipt time is in the future."], id="received-in-future"),
-    pytest.param({"collected_at": local(DAY_BEFORE, 8, 0), "received_at": local(DAY_BEFORE, 8, 30)}, 422,
-                 ["Donor D-0001 has no donation-day check on 2026-11-22."], id="no-day-check-that-day"),
+    pytest.param(
+        {"mass_g": "99.9"},
+        422,
+        ["Mass 99.9 g is below the minimum of 100 g:", "the donation cannot be accepted"],
+        id="mass-99.9",
+    ),
+    pytest.param(
+        {"collected_at": local(D, 8, 30), "received_at": local(D, 8, 0)},
+        422,
+        ["The receipt time is before the collection time."],
+        id="received-before-collected",
+    ),
+    pytest.param(
+        {"collected_at": local(D, 10, 1), "received_at": local(D, 10, 2)},
+        422,
+        ["The collection time is in the future."],
+        id="collected-in-future",
+    ),
+    pytest.param(
+        {"received_at": local(D, 10, 1)}, 422, ["The receipt time is in the future."], id="received-in-future"
+    ),
+    pytest.param(
+        {"collected_at": local(DAY_BEFORE, 8, 0), "received_at": local(DAY_BEFORE, 8, 30)},
+        422,
+        ["Donor D-0001 has no donation-day check on 2026-11-22."],
+        id="no-day-check-that-day",
+    ),
     pytest.param({"donor": "D-9999"}, 422, ["No donor with code D-9999."], id="unknown-donor"),
-    pytest.param({"bristol": ""}, 400, ["Correct the marked fields.", "Choose the Bristol stool form (1-7)."],
-                 id="bristol-missing"),
+    pytest.param(
+        {"bristol": ""},
+        400,
+        ["Correct the marked fields.", "Choose the Bristol stool form (1-7)."],
+        id="bristol-missing",
+    ),
     pytest.param({"mass_g": ""}, 400, ["Correct the marked fields.", "Enter the mass in g."], id="mass-missing"),
 ]
 
@@ -140,6 +178,7 @@ def test_clinician_cannot_receive(app, mfg):
 
 # --- receipt accepted -----------------------------------------------------------------------------
 
+
 def test_mass_at_the_minimum_accepted(app, mfg):
     resp = ok(flow.receive(mfg, mass_g="100.0"))
     assert resp.headers["Location"].endswith(f"/donations/{DONATION}")
@@ -159,6 +198,7 @@ def test_codes_and_retained_sample_shown(app, mfg):
 
 
 # --- start of processing --------------------------------------------------------------------------
+
 
 def test_start_exactly_six_hours_after_collection_accepted(app, mfg, clock):
     late_clock(mfg, clock)
@@ -196,21 +236,34 @@ def test_start_time_refused(app, mfg, started):
     ok(flow.receive(mfg))
     before = stored()
     resp = flow.start(mfg, started=started)
-    message = ("Processing cannot start before the stool was collected." if started.endswith("07:59")
-               else "The processing start time is in the future.")
+    message = (
+        "Processing cannot start before the stool was collected."
+        if started.endswith("07:59")
+        else "The processing start time is in the future."
+    )
     refused(resp, 422, message)
     start_form_keeps(resp, "RUN-1", started)
     assert stored() == before
     assert flow.row(Donation, code=DONATION).status == "received"
 
 
-@pytest.mark.parametrize("device,setup,status,message", [
-    pytest.param("EQ-NOPE-99", None, 400, "Not a valid choice", id="unknown"),
-    pytest.param("EQ-CEN-01", dict(kind="centrifuge", approve=True), 400, "Not a valid choice", id="not-purification"),
-    pytest.param("EQ-GFM-02", dict(), 422, "Device EQ-GFM-02 is not usable for GMP work", id="not-approved"),
-    pytest.param("EQ-GFM-03", dict(approve=True, calibration_due=date(2026, 11, 1)), 422,
-                 "Device EQ-GFM-03 is not usable for GMP work", id="calibration-overdue"),
-])
+@pytest.mark.parametrize(
+    "device,setup,status,message",
+    [
+        pytest.param("EQ-NOPE-99", None, 400, "Not a valid choice", id="unknown"),
+        pytest.param(
+            "EQ-CEN-01", dict(kind="centrifuge", approve=True), 400, "Not a valid choice", id="not-purification"
+        ),
+        pytest.param("EQ-GFM-02", dict(), 422, "Device EQ-GFM-02 is not usable for GMP work", id="not-approved"),
+        pytest.param(
+            "EQ-GFM-03",
+            dict(approve=True, calibration_due=date(2026, 11, 1)),
+            422,
+            "Device EQ-GFM-03 is not usable for GMP work",
+            id="calibration-overdue",
+        ),
+    ],
+)
 def test_start_with_unusable_device_refused(app, mfg, device, setup, status, message):
     if setup is not None:
         add_device(device, **setup)
@@ -237,8 +290,10 @@ def test_one_batch_per_donation(app, mfg):
 def test_only_a_technician_starts_processing(app, mfg, who):
     ok(flow.receive(mfg))
     before = stored()
-    resp = getattr(mfg, who).post(f"/donations/{DONATION}/start",
-                                  {"device": "EQ-GFM-01", "run_number": "RUN-1", "started_at": local(D, 9, 0)},
-                                  token_from=f"/donations/{DONATION}")
+    resp = getattr(mfg, who).post(
+        f"/donations/{DONATION}/start",
+        {"device": "EQ-GFM-01", "run_number": "RUN-1", "started_at": local(D, 9, 0)},
+        token_from=f"/donations/{DONATION}",
+    )
     forbidden(resp)
     assert stored() == before

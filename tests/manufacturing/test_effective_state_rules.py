@@ -3,17 +3,18 @@
 Pure rules at their boundaries: the instant a unit expires, the last second of the thaw window, a hold,
 and which signed decision clears a fresh or a frozen product.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from lims.manufacturing import rules as r
 from lims.manufacturing.rules import PassedScreening, ReleaseFacts
 
-EXPIRES = datetime(2027, 5, 23, 16, 0, tzinfo=timezone.utc)  # 2027-05-24 00:00 in Shanghai
-THAWED = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+EXPIRES = datetime(2027, 5, 23, 16, 0, tzinfo=UTC)  # 2027-05-24 00:00 in Shanghai
+THAWED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 
@@ -33,12 +34,17 @@ def test_the_sixth_hour_after_thawing_is_usable_and_a_second_later_is_not():
 
 @pytest.mark.parametrize("stored", ["administered", "discarded", "recalled", "expired"])
 def test_final_statuses_are_what_they_say(stored):
-    assert r.effective_unit_status(stored, EXPIRES + timedelta(days=9), EXPIRES, THAWED, 6, ("LB-2026-0001",)) == (stored, None)
+    assert r.effective_unit_status(stored, EXPIRES + timedelta(days=9), EXPIRES, THAWED, 6, ("LB-2026-0001",)) == (
+        stored,
+        None,
+    )
 
 
 def test_a_hold_shows_on_hold_and_expiry_wins_over_it():
     assert r.effective_unit_status("quarantine", EXPIRES - SECOND, EXPIRES, None, 6, ("LB-2026-0001",)) == (
-        "on_hold", ("held", {"cases": "LB-2026-0001"}))
+        "on_hold",
+        ("held", {"cases": "LB-2026-0001"}),
+    )
     assert r.effective_unit_status("quarantine", EXPIRES, EXPIRES, None, 6, ("LB-2026-0001",))[0] == "expired"
 
 
@@ -53,8 +59,15 @@ def test_a_batch_is_expired_from_the_expiry_of_its_units():
 
 # --- release past expiry ---------------------------------------------------------------------------
 
-GOOD = ReleaseFacts(status="quarantine", donor_cleared=True, donor_code="D-0001", donation_day=date(2026, 11, 23),
-                    review_by_user=True, review_current=True, expires_at=EXPIRES)
+GOOD = ReleaseFacts(
+    status="quarantine",
+    donor_cleared=True,
+    donor_code="D-0001",
+    donation_day=date(2026, 11, 23),
+    review_by_user=True,
+    review_current=True,
+    expires_at=EXPIRES,
+)
 
 
 def _facts(**changes):
@@ -68,12 +81,14 @@ def test_release_one_second_before_expiry_and_not_at_it():
 
 def test_a_suspended_donor_blocks_release_with_the_cause():
     assert r.release_blockers(_facts(now=EXPIRES - SECOND, donor_suspended="ESBL positive")) == [
-        r.Blocker("donor_suspended", {"donor": "D-0001", "reason": "ESBL positive"})]
+        r.Blocker("donor_suspended", {"donor": "D-0001", "reason": "ESBL positive"})
+    ]
 
 
 def test_the_clearance_problem_names_the_basis_that_failed():
     assert r.release_blockers(_facts(now=EXPIRES - SECOND, donor_cleared=False, clearance_problem="no_day_check")) == [
-        r.Blocker("no_day_check", {"donor": "D-0001", "day": date(2026, 11, 23)})]
+        r.Blocker("no_day_check", {"donor": "D-0001", "day": date(2026, 11, 23)})
+    ]
 
 
 # --- release basis ----------------------------------------------------------------------------------
@@ -100,8 +115,13 @@ def test_fresh_basis_needs_that_day_s_passed_donation_day_check():
 def test_fresh_basis_a_later_deferral_before_the_donation_is_in_force():
     eligible = _decision(1, date(2026, 11, 1), date(2026, 10, 30), until=date(2026, 12, 30))
     deferred = _decision(2, date(2026, 11, 20), date(2026, 11, 19), until=date(2026, 12, 4), outcome="deferred")
-    assert r.clearance("eligible_at_donation", [eligible, deferred], DAY, True) == (None, "donor_not_eligible_at_donation")
-    later = _decision(3, DAY + timedelta(days=1), DAY, until=date(2027, 1, 20))  # decided after the donation: not in force
+    assert r.clearance("eligible_at_donation", [eligible, deferred], DAY, True) == (
+        None,
+        "donor_not_eligible_at_donation",
+    )
+    later = _decision(
+        3, DAY + timedelta(days=1), DAY, until=date(2027, 1, 20)
+    )  # decided after the donation: not in force
     assert r.clearance("eligible_at_donation", [later], DAY, True) == (None, "donor_not_eligible_at_donation")
     on_the_day = _decision(4, DAY, date(2026, 11, 21), until=date(2027, 1, 20))
     assert r.clearance("eligible_at_donation", [eligible, deferred, on_the_day], DAY, True) == (on_the_day, None)

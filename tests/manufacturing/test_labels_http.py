@@ -1,4 +1,5 @@
 """Printing labels from the record pages: documents, the release-label rule, and the audit of prints and reprints."""
+
 import io
 from datetime import date
 
@@ -16,8 +17,12 @@ UNIT = f"{LOT}-01"
 
 
 def print_labels(browser, kind, code, layout="tube_50x30", fmt="pdf", reason="", page=None):
-    return browser.post("/labels/print", {"kind": kind, "code": code, "layout": layout, "format": fmt, "reason": reason},
-                        token_from=page or f"/units/{UNIT}", headers={"Referer": f"http://localhost{page or '/units/' + UNIT}"})
+    return browser.post(
+        "/labels/print",
+        {"kind": kind, "code": code, "layout": layout, "format": fmt, "reason": reason},
+        token_from=page or f"/units/{UNIT}",
+        headers={"Referer": f"http://localhost{page or '/units/' + UNIT}"},
+    )
 
 
 def prints(code):
@@ -32,7 +37,9 @@ def test_quarantine_label_then_reprint_needs_a_reason(app, mfg):
     assert UNIT in text and "QUARANTINE" in text and "D-0001" in text
     assert decoded(r.data) == [f"LIMS:DU:{UNIT}"]
     [row] = prints(UNIT)
-    assert row.entity == "dose_unit" and row.new_value.startswith("print tube_50x30 pdf") and row.user_name == "Zhang Wei"
+    assert (
+        row.entity == "dose_unit" and row.new_value.startswith("print tube_50x30 pdf") and row.user_name == "Zhang Wei"
+    )
     r = print_labels(mfg.tech, "DU", UNIT)  # a reprint without a reason: refused, back on the page, nothing printed
     assert r.status_code == 302 and len(prints(UNIT)) == 1
     assert "give a reason for the reprint" in page_text(mfg.tech.get(r.headers["Location"]))
@@ -80,8 +87,11 @@ def test_retained_sample_on_a_cryovial_and_a_unit_id_that_would_not_fit(app, mfg
 
 def test_clinician_cannot_print(app, mfg):
     flow.to_quarantine(mfg)
-    r = mfg.nurse.post("/labels/print", {"kind": "DU", "code": UNIT, "layout": "tube_50x30", "format": "pdf"},
-                       token_from=f"/units/{UNIT}")
+    r = mfg.nurse.post(
+        "/labels/print",
+        {"kind": "DU", "code": UNIT, "layout": "tube_50x30", "format": "pdf"},
+        token_from=f"/units/{UNIT}",
+    )
     assert r.status_code == 403 and prints(UNIT) == []
 
 
@@ -96,12 +106,16 @@ def test_json_resolve_for_integrations(app, mfg):
     assert r.status_code == 400 and r.json["problem"] == "malformed"
     r = mfg.nurse.get("/scan/resolve?code=LIMS:ZZ:1")
     assert r.status_code == 400 and r.json["problem"] == "unknown_type"
-    assert app.test_client().get(f"/scan/resolve?code=LIMS:DU:{UNIT}").status_code in (302, 401)  # signed out: no answer
+    assert app.test_client().get(f"/scan/resolve?code=LIMS:DU:{UNIT}").status_code in (
+        302,
+        401,
+    )  # signed out: no answer
 
 
 def store_here(browser, box, unit_scan, position):
-    return browser.post(f"/storage/{box}/store", {"here-unit": unit_scan, "here-position": position},
-                        token_from=f"/storage/{box}")
+    return browser.post(
+        f"/storage/{box}/store", {"here-unit": unit_scan, "here-position": position}, token_from=f"/storage/{box}"
+    )
 
 
 def test_context_scan_on_the_box_page_stores_only_dose_units(app, mfg, clock):
@@ -230,7 +244,10 @@ def _print_everything(app, mfg, records, quarantined: bool):
             assert r.status_code == 200, (kind, code)
             page = PdfReader(io.BytesIO(r.data)).pages[0]
             size = (round(float(page.mediabox.width) / 72 * 25.4), round(float(page.mediabox.height) / 72 * 25.4))
-            assert size == ((210, 297) if layout.sheet else (round(layout.width_mm), round(layout.height_mm))), (kind, code)
+            assert size == ((210, 297) if layout.sheet else (round(layout.width_mm), round(layout.height_mm))), (
+                kind,
+                code,
+            )
             assert payload.split(":", 2)[2] in page.extract_text().replace("\n", ""), (kind, code)
             for dpi in (203, 300):
                 assert payload in zplcheck.pdf_decodes_frosted(r.data, layout.symbology, dpi), (kind, code, dpi)
@@ -250,9 +267,14 @@ def test_every_label_kind_on_every_stock(app, mfg, clock):
 
     flow.to_quarantine(mfg)
     sc = flow.row(Screening, donor_id=1)
-    records = {"DU": (UNIT, f"LIMS:DU:{UNIT}"), "LOT": (LOT, f"LIMS:LOT:{LOT}"),
-               "DN": (flow.DONATION, f"LIMS:DN:{flow.DONATION}"), "RS": (flow.DONATION, f"LIMS:RS:{flow.DONATION}"),
-               "LOC": ("BOX-F1", "LIMS:LOC:BOX-F1"), "SP": (str(sc.id), f"LIMS:SP:SC{sc.id}-BLOOD")}
+    records = {
+        "DU": (UNIT, f"LIMS:DU:{UNIT}"),
+        "LOT": (LOT, f"LIMS:LOT:{LOT}"),
+        "DN": (flow.DONATION, f"LIMS:DN:{flow.DONATION}"),
+        "RS": (flow.DONATION, f"LIMS:RS:{flow.DONATION}"),
+        "LOC": ("BOX-F1", "LIMS:LOC:BOX-F1"),
+        "SP": (str(sc.id), f"LIMS:SP:SC{sc.id}-BLOOD"),
+    }
     assert _print_everything(app, mfg, records, quarantined=True) == [("DU", "cryovial_25x13")]
     flow.clear_donor(mfg, clock)
     ok(flow.review(mfg.qa))
@@ -275,9 +297,11 @@ def test_stock_chooser_and_refusal_name_the_stock_in_chinese_for_zh_users(app, m
 
 def test_zpl_settings_that_cannot_print_are_refused_with_nothing_printed(app, mfg):
     flow.to_quarantine(mfg)
-    for setting, value, message in (("ZPL_CJK", "truetype", "LIMS_ZPL_CJK must be graphic or font"),
-                                    ("ZPL_CJK", "font", "LIMS_ZPL_FONT names no font on the printer"),
-                                    ("ZPL_DOTS_PER_MM", 24, "LIMS_ZPL_DOTS_PER_MM must be 8 (203 dpi) or 12")):
+    for setting, value, message in (
+        ("ZPL_CJK", "truetype", "LIMS_ZPL_CJK must be graphic or font"),
+        ("ZPL_CJK", "font", "LIMS_ZPL_FONT names no font on the printer"),
+        ("ZPL_DOTS_PER_MM", 24, "LIMS_ZPL_DOTS_PER_MM must be 8 (203 dpi) or 12"),
+    ):
         before = {k: app.config[k] for k in ("ZPL_CJK", "ZPL_FONT", "ZPL_DOTS_PER_MM")}
         app.config[setting] = value
         r = print_labels(mfg.tech, "DU", UNIT, fmt="zpl")

@@ -4,6 +4,7 @@ with a reason, four-eyes verification, deviations investigated and closed by a Q
 Every refusal checks the status code, the sentence in the page's error box, that the typed
 values are still in the form, and that nothing was stored.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,9 @@ import pytest
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, Deviation, QcResult
 from tests.conftest import audit_rows, page_text
-from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 from tests.manufacturing import flow
 from tests.manufacturing.flow import LOT, QC_PASS, ok
+from tests.manufacturing.pages import error_of, forbidden, input_value, refused, textarea_value
 
 DEV = "DEV-2026-0001"
 PURITY = "Bacterial purity"
@@ -66,15 +67,28 @@ def assert_qc_form_keeps(resp, values, tested_on="2026-11-23", reason=""):
 def investigate(browser, investigation, outcome, reason="", code=DEV, version=None):
     dev = flow.row(Deviation, code=code)
     p = f"dev-{code}"
-    return browser.post(f"/batches/{LOT}/deviations/{code}", {
-        f"{p}-version": f"{LOT}/{code}@{dev.version if version is None else version}", f"{p}-investigation": investigation,
-        f"{p}-outcome": outcome, f"{p}-reason": reason}, token_from=f"/batches/{LOT}")
+    return browser.post(
+        f"/batches/{LOT}/deviations/{code}",
+        {
+            f"{p}-version": f"{LOT}/{code}@{dev.version if version is None else version}",
+            f"{p}-investigation": investigation,
+            f"{p}-outcome": outcome,
+            f"{p}-reason": reason,
+        },
+        token_from=f"/batches/{LOT}",
+    )
 
 
 def close(browser, code=DEV, password=None):
     dev = flow.row(Deviation, code=code)
-    return flow.sign(browser, f"/batches/{LOT}/deviations/{code}/close", f"close-{code}", f"/batches/{LOT}",
-                     version=f"{LOT}/{code}@{dev.version}", **({"password": password} if password else {}))
+    return flow.sign(
+        browser,
+        f"/batches/{LOT}/deviations/{code}/close",
+        f"close-{code}",
+        f"/batches/{LOT}",
+        version=f"{LOT}/{code}@{dev.version}",
+        **({"password": password} if password else {}),
+    )
 
 
 def with_purity_deviation(lab_, purity="98.99"):
@@ -84,6 +98,7 @@ def with_purity_deviation(lab_, purity="98.99"):
 
 
 # --- typed numbers ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("typed", ["1.2e13", "1.2x10^13", "1.2×10¹³", "1.2*10^13", "1.2 × 10^13"])
 def test_count_accepted_as_people_type_it(app, mfg, typed):
@@ -96,13 +111,16 @@ def test_count_accepted_as_people_type_it(app, mfg, typed):
     assert flow.row(Batch, lot=LOT).status == "awaiting_qc"  # 1 of 7 results
 
 
-@pytest.mark.parametrize("code,typed,allowed", [
-    ("COUNT", "abc", "a number in /10 mL, e.g. 1.2e13 or 1.2x10^13"),
-    ("COUNT", "1,2e13", "a number in /10 mL, e.g. 1.2e13 or 1.2x10^13"),
-    ("PURITY", "high", "a number in %"),
-    ("CDIFF", "maybe", "negative / positive"),
-    ("APPEARANCE", "ok", "conforms / does not conform"),
-])
+@pytest.mark.parametrize(
+    "code,typed,allowed",
+    [
+        ("COUNT", "abc", "a number in /10 mL, e.g. 1.2e13 or 1.2x10^13"),
+        ("COUNT", "1,2e13", "a number in /10 mL, e.g. 1.2e13 or 1.2x10^13"),
+        ("PURITY", "high", "a number in %"),
+        ("CDIFF", "maybe", "negative / positive"),
+        ("APPEARANCE", "ok", "conforms / does not conform"),
+    ],
+)
 def test_unreadable_result_refused_and_nothing_stored(app, mfg, code, typed, allowed):
     filled(mfg)
     before = qc_state()
@@ -115,6 +133,7 @@ def test_unreadable_result_refused_and_nothing_stored(app, mfg, code, typed, all
 
 
 # --- judgement against the spec ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("purity,in_spec", [("98.99", False), ("99.0", True), ("99", True)])
 def test_purity_boundary(app, mfg, purity, in_spec):
@@ -139,6 +158,7 @@ def test_purity_boundary(app, mfg, purity, in_spec):
 
 
 # --- corrections ------------------------------------------------------------------------------------
+
 
 def test_correction_needs_a_reason_and_is_judged_again(app, mfg):
     filled(mfg)
@@ -176,11 +196,14 @@ def test_qc_before_the_fill_refused(app, mfg):
     assert qc_state() == before == ("in_process", [], [])
 
 
-@pytest.mark.parametrize("tested_on,message", [
-    ("2026-11-24", "The test date 2026-11-24 is in the future."),
-    ("2026-11-22", "The test date is before the production day 2026-11-23."),
-    ("", "Enter the test date."),
-])
+@pytest.mark.parametrize(
+    "tested_on,message",
+    [
+        ("2026-11-24", "The test date 2026-11-24 is in the future."),
+        ("2026-11-22", "The test date is before the production day 2026-11-23."),
+        ("", "Enter the test date."),
+    ],
+)
 def test_test_date_refused(app, mfg, tested_on, message):
     filled(mfg)
     before = qc_state()
@@ -196,6 +219,7 @@ def test_test_date_refused(app, mfg, tested_on, message):
 
 # --- verification (four-eyes) -------------------------------------------------------------------------
 
+
 def test_enterer_cannot_verify_qc(app, mfg):
     filled(mfg)
     ok(flow.enter_qc(mfg))
@@ -204,9 +228,16 @@ def test_enterer_cannot_verify_qc(app, mfg):
     refused(resp, 422, "Four-eyes")
     assert qc_signatures() == [] and qc_state() == before
     assert "You entered or corrected these QC results: another person verifies them." in page_text(
-        mfg.tech.get(f"/batches/{LOT}"))
-    resp = flow.sign(mfg.tech2, f"/batches/{LOT}/verify-qc", "verify_qc", f"/batches/{LOT}", password="wrong-one",
-                     comment="reports checked")
+        mfg.tech.get(f"/batches/{LOT}")
+    )
+    resp = flow.sign(
+        mfg.tech2,
+        f"/batches/{LOT}/verify-qc",
+        "verify_qc",
+        f"/batches/{LOT}",
+        password="wrong-one",
+        comment="reports checked",
+    )
     refused(resp, 422, "the password is not correct")
     assert textarea_value(resp, "verify_qc-comment") == "reports checked"
     assert qc_signatures() == []
@@ -227,6 +258,7 @@ def test_corrector_cannot_verify_the_corrected_result(app, mfg):
 
 # --- deviations ----------------------------------------------------------------------------------------
 
+
 def test_deviation_investigated_then_closed_by_qa(app, mfg):
     with_purity_deviation(mfg)
     before = qc_state()
@@ -235,19 +267,32 @@ def test_deviation_investigated_then_closed_by_qa(app, mfg):
 
     ok(investigate(mfg.tech, "plate count repeated", "result confirmed; batch to be rejected"))
     dev = flow.row(Deviation, code=DEV)
-    assert (dev.investigation, dev.outcome, dev.status) == ("plate count repeated", "result confirmed; batch to be rejected", "open")
+    assert (dev.investigation, dev.outcome, dev.status) == (
+        "plate count repeated",
+        "result confirmed; batch to be rejected",
+        "open",
+    )
 
     before = qc_state()
     resp = investigate(mfg.tech, "plate count repeated twice", "result confirmed; batch to be rejected")
     refused(resp, 422, "A reason is required to change the investigation or outcome.")
     assert textarea_value(resp, f"dev-{DEV}-investigation") == "plate count repeated twice"
     assert qc_state() == before
-    ok(investigate(mfg.tech, "plate count repeated twice", "result confirmed; batch to be rejected", reason="second repeat"))
+    ok(
+        investigate(
+            mfg.tech, "plate count repeated twice", "result confirmed; batch to be rejected", reason="second repeat"
+        )
+    )
     assert flow.row(Deviation, code=DEV).investigation == "plate count repeated twice"
 
-    resp = mfg.tech.post(f"/batches/{LOT}/deviations/{DEV}/close",
-                         {f"close-{DEV}-password": "Correct-Horse-Battery-9", f"close-{DEV}-version":
-                          str(flow.row(Deviation, code=DEV).version)}, token_from=f"/batches/{LOT}")
+    resp = mfg.tech.post(
+        f"/batches/{LOT}/deviations/{DEV}/close",
+        {
+            f"close-{DEV}-password": "Correct-Horse-Battery-9",
+            f"close-{DEV}-version": str(flow.row(Deviation, code=DEV).version),
+        },
+        token_from=f"/batches/{LOT}",
+    )
     forbidden(resp)
     assert flow.row(Deviation, code=DEV).status == "open" and dev_signatures() == []
 
@@ -292,8 +337,13 @@ def test_manual_deviation_opened_by_technician(app, mfg):
     resp = mfg.tech.post(f"/batches/{LOT}/deviations", {"dev-description": ""}, token_from=f"/batches/{LOT}")
     refused(resp, 400, "Describe the deviation.")
     assert flow.rows(Deviation, lot=LOT) == []
-    ok(mfg.tech.post(f"/batches/{LOT}/deviations", {"dev-description": "freezer door alarm during fill"},
-                     token_from=f"/batches/{LOT}"))
+    ok(
+        mfg.tech.post(
+            f"/batches/{LOT}/deviations",
+            {"dev-description": "freezer door alarm during fill"},
+            token_from=f"/batches/{LOT}",
+        )
+    )
     assert [(d.code, d.source, d.status) for d in flow.rows(Deviation, lot=LOT)] == [(DEV, "manual", "open")]
 
 

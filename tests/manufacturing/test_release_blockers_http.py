@@ -4,27 +4,28 @@ Each refusal checks the status code, the specific sentence (lims/manufacturing/e
 and that nothing changed: the batch stays in quarantine, no disposition is stored, the units
 stay in quarantine.
 """
+
 from __future__ import annotations
 
 import re
 from datetime import date
 
-
 from lims.audit.models import Signature
 from lims.manufacturing.models import Batch, BatchDisposition, BatchStep, Deviation, DoseUnit
 from tests.conftest import page_text
-from tests.manufacturing.pages import error_of
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import pass_screening
 from tests.manufacturing.flow import LOT, ok
+from tests.manufacturing.pages import error_of
 
 UNITS = [f"{LOT}-0{i}" for i in range(1, 7)]
 
-DONOR_NOT_CLEARED = ("Donor D-0001 is not yet cleared: no passed screening with every sample taken after the "
-                     "donation of 2026-11-23.")
+DONOR_NOT_CLEARED = (
+    "Donor D-0001 is not yet cleared: no passed screening with every sample taken after the donation of 2026-11-23."
+)
 NO_REVIEW = "You have not recorded your review of this batch's audit trail."
 REVIEW_STALE = "The batch changed after your audit-trail review; review the new entries again."
-PERFORMER = ("You performed or verified steps or QC results of this batch; another QA officer must release it.")
+PERFORMER = "You performed or verified steps or QC results of this batch; another QA officer must release it."
 PURITY = "Bacterial purity"
 APPEARANCE = "Appearance (homogeneous brown suspension, no visible particles)"
 
@@ -91,15 +92,27 @@ def open_deviation(browser, description, lot=LOT):
 def investigate(browser, code, investigation, outcome, reason="", lot=LOT):
     dev = flow.row(Deviation, code=code)
     p = f"dev-{code}"
-    return browser.post(f"/batches/{lot}/deviations/{code}", {
-        f"{p}-version": f"{lot}/{code}@{dev.version}", f"{p}-investigation": investigation, f"{p}-outcome": outcome,
-        f"{p}-reason": reason}, token_from=f"/batches/{lot}")
+    return browser.post(
+        f"/batches/{lot}/deviations/{code}",
+        {
+            f"{p}-version": f"{lot}/{code}@{dev.version}",
+            f"{p}-investigation": investigation,
+            f"{p}-outcome": outcome,
+            f"{p}-reason": reason,
+        },
+        token_from=f"/batches/{lot}",
+    )
 
 
 def close_deviation(browser, code, lot=LOT):
     dev = flow.row(Deviation, code=code)
-    return flow.sign(browser, f"/batches/{lot}/deviations/{code}/close", f"close-{code}", f"/batches/{lot}",
-                     version=f"{lot}/{code}@{dev.version}")
+    return flow.sign(
+        browser,
+        f"/batches/{lot}/deviations/{code}/close",
+        f"close-{code}",
+        f"/batches/{lot}",
+        version=f"{lot}/{code}@{dev.version}",
+    )
 
 
 def reason_sign(browser, action, reason, lot=LOT):
@@ -116,6 +129,7 @@ def released_batch(lab, clock):
 
 
 # --- one blocker at a time ------------------------------------------------------------------------
+
 
 def test_donor_not_cleared_blocks_release(app, mfg, clock):
     flow.to_quarantine(mfg)
@@ -237,10 +251,15 @@ def test_qc_out_of_specification_blocks_release_with_its_deviation(app, mfg, clo
     assert (dev.code, dev.source, dev.status) == ("DEV-2026-0001", "qc", "open")
     flow.clear_donor(mfg, clock)
     ok(flow.review(mfg.qa))
-    err = refused(flow.release(mfg.qa), f"QC results out of specification: {PURITY}.", "Open deviations: DEV-2026-0001.")
+    err = refused(
+        flow.release(mfg.qa), f"QC results out of specification: {PURITY}.", "Open deviations: DEV-2026-0001."
+    )
     assert "out of specification" in err and "not verified" not in err
     assert_untouched()
-    assert blockers_on_page(mfg.qa) == [f"QC results out of specification: {PURITY}.", "Open deviations: DEV-2026-0001."]
+    assert blockers_on_page(mfg.qa) == [
+        f"QC results out of specification: {PURITY}.",
+        "Open deviations: DEV-2026-0001.",
+    ]
 
 
 def test_open_manual_deviation_blocks_release_until_closed_by_qa(app, mfg, clock):
@@ -258,7 +277,11 @@ def test_open_manual_deviation_blocks_release_until_closed_by_qa(app, mfg, clock
     resp = close_deviation(mfg.qa2, "DEV-2026-0001")
     assert resp.status_code == 422 and "Record the investigation and the outcome" in page_text(resp)
     assert flow.row(Deviation, code="DEV-2026-0001").status == "open"
-    ok(investigate(mfg.tech, "DEV-2026-0001", "Door alarm log reviewed; -78 C minimum.", "No impact; door seal replaced."))
+    ok(
+        investigate(
+            mfg.tech, "DEV-2026-0001", "Door alarm log reviewed; -78 C minimum.", "No impact; door seal replaced."
+        )
+    )
     ok(close_deviation(mfg.qa2, "DEV-2026-0001"))
     assert flow.row(Deviation, code="DEV-2026-0001").status == "closed"
     remaining = blockers_on_page(mfg.qa)
@@ -334,12 +357,17 @@ def test_release_of_a_batch_awaiting_qc_is_refused(app, mfg, clock):
     assert flow.row(Batch, lot=LOT).status == "awaiting_qc"
     flow.clear_donor(mfg, clock)
     ok(flow.review(mfg.qa))
-    err = refused(flow.release(mfg.qa), "The batch is awaiting QC; only a batch in quarantine can be released.",
-                  f"QC results missing: {APPEARANCE}.")
+    err = refused(
+        flow.release(mfg.qa),
+        "The batch is awaiting QC; only a batch in quarantine can be released.",
+        f"QC results missing: {APPEARANCE}.",
+    )
     assert "only a batch in quarantine" in err
     assert batch_state() == ("awaiting_qc", 0, ["quarantine"] * 6)
-    assert blockers_on_page(mfg.qa) == ["The batch is awaiting QC; only a batch in quarantine can be released.",
-                                        f"QC results missing: {APPEARANCE}."]
+    assert blockers_on_page(mfg.qa) == [
+        "The batch is awaiting QC; only a batch in quarantine can be released.",
+        f"QC results missing: {APPEARANCE}.",
+    ]
 
 
 def test_technician_cannot_release(app, mfg, clock):
@@ -369,6 +397,7 @@ def test_batch_page_lists_exactly_the_remaining_blockers(app, mfg, clock):
 
 # --- rejection and recall -------------------------------------------------------------------------
 
+
 def test_reject_needs_a_reason_then_discards_every_unit(app, mfg, clock):
     flow.to_quarantine(mfg)
     ok(flow.place(mfg.tech, UNITS[0], "BOX-F1", "A1"))
@@ -392,7 +421,8 @@ def test_reject_needs_a_reason_then_discards_every_unit(app, mfg, clock):
     assert [(d.decision, d.reason) for d in disp] == [("rejected", reason)]
     sigs = flow.rows(Signature, meaning="rejected")
     assert [(s.record_type, s.record_id, s.user_name) for s in sigs] == [
-        ("batch_disposition", f"{LOT}/rejected-{disp[0].id}", "Li Na")]
+        ("batch_disposition", f"{LOT}/rejected-{disp[0].id}", "Li Na")
+    ]
 
     # A rejected batch is never released, even with every other condition met.
     flow.clear_donor(mfg, clock)
@@ -418,7 +448,9 @@ def test_recall_of_a_released_batch_recalls_its_units(app, mfg, clock):
     assert {(u.status, u.status_reason) for u in units} == {("recalled", reason)}
     assert [d.decision for d in flow.rows(BatchDisposition, batch_id=batch.id)] == ["released", "recalled"]
     assert page_text(mfg.tech.get("/inventory")).count("2027-05-23") == 0
-    resp = mfg.tech.post(f"/units/{UNITS[0]}/thaw", {"thaw-thawed_at": "2026-11-25T10:00"}, token_from=f"/units/{UNITS[0]}")
+    resp = mfg.tech.post(
+        f"/units/{UNITS[0]}/thaw", {"thaw-thawed_at": "2026-11-25T10:00"}, token_from=f"/units/{UNITS[0]}"
+    )
     assert resp.status_code == 422 and f"Only released units are thawed; unit {UNITS[0]} is recalled." in error_of(resp)
     assert flow.row(DoseUnit, code=UNITS[0]).thawed_at is None
     # Recalled is final: neither rejected nor released again.

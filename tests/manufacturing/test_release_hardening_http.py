@@ -3,10 +3,11 @@
 Before: release had no expiry blocker, a RELEASED label printed for an expired unit, and a fresh batch could
 never be released (release needed a screening sampled after the donation, and fresh product expires that day).
 """
+
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pypdf import PdfReader
 
@@ -16,7 +17,7 @@ from tests.manufacturing import flow
 from tests.manufacturing.conftest import DONATION_DAY, lab
 from tests.manufacturing.flow import LOT, ok
 
-EXPIRES = datetime(2027, 5, 23, 16, 0, tzinfo=timezone.utc)  # frozen: donation + 6 months, from 2027-05-24 00:00 lab
+EXPIRES = datetime(2027, 5, 23, 16, 0, tzinfo=UTC)  # frozen: donation + 6 months, from 2027-05-24 00:00 lab
 UNIT = f"{LOT}-01"
 
 
@@ -51,8 +52,12 @@ def test_a_batch_is_released_in_the_last_second_before_its_expiry(app, mfg, cloc
 
 
 def _print(browser, code, layout="tube_50x30"):
-    return browser.post("/labels/print", {"kind": "DU", "code": code, "layout": layout, "format": "pdf", "reason": "test"},
-                        token_from=f"/units/{code}", headers={"Referer": f"http://localhost/units/{code}"})
+    return browser.post(
+        "/labels/print",
+        {"kind": "DU", "code": code, "layout": layout, "format": "pdf", "reason": "test"},
+        token_from=f"/units/{code}",
+        headers={"Referer": f"http://localhost/units/{code}"},
+    )
 
 
 def test_an_expired_unit_is_shown_scanned_and_labelled_as_expired_before_the_job_marks_it(app, mfg, clock):

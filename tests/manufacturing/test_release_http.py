@@ -1,4 +1,7 @@
 """The happy path from donation to released batch with dose units stored, through HTTP."""
+
+from datetime import UTC
+
 from lims.manufacturing.models import Batch, Donation, DoseUnit
 from tests.conftest import page_text
 from tests.manufacturing import flow
@@ -30,9 +33,14 @@ def test_donation_to_released_batch_with_units_stored(app, mfg, clock):
 
 def test_scanned_payloads_open_donation_batch_unit_and_box(app, mfg):
     flow.to_quarantine(mfg)
-    for payload, target in [(f"LIMS:DN:{flow.DONATION}", f"/donations/{flow.DONATION}"), (f"LIMS:LOT:{LOT}", f"/batches/{LOT}"),
-                            (f"LIMS:DU:{LOT}-03", f"/units/{LOT}-03"), ("LIMS:LOC:BOX-F1", "/storage/BOX-F1"),
-                            (LOT, f"/batches/{LOT}"), (f"{LOT}-03", f"/units/{LOT}-03")]:
+    for payload, target in [
+        (f"LIMS:DN:{flow.DONATION}", f"/donations/{flow.DONATION}"),
+        (f"LIMS:LOT:{LOT}", f"/batches/{LOT}"),
+        (f"LIMS:DU:{LOT}-03", f"/units/{LOT}-03"),
+        ("LIMS:LOC:BOX-F1", "/storage/BOX-F1"),
+        (LOT, f"/batches/{LOT}"),
+        (f"{LOT}-03", f"/units/{LOT}-03"),
+    ]:
         r = mfg.tech.get(f"/scan?code={payload}")
         assert r.status_code == 302 and r.headers["Location"].endswith(target), payload
     r = mfg.tech.get("/scan?code=LIMS:LOT:FMT-20990101-01")
@@ -41,7 +49,7 @@ def test_scanned_payloads_open_donation_batch_unit_and_box(app, mfg):
 
 def test_fresh_fill_is_used_the_same_day_and_kept_in_the_fridge(app, mfg):
     """Fresh product: use-by fill + 12 h (21:58 lab time here), never past the production day; 4 C storage only."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     ok(flow.receive(mfg))
     ok(flow.start(mfg))
@@ -50,7 +58,7 @@ def test_fresh_fill_is_used_the_same_day_and_kept_in_the_fridge(app, mfg):
     units = flow.rows(DoseUnit, lot=LOT)
     assert [u.storage for u in units] == ["fresh"] * 3
     assert units[0].expiry_date.isoformat() == "2026-11-23"
-    assert units[0].expires_at == datetime(2026, 11, 23, 13, 58, tzinfo=timezone.utc)
+    assert units[0].expires_at == datetime(2026, 11, 23, 13, 58, tzinfo=UTC)
     r = flow.place(mfg.tech, units[0].code, "BOX-F1", "A1")
     assert r.status_code == 422 and "cannot be stored in BOX-F1" in page_text(r)
     ok(flow.place(mfg.tech, units[0].code, "BOX-C1", "A1"))

@@ -2,6 +2,7 @@
 
 Before: the donation receipt's donor field refused ``LIMS:DO:D-0004`` (a USB scanner types the QR payload).
 """
+
 from __future__ import annotations
 
 import io
@@ -17,10 +18,17 @@ from tests.manufacturing import flow
 from tests.manufacturing.flow import LOT, ok
 
 
-@pytest.mark.parametrize("typed, expected", [
-    ("LIMS:DO:D-0004", "D-0004"), ("lims:do:D-0004", "D-0004"), ("  D-0004 ", "D-0004"), ("d-0004", "D-0004"),
-    ("", ""), ("   ", ""),
-])
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("LIMS:DO:D-0004", "D-0004"),
+        ("lims:do:D-0004", "D-0004"),
+        ("  D-0004 ", "D-0004"),
+        ("d-0004", "D-0004"),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
 def test_the_parser_takes_a_payload_or_a_bare_id(typed, expected):
     assert scanned_id(typed, "DO") == expected
 
@@ -55,14 +63,27 @@ def test_lists_filter_by_a_scanned_donor_label(app, mfg):
 
 
 def test_a_new_location_takes_its_parent_by_scan(app, mfg):
-    r = mfg.tech.post("/storage", {"loc-code": "BOX-F2", "loc-name": "", "loc-kind": "box", "loc-parent": "LIMS:LOC:FRZ-T-R1",
-                                   "loc-rows": "9", "loc-cols": "9"}, token_from="/storage")
+    r = mfg.tech.post(
+        "/storage",
+        {
+            "loc-code": "BOX-F2",
+            "loc-name": "",
+            "loc-kind": "box",
+            "loc-parent": "LIMS:LOC:FRZ-T-R1",
+            "loc-rows": "9",
+            "loc-cols": "9",
+        },
+        token_from="/storage",
+    )
     assert r.status_code == 302
     assert flow.row(StorageLocation, code="BOX-F2").parent_id == flow.row(StorageLocation, code="FRZ-T-R1").id
 
 
 def test_a_label_prints_from_a_scanned_payload(app, mfg):
     flow.to_quarantine(mfg)
-    r = mfg.tech.post("/labels/print", {"kind": "DU", "code": f"LIMS:DU:{LOT}-02", "layout": "tube_50x30", "format": "pdf"},
-                      token_from=f"/units/{LOT}-02")
+    r = mfg.tech.post(
+        "/labels/print",
+        {"kind": "DU", "code": f"LIMS:DU:{LOT}-02", "layout": "tube_50x30", "format": "pdf"},
+        token_from=f"/units/{LOT}-02",
+    )
     assert r.status_code == 200 and f"{LOT}-02" in PdfReader(io.BytesIO(r.data)).pages[0].extract_text()

@@ -3,6 +3,7 @@
 Before: a verify, review, reject or recall posted from a page opened before the record changed was accepted,
 so a person signed content they never saw.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,12 @@ def opened(browser, prefix):
 
 
 def sign_with(browser, url, prefix, content, **extra):
-    data = {f"{prefix}-password": PASSWORD, f"{prefix}-comment": "", f"{prefix}-content": content,
-            **{f"{prefix}-{k}": v for k, v in extra.items()}}
+    data = {
+        f"{prefix}-password": PASSWORD,
+        f"{prefix}-comment": "",
+        f"{prefix}-content": content,
+        **{f"{prefix}-{k}": v for k, v in extra.items()},
+    }
     return browser.post(url, data, token_from=PAGE)
 
 
@@ -129,8 +134,15 @@ def test_a_deviation_form_posted_against_another_deviation_is_refused(app, mfg):
         ok(mfg.tech.post(f"/batches/{LOT}/deviations", {"dev-description": text}, token_from=PAGE))
     first = flow.row(Deviation, code="DEV-2026-0001")
     p = "dev-DEV-2026-0002"
-    r = mfg.tech.post(f"/batches/{LOT}/deviations/DEV-2026-0002", {
-        f"{p}-version": f"{LOT}/DEV-2026-0001@{first.version}", f"{p}-investigation": "checked", f"{p}-outcome": "ok",
-        f"{p}-reason": ""}, token_from=PAGE)
+    r = mfg.tech.post(
+        f"/batches/{LOT}/deviations/DEV-2026-0002",
+        {
+            f"{p}-version": f"{LOT}/DEV-2026-0001@{first.version}",
+            f"{p}-investigation": "checked",
+            f"{p}-outcome": "ok",
+            f"{p}-reason": "",
+        },
+        token_from=PAGE,
+    )
     assert r.status_code == 409 and "opened for another record" in page_text(r)
     assert flow.row(Deviation, code="DEV-2026-0002").investigation is None

@@ -1,18 +1,18 @@
 """Storage locations, placing and moving dose units, the box view, the inventory, thawing, discarding and expiry,
 through HTTP."""
+
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta, timezone
-
+from datetime import UTC, date, timedelta
 
 from lims.db import Actor, transaction
 from lims.manufacturing.models import Batch, DoseUnit, StorageLocation
 from tests.conftest import audit_rows, page_text
-from tests.manufacturing.pages import error_of
 from tests.manufacturing import flow
 from tests.manufacturing.conftest import lab, local
 from tests.manufacturing.flow import LOT, ok
+from tests.manufacturing.pages import error_of
 
 UNITS = [f"{LOT}-0{i}" for i in range(1, 7)]
 U1, U2 = UNITS[0], UNITS[1]
@@ -47,8 +47,10 @@ def box_cells(browser, box="BOX-F1") -> dict[str, tuple[str, str]]:
     page = page_text(browser.get(f"/storage/{box}"))
     grid = re.search(r'<table class="boxgrid" id="box-grid">(.*?)</table>', page, re.S)
     assert grid, "no box grid"
-    return {pos: (cls, body) for cls, pos, body in re.findall(r'<td class="([^"]*)" title="([A-Z]\d+)">(.*?)</td>',
-                                                               grid.group(1), re.S)}
+    return {
+        pos: (cls, body)
+        for cls, pos, body in re.findall(r'<td class="([^"]*)" title="([A-Z]\d+)">(.*?)</td>', grid.group(1), re.S)
+    }
 
 
 def inventory_rows(browser) -> list[tuple[str, list[str]]]:
@@ -77,8 +79,18 @@ def discard(browser, code, reason):
 
 
 def new_location(browser, code, kind, parent="", rows="", cols="", name=""):
-    return browser.post("/storage", {"loc-code": code, "loc-name": name, "loc-kind": kind, "loc-parent": parent,
-                                     "loc-rows": rows, "loc-cols": cols}, token_from="/storage")
+    return browser.post(
+        "/storage",
+        {
+            "loc-code": code,
+            "loc-name": name,
+            "loc-kind": kind,
+            "loc-parent": parent,
+            "loc-rows": rows,
+            "loc-cols": cols,
+        },
+        token_from="/storage",
+    )
 
 
 def release(lab_, clock):
@@ -106,6 +118,7 @@ def expire_due(now):
 
 
 # --- placing and moving --------------------------------------------------------------------------
+
 
 def test_place_one_unit_per_position_and_only_in_existing_positions_of_a_freezer_box(app, mfg):
     flow.to_quarantine(mfg)
@@ -164,6 +177,7 @@ def test_move_is_audited_and_frees_the_old_position(app, mfg):
 
 # --- inventory -----------------------------------------------------------------------------------
 
+
 def test_inventory_lists_released_units_by_expiry_and_highlights_the_last_7_days(app, mfg, clock):
     flow.to_quarantine(mfg)
     assert inventory_rows(mfg.tech) == [("", ["No available units."])]  # quarantined units are not available
@@ -188,10 +202,13 @@ def test_inventory_lists_released_units_by_expiry_and_highlights_the_last_7_days
 
 # --- thawing -------------------------------------------------------------------------------------
 
+
 def test_thaw_only_released_units_and_the_6_hour_window(app, mfg, clock):
     flow.to_quarantine(mfg)
     ok(flow.place(mfg.tech, U1, "BOX-F1", "A1"))
-    refused(thaw(mfg.tech, U1, local(flow.DONATION_DAY, 10, 0)), f"Only released units are thawed; unit {U1} is quarantine.")
+    refused(
+        thaw(mfg.tech, U1, local(flow.DONATION_DAY, 10, 0)), f"Only released units are thawed; unit {U1} is quarantine."
+    )
     u = unit(U1)
     assert (u.thawed_at, u.status) == (None, "quarantine") and where(U1) == ("quarantine", "BOX-F1", "A1")
 
@@ -203,7 +220,7 @@ def test_thaw_only_released_units_and_the_6_hour_window(app, mfg, clock):
     assert unit(U1).thawed_at is None
     ok(thaw(mfg.nurse, U1, local(RELEASE_DAY, 10, 0)))  # clinicians thaw units for administration
     u = unit(U1)
-    assert u.thawed_at.replace(tzinfo=timezone.utc) == t
+    assert u.thawed_at.replace(tzinfo=UTC) == t
     assert where(U1) == ("available", None, None)
     assert box_cells(mfg.tech)["A1"][0] == "free"
     thaw_rows = [a for a in audit_rows(app, entity="dose_unit", record_id=U1) if a.field == "thawed_at"]
@@ -234,6 +251,7 @@ def test_inventory_does_not_count_a_unit_past_its_thaw_window(app, mfg, clock):
 
 # --- discarding ----------------------------------------------------------------------------------
 
+
 def test_discard_needs_a_reason_and_frees_the_position(app, mfg):
     flow.to_quarantine(mfg)
     ok(flow.place(mfg.tech, U1, "BOX-F1", "A1"))
@@ -247,7 +265,12 @@ def test_discard_needs_a_reason_and_frees_the_position(app, mfg):
 
     ok(discard(mfg.tech, U1, "Bag punctured while moving the box."))
     u = unit(U1)
-    assert (u.status, u.status_reason, u.box_id, u.position) == ("discarded", "Bag punctured while moving the box.", None, None)
+    assert (u.status, u.status_reason, u.box_id, u.position) == (
+        "discarded",
+        "Bag punctured while moving the box.",
+        None,
+        None,
+    )
     assert box_cells(mfg.tech)["A1"][0] == "free"
     refused(discard(mfg.tech, U1, "again"), f"Unit {U1} is discarded and cannot be discarded.")
     refused(flow.place(mfg.tech, U1, "BOX-F1", "A2"), f"Unit {U1} is discarded and cannot be stored.")
@@ -255,6 +278,7 @@ def test_discard_needs_a_reason_and_frees_the_position(app, mfg):
 
 
 # --- expiry ----------------------------------------------------------------------------------------
+
 
 def test_unit_usable_through_its_expiry_date_and_expire_due_expires_units_and_batch(app, mfg, clock):
     release(mfg, clock)
@@ -299,6 +323,7 @@ def test_expire_due_on_a_quarantined_batch_expires_units_only(app, mfg, clock):
 
 # --- locations -------------------------------------------------------------------------------------
 
+
 def test_create_locations_and_refusals(app, mfg):
     before = len(flow.rows(StorageLocation))
 
@@ -306,7 +331,9 @@ def test_create_locations_and_refusals(app, mfg):
     refused(new_location(mfg.tech, "BOX-F2", "box", "FRZ-T-R1", rows="9"), "A box needs 1-26 rows and 1-26 columns")
     assert flow.row(StorageLocation, code="BOX-F2") is None
 
-    refused(new_location(mfg.tech, "RACK-X", "rack"), "A Rack must be placed in: Freezer (-80 °C), Refrigerator (4 °C).")
+    refused(
+        new_location(mfg.tech, "RACK-X", "rack"), "A Rack must be placed in: Freezer (-80 °C), Refrigerator (4 °C)."
+    )
     refused(new_location(mfg.tech, "RACK-X", "rack", "SITE-T"), "A Rack must be placed in")
     assert flow.row(StorageLocation, code="RACK-X") is None
 

@@ -2,6 +2,7 @@
 
 Before: storing the 30 units of a batch into a rack took one post per unit.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,19 +39,43 @@ def test_the_last_free_position_fits_and_one_more_unit_does_not():
 
 
 def test_every_problem_is_listed():
-    scans = [_u("U1", "A1"), _u("U2", lot="FMT-OTHER"), _u("U1"), _u("U4", found=False, lot=""), _u("U5", "Z9"),
-             _u("U6", problem=("thawed_unit", {"code": "U6"})), _u("U7", "A2"), _u("U8", "A2")]
+    scans = [
+        _u("U1", "A1"),
+        _u("U2", lot="FMT-OTHER"),
+        _u("U1"),
+        _u("U4", found=False, lot=""),
+        _u("U5", "Z9"),
+        _u("U6", problem=("thawed_unit", {"code": "U6"})),
+        _u("U7", "A2"),
+        _u("U8", "A2"),
+    ]
     _plan, problems = storage_session_plan(scans, LOT, "BOX", 2, 2, {"A1": "X9"})
-    assert [c for c, _p in problems] == ["slot_occupied", "other_batch", "scanned_twice", "unknown_unit",
-                                         "no_such_position", "thawed_unit", "slot_twice"]
+    assert [c for c, _p in problems] == [
+        "slot_occupied",
+        "other_batch",
+        "scanned_twice",
+        "unknown_unit",
+        "no_such_position",
+        "thawed_unit",
+        "slot_twice",
+    ]
 
 
 def test_a_unit_may_stay_or_move_within_the_box():
-    scans = [_u("U1", "A1", current=("BOX", "A1")), _u("U2", "A1", current=("BOX", "A2")),
-             _u("U3", current=("BOX", "A1"))]
+    scans = [
+        _u("U1", "A1", current=("BOX", "A1")),
+        _u("U2", "A1", current=("BOX", "A2")),
+        _u("U3", current=("BOX", "A1")),
+    ]
     assert storage_session_plan(scans[:1], LOT, "BOX", 1, 2, {"A1": "U1"}) == ([], [("nothing_to_move", {})])
-    plan, problems = storage_session_plan([_u("U2", "A1", current=("BOX", "A2")), _u("U1", "A2", current=("BOX", "A1"))],
-                                          LOT, "BOX", 1, 2, {"A1": "U1", "A2": "U2"})
+    plan, problems = storage_session_plan(
+        [_u("U2", "A1", current=("BOX", "A2")), _u("U1", "A2", current=("BOX", "A1"))],
+        LOT,
+        "BOX",
+        1,
+        2,
+        {"A1": "U1", "A2": "U2"},
+    )
     assert problems == [] and plan == [("U2", "A1"), ("U1", "A2")]  # a swap
 
 
@@ -59,15 +84,27 @@ def _box_page(browser, box="BOX-F1"):
 
 
 def _review(browser, scans, lot=LOT, start="", box="BOX-F1"):
-    return browser.post(f"/storage/{box}/session", {"ss-lot": lot, "ss-start": start, "ss-scans": scans,
-                                                    "step": "review"}, token_from=_box_page(browser, box))
+    return browser.post(
+        f"/storage/{box}/session",
+        {"ss-lot": lot, "ss-start": start, "ss-scans": scans, "step": "review"},
+        token_from=_box_page(browser, box),
+    )
 
 
 def _sign(browser, reviewed, scans, lot=LOT, start="", box="BOX-F1", password=PASSWORD):
     content = re.search(r'name="ss-content" type="hidden" value="([^"]*)"', reviewed.get_data(as_text=True)).group(1)
-    return browser.post(f"/storage/{box}/session", {"ss-lot": lot, "ss-start": start, "ss-scans": scans,
-                                                    "ss-content": content, "ss-password": password, "step": "sign"},
-                        token_from=_box_page(browser, box))
+    return browser.post(
+        f"/storage/{box}/session",
+        {
+            "ss-lot": lot,
+            "ss-start": start,
+            "ss-scans": scans,
+            "ss-content": content,
+            "ss-password": password,
+            "step": "sign",
+        },
+        token_from=_box_page(browser, box),
+    )
 
 
 SCANS = "\n".join(f"LIMS:DU:{LOT}-0{i}" for i in range(1, 7))
@@ -89,7 +126,11 @@ def test_a_batch_is_scanned_reviewed_and_stored_with_one_signature(app, mfg):
     assert [(s.meaning, s.user_name) for s in sigs] == [("performed", "Zhang Wei")]
     from tests.conftest import audit_rows
 
-    moves = [r for r in audit_rows(app, entity="dose_unit", field="position") if r.reason == "stored by scan session SR-2026-0001"]
+    moves = [
+        r
+        for r in audit_rows(app, entity="dose_unit", field="position")
+        if r.reason == "stored by scan session SR-2026-0001"
+    ]
     assert len(moves) == 6
 
 
@@ -127,7 +168,10 @@ def test_a_plan_that_changed_after_review_or_a_wrong_password_stores_nothing(app
 
 def test_signing_a_plan_that_was_never_reviewed_is_refused(app, mfg):
     flow.to_quarantine(mfg)
-    r = mfg.tech.post("/storage/BOX-F1/session", {"ss-lot": LOT, "ss-scans": SCANS, "ss-content": "",
-                                                  "ss-password": PASSWORD, "step": "sign"}, token_from="/storage/BOX-F1")
+    r = mfg.tech.post(
+        "/storage/BOX-F1/session",
+        {"ss-lot": LOT, "ss-scans": SCANS, "ss-content": "", "ss-password": PASSWORD, "step": "sign"},
+        token_from="/storage/BOX-F1",
+    )
     assert r.status_code == 422 and "Review the plan before signing it." in page_text(r)
     assert flow.rows(StorageRun) == []

@@ -1,4 +1,5 @@
 """The batch report through HTTP, read back with pypdf: key values, signatures, pages, watermark, QR, audit."""
+
 from __future__ import annotations
 
 import io
@@ -34,11 +35,26 @@ def test_released_batch_report_holds_the_whole_record(app, clinic):
     ok(issue(clinic.tech, UNITS[0]))
     ok(administer(clinic.nurse, "P-0001-C1-D1", UNITS[0], local(TODAY, 10, 0)))
     clinic.at(TODAY, 12, 0)
-    ok(clinic.nurse.post(f"/aes/new/P-0001?term={FEVER}", {
-        "term_code": FEVER, "grade": "1", "description": "38.4", "onset_date": str(TODAY), "resolved_date": "",
-        "expected": "", "attribution_fmt": "possible", "attribution_cotherapy": "unrelated",
-        "administration_id": str(flow.row(_admin(), code="P-0001-C1-D1").id), "action_taken": "medication",
-        "outcome": "recovering", "aware_at": local(TODAY, 11, 0)}, token_from=f"/aes/new/P-0001?term={FEVER}"))
+    ok(
+        clinic.nurse.post(
+            f"/aes/new/P-0001?term={FEVER}",
+            {
+                "term_code": FEVER,
+                "grade": "1",
+                "description": "38.4",
+                "onset_date": str(TODAY),
+                "resolved_date": "",
+                "expected": "",
+                "attribution_fmt": "possible",
+                "attribution_cotherapy": "unrelated",
+                "administration_id": str(flow.row(_admin(), code="P-0001-C1-D1").id),
+                "action_taken": "medication",
+                "outcome": "recovering",
+                "aware_at": local(TODAY, 11, 0),
+            },
+            token_from=f"/aes/new/P-0001?term={FEVER}",
+        )
+    )
 
     resp = clinic.lab.qa.get(URL)
     pages = pages_of(resp)
@@ -48,10 +64,29 @@ def test_released_batch_report_holds_the_whole_record(app, clinic):
     for i, page in enumerate(pages, start=1):
         assert f"Page {i} of {n}" in page and f"Batch record report · {LOT}" in page
         assert "NOT RELEASED" not in page
-    for expected in ["D-0001", "eligible", "DN-20261123-01", "Homogenisation", "Centrifugation wash 3",
-                     "Fill into dose units", "Enrichment and purification time", "within the limit", "Bacterial purity ≥ 99 % 99.5 pass",
-                     "pass", "released", "reviewed", "Li Na", "QA officer", "verified", "CST",
-                     f"{UNITS[0]}", "P-0001 · administered", "Fever", "possible", "Audit trail of the batch"]:
+    for expected in [
+        "D-0001",
+        "eligible",
+        "DN-20261123-01",
+        "Homogenisation",
+        "Centrifugation wash 3",
+        "Fill into dose units",
+        "Enrichment and purification time",
+        "within the limit",
+        "Bacterial purity ≥ 99 % 99.5 pass",
+        "pass",
+        "released",
+        "reviewed",
+        "Li Na",
+        "QA officer",
+        "verified",
+        "CST",
+        f"{UNITS[0]}",
+        "P-0001 · administered",
+        "Fever",
+        "possible",
+        "Audit trail of the batch",
+    ]:
         assert expected in text, expected
     # Every signature line says whether the record changed after signing; none did.
     assert "INVALID" not in text and "valid" in text
@@ -99,9 +134,12 @@ def test_chinese_report_embeds_the_font_and_the_text_extracts(app, as_user, mfg)
     text = " ".join(pages)
     assert "批次报告" in text and "未放行" in text and f"第 1 页，共 {len(pages)} 页" in pages[0]
     assert re.search(r"[\u4e00-\u9fff]{4,}", text)
-    fonts = {str(f) for p in PdfReader(io.BytesIO(resp.data)).pages
-             for f in (p["/Resources"].get("/Font") or {}).values()
-             for f in [f.get_object().get("/BaseFont")]}
+    fonts = {
+        str(f)
+        for p in PdfReader(io.BytesIO(resp.data)).pages
+        for f in (p["/Resources"].get("/Font") or {}).values()
+        for f in [f.get_object().get("/BaseFont")]
+    }
     assert any("LimsSans" in f or "WenQuanYi" in f or "Micro" in f for f in fonts), fonts
 
 

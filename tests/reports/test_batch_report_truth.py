@@ -5,6 +5,7 @@ deviation written in Chinese. On 11-26 an ESBL-positive re-screening opens a loo
 both. Each report is read back with pypdf in English and Chinese: every known ID whole on one line, no
 UTC value, no database ID, field names and statuses in words, the hold named.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,15 +21,20 @@ from tests.lookback.test_lookback_recall import DAY2, esbl_positive, hold
 from tests.manufacturing import flow
 from tests.manufacturing.flow import LOT, ok
 
-CHINESE_NOTE = "第三次离心洗涤时离心机门报警，FMT-20261123-02批次暂停处理约五分钟，温度记录仪DN-20261123-02样本未受影响。"
+CHINESE_NOTE = (
+    "第三次离心洗涤时离心机门报警，FMT-20261123-02批次暂停处理约五分钟，温度记录仪DN-20261123-02样本未受影响。"
+)
 RAW_ID = re.compile(r"_id\b|\b[a-z]+_[a-z_]+\b")  # a column name (box_id, expires_at) where words belong
 
 
 def held_batches(clinic) -> tuple[str, str]:
     """Both batches of D-0001 held by one lookback case; returns (case code, deviation code)."""
     quarantined_batch(clinic)
-    ok(clinic.tech.post(f"/batches/{LOT2}/deviations", {"dev-description": CHINESE_NOTE},
-                        token_from=f"/batches/{LOT2}"))
+    ok(
+        clinic.tech.post(
+            f"/batches/{LOT2}/deviations", {"dev-description": CHINESE_NOTE}, token_from=f"/batches/{LOT2}"
+        )
+    )
     clinic.at(DAY2, 8, 0)
     code = esbl_positive(clinic)
     ok(hold(clinic, code))
@@ -54,13 +60,14 @@ def assert_prints_the_record(text: str, ids: list[str]) -> None:
     assert not RAW_ID.search(words), RAW_ID.findall(words)[:10]
 
 
-def test_a_held_batch_report_names_the_hold_and_prints_every_id_whole_in_english_and_chinese(app, clinic, as_user,
-                                                                                            tmp_path):
+def test_a_held_batch_report_names_the_hold_and_prints_every_id_whole_in_english_and_chinese(
+    app, clinic, as_user, tmp_path
+):
     case, dev = held_batches(clinic)
     ids = [LOT2, *UNITS2[:3], "DN-20261123-02", "D-0001", case, dev, "EQ-GFM-01"]
     text, pages = report_text(clinic.lab.qa, LOT2)
     assert_prints_the_record(text, ids)
-    status = text[text.index("Status at print time"):]
+    status = text[text.index("Status at print time") :]
     assert f"Held by lookback case {case}." in status
     assert "on hold (lookback) (stored as quarantine)" in status
     assert f"Open deviations {dev}" in status.replace("\n", " ")
@@ -68,14 +75,14 @@ def test_a_held_batch_report_names_the_hold_and_prints_every_id_whole_in_english
     for page in pages:
         assert "NOT RELEASED" in page
     # The audit excerpt in words: the step operator by name, the lot, the stored status translated.
-    audit = text[text.index("Audit trail of the batch"):]
+    audit = text[text.index("Audit trail of the batch") :]
     assert "Zhang Wei" in audit and "operator" in audit and "quarantine" in audit
 
     zh = as_user("qa_zh", roles=["qa"], language="zh_CN")
     text_zh, _pages = report_text(zh, LOT2)
     assert_prints_the_record(text_zh, ids)
     assert CHINESE_NOTE.replace("，", "")[:8] in text_zh.replace("\n", "")
-    assert f"回溯调查 {case}" in text_zh or case in text_zh[text_zh.index("打印时状态"):]
+    assert f"回溯调查 {case}" in text_zh or case in text_zh[text_zh.index("打印时状态") :]
     assert "操作者" in text_zh and "Zhang Wei" in text_zh
 
 
@@ -83,11 +90,11 @@ def test_the_released_batch_report_shows_boxes_users_and_lab_times_instead_of_st
     case, _dev = held_batches(clinic)
     text, _pages = report_text(clinic.lab.qa, LOT)
     assert_prints_the_record(text, [LOT, *UNITS, "DN-20261123-01", "D-0001", case, "BOX-F1"])
-    audit = text[text.index("Audit trail of the batch"):]
+    audit = text[text.index("Audit trail of the batch") :]
     assert "box" in audit and "BOX-F1" in audit  # box_id 4 read as the box's code
     assert re.search(r"expires at\s*\n?\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2} CST", audit), audit[:3000]
     assert "available → recalled" in audit.replace("\n", " ")
-    status = text[text.index("Status at print time"):]
+    status = text[text.index("Status at print time") :]
     assert f"Held by lookback case {case}." in status
 
     zh = as_user("qa_zh", roles=["qa"], language="zh_CN")
@@ -103,18 +110,21 @@ def _visible(resp) -> str:
 
 def test_the_change_history_and_the_audit_page_show_words_not_stored_values(app, clinic, as_user):
     unit = UNITS[0]
-    for browser, words in ((clinic.lab.qa, ("box", "BOX-F1", "expires at", "CST", "available", "Li Na")),
-                           (as_user("qa_zh", roles=["qa"], language="zh_CN"), ("BOX-F1", "CST", "可用", "状态"))):
+    for browser, words in (
+        (clinic.lab.qa, ("box", "BOX-F1", "expires at", "CST", "available", "Li Na")),
+        (as_user("qa_zh", roles=["qa"], language="zh_CN"), ("BOX-F1", "CST", "可用", "状态")),
+    ):
         for url in (f"/units/{unit}", f"/audit/?entity=dose_unit&record_id={unit}"):
             page = _visible(browser.get(url))
-            history = page[page.index("#"):]
+            history = page[page.index("#") :]
             for word in words:
                 assert word in history, (url, word)
             assert "UTC" not in history and not re.search(r"\bbox_id\b|\bexpires_at\b|\bstatus\b available", history)
     steps = _visible(clinic.lab.qa.get(f"/audit/?entity=batch_step&record_id={LOT}/S1"))
     assert "operator" in steps and "Zhang Wei" in steps and "operator_id" not in steps, steps[-3000:]
-    steps_zh = _visible(as_user("qa_zh2", roles=["qa"], language="zh_CN").get(
-        f"/audit/?entity=batch_step&record_id={LOT}/S1"))
+    steps_zh = _visible(
+        as_user("qa_zh2", roles=["qa"], language="zh_CN").get(f"/audit/?entity=batch_step&record_id={LOT}/S1")
+    )
     assert "操作者" in steps_zh and "Zhang Wei" in steps_zh and "operator_id" not in steps_zh
 
 
@@ -140,5 +150,6 @@ def test_a_page_of_audit_rows_reads_each_referenced_table_once(app, clinic):
         tables = {r.field for r in rows}
         assert len(count) <= len(tables) + 1, (len(count), tables)
         references = [d for d in shown if d.entry.field in FK_TABLES]
-        assert references and all(not d.new.isdigit() for d in references), \
-            [(d.entry.field, d.new) for d in references if d.new.isdigit()]
+        assert references and all(not d.new.isdigit() for d in references), [
+            (d.entry.field, d.new) for d in references if d.new.isdigit()
+        ]

@@ -3,6 +3,7 @@
 Pure layout (no database): ``lims.reports.document`` turns text into PDF pages; the pages are rasterised
 (pypdfium2) or read back (pypdf) as a reader or a photocopier would.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,10 @@ def font():
 
 @pytest.mark.parametrize("width_mm", [30, 36, 45, 60])
 def test_chinese_text_breaks_between_chinese_characters_and_never_inside_an_id(font, width_mm):
-    text = ("批次 FMT-20261116-01-09 因回溯调查 LB-2026-0001 暂停使用，供体捐献 DN-20261116-01 的偏差"
-            "DEV-FMT-20261116-01-1 已关闭；有效期至2026-11-16 23:59 CST。")
+    text = (
+        "批次 FMT-20261116-01-09 因回溯调查 LB-2026-0001 暂停使用，供体捐献 DN-20261116-01 的偏差"
+        "DEV-FMT-20261116-01-1 已关闭；有效期至2026-11-16 23:59 CST。"
+    )
     lines = doc.break_lines(text, width_mm * mm, font, 7.5)
     assert len(lines) > 1
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost, only breaks added
@@ -46,13 +49,26 @@ def test_a_piece_wider_than_the_whole_column_is_the_only_thing_cut(font):
 
 
 def _pdf(font, watermark, pages=3) -> bytes:
-    meta = doc.ReportMeta(title="Batch record report", record="FMT-20261116-01", subtitle="s", qr_payload=None,
-                          doc_version="v", generated_by="g", generated_at="t", footer_note="f",
-                          page_label="Page %(x)s of %(y)s", watermark=watermark)
+    meta = doc.ReportMeta(
+        title="Batch record report",
+        record="FMT-20261116-01",
+        subtitle="s",
+        qr_payload=None,
+        doc_version="v",
+        generated_by="g",
+        generated_at="t",
+        footer_note="f",
+        page_label="Page %(x)s of %(y)s",
+        watermark=watermark,
+    )
     st = doc.styles()
     rows = [[str(i), "FMT-20261116-01-09", "批次已放行，存放于 BOX-F1 A1" * 2] for i in range(60 * pages)]
-    return doc.render(meta, [doc.para("x", st["base"]), doc.table(["#", "ID", "Text"], rows, [10, 40, 130])]
-                      if pages else [doc.para("x", st["base"])])
+    return doc.render(
+        meta,
+        [doc.para("x", st["base"]), doc.table(["#", "ID", "Text"], rows, [10, 40, 130])]
+        if pages
+        else [doc.para("x", st["base"])],
+    )
 
 
 def _gray(pdf: bytes, page: int, dpi: int = 80):
@@ -65,8 +81,12 @@ def _watermark_pixels(marked: bytes, plain: bytes, page: int) -> list[int]:
     a, b = _gray(marked, page), _gray(plain, page)
     w, h = a.size
     pa, pb = a.load(), b.load()
-    return [pa[x, y] for y in range(int(h * 0.25), int(h * 0.85)) for x in range(w)
-            if pb[x, y] >= 240 and pa[x, y] < pb[x, y] - 8]  # drawn on the paper, not on a letter's edge
+    return [
+        pa[x, y]
+        for y in range(int(h * 0.25), int(h * 0.85))
+        for x in range(w)
+        if pb[x, y] >= 240 and pa[x, y] < pb[x, y] - 8
+    ]  # drawn on the paper, not on a letter's edge
 
 
 def test_the_watermark_survives_a_grayscale_copy_on_every_page(font):
@@ -105,8 +125,17 @@ def test_the_banner_is_dark_in_the_header_of_every_page(font):
 
 
 def test_a_narrow_cell_with_chinese_keeps_every_id_on_one_extracted_line(font):
-    meta = doc.ReportMeta(title="t", record="r", subtitle="s", qr_payload=None, doc_version="v", generated_by="g",
-                          generated_at="t", footer_note="f", page_label="%(x)s/%(y)s")
+    meta = doc.ReportMeta(
+        title="t",
+        record="r",
+        subtitle="s",
+        qr_payload=None,
+        doc_version="v",
+        generated_by="g",
+        generated_at="t",
+        footer_note="f",
+        page_label="%(x)s/%(y)s",
+    )
     cells = [["剂量单位FMT-20261116-01-09已发放", "回溯调查LB-2026-0001暂停", "有效期至2026-11-16 23:59 CST止", ""]] * 3
     pdf = doc.render(meta, [doc.table(["a", "b", "c", "d"], cells, [30, 30, 30, 90])])  # 30 mm columns
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)

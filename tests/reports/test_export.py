@@ -1,4 +1,5 @@
 """Bulk export of batch reports: a background job with progress, a ZIP of PDFs, each report audited."""
+
 from __future__ import annotations
 
 import io
@@ -26,7 +27,9 @@ def wait_done(export_id: int, seconds: float = 60) -> ReportExport:
 
 def test_export_of_a_date_range_is_a_zip_of_batch_reports_with_progress(app, mfg):
     flow.to_quarantine(mfg)
-    r = mfg.qa.post("/reports/exports", {"from_day": "2026-11-01", "to_day": "2026-11-30"}, token_from="/reports/exports")
+    r = mfg.qa.post(
+        "/reports/exports", {"from_day": "2026-11-01", "to_day": "2026-11-30"}, token_from="/reports/exports"
+    )
     assert r.status_code == 302
     export_id = int(r.headers["Location"].rsplit("/", 1)[1])
     job = wait_done(export_id)
@@ -44,10 +47,14 @@ def test_export_of_a_date_range_is_a_zip_of_batch_reports_with_progress(app, mfg
 
 def test_bad_ranges_are_refused_and_nothing_is_queued(app, mfg):
     flow.to_quarantine(mfg)
-    for data, message in [({"from_day": "2026-11-30", "to_day": "2026-11-01"}, "The end date is before the start date."),
-                          ({"from_day": "2025-01-01", "to_day": "2025-01-31"},
-                           "No batch was produced between 2025-01-01 and 2025-01-31."),
-                          ({"from_day": "2024-01-01", "to_day": "2026-11-30"}, "Export at most 366 days at a time.")]:
+    for data, message in [
+        ({"from_day": "2026-11-30", "to_day": "2026-11-01"}, "The end date is before the start date."),
+        (
+            {"from_day": "2025-01-01", "to_day": "2025-01-31"},
+            "No batch was produced between 2025-01-01 and 2025-01-31.",
+        ),
+        ({"from_day": "2024-01-01", "to_day": "2026-11-30"}, "Export at most 366 days at a time."),
+    ]:
         refused(mfg.qa.post("/reports/exports", data, token_from="/reports/exports"), 422, message)
     assert flow.rows(ReportExport) == []
     assert mfg.tech.get("/reports/exports").status_code == 403

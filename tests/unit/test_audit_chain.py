@@ -1,5 +1,6 @@
 """The hash chain rules, without a database."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 from lims.audit.chain import entry_hash, verify
 from lims.audit.models import GENESIS_HASH
@@ -10,9 +11,22 @@ KEY = bytes(range(32))
 def _chain(n):
     rows, prev = [], GENESIS_HASH
     for i in range(1, n + 1):
-        row = {"id": i, "ts": datetime(2026, 11, 23, 1, 0, i, tzinfo=timezone.utc), "user_id": 1, "user_name": "A",
-               "action": "update", "entity": "equipment", "record_id": "1", "record_version": i, "field": "name",
-               "old_value": f"v{i - 1}", "new_value": f"v{i}", "reason": "r", "client": None, "prev_hash": prev}
+        row = {
+            "id": i,
+            "ts": datetime(2026, 11, 23, 1, 0, i, tzinfo=UTC),
+            "user_id": 1,
+            "user_name": "A",
+            "action": "update",
+            "entity": "equipment",
+            "record_id": "1",
+            "record_version": i,
+            "field": "name",
+            "old_value": f"v{i - 1}",
+            "new_value": f"v{i}",
+            "reason": "r",
+            "client": None,
+            "prev_hash": prev,
+        }
         row["hash"] = prev = entry_hash(KEY, prev, row)
         rows.append(row)
     return rows

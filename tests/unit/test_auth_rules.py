@@ -1,7 +1,8 @@
 """Account rules (lims/auth/rules.py): pure functions, tested at their boundaries."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,10 +24,12 @@ from lims.auth.rules import (
 )
 
 MIN = 12
-T0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 # A random string (seeded, fixed here) that zxcvbn scores 4 at every length used below.
-STRONG = ("hvHHS8g9p-PQLB3ML6X22GZ2NDqaQfht5gDa5-UGUvoArx!x4zYHReXwfLKttEj9SWWMub7WyyECfA-NLG8hCH4Z8P9GA_"
-          "Jr7BM!FHJ4bMp2i5dWJ9TgWQCFjF9p79hR")
+STRONG = (
+    "hvHHS8g9p-PQLB3ML6X22GZ2NDqaQfht5gDa5-UGUvoArx!x4zYHReXwfLKttEj9SWWMub7WyyECfA-NLG8hCH4Z8P9GA_"
+    "Jr7BM!FHJ4bMp2i5dWJ9TgWQCFjF9p79hR"
+)
 
 
 def codes(password, username="alice", min_length=MIN, **kw):
@@ -34,6 +37,7 @@ def codes(password, username="alice", min_length=MIN, **kw):
 
 
 # --- password policy -----------------------------------------------------------
+
 
 def test_password_of_exactly_min_length_is_accepted():
     assert codes(STRONG[:12]) == []
@@ -77,8 +81,11 @@ def test_empty_password_is_too_short_and_blank():
 
 # --- common and easily guessed passwords (offline: zxcvbn's list and estimate) -----------
 
-@pytest.mark.parametrize("password", ["qwerty123456", "QWERTY123456", "Qwerty123456", "qWeRtY123456",
-                                      "leavemealone", "LeaveMeAlone", "FINALFANTASY"])
+
+@pytest.mark.parametrize(
+    "password",
+    ["qwerty123456", "QWERTY123456", "Qwerty123456", "qWeRtY123456", "leavemealone", "LeaveMeAlone", "FINALFANTASY"],
+)
 def test_a_listed_password_is_refused_in_any_letter_case(password):
     assert password.lower() in common_passwords()
     assert "common" in codes(password)
@@ -99,8 +106,9 @@ def test_a_strong_password_is_accepted():
         assert codes(password) == [], password
 
 
-@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "xxxxxxxxxxxxxxxx", "123456789012", "PassWord1234",
-                                      "Liverpool1234", "abcdefghijklmn"])
+@pytest.mark.parametrize(
+    "password", ["aaaaaaaaaaaa", "xxxxxxxxxxxxxxxx", "123456789012", "PassWord1234", "Liverpool1234", "abcdefghijklmn"]
+)
 def test_repeats_sequences_and_dictionary_variants_are_refused_as_guessable(password):
     assert codes(password) in (["guessable"], ["common"])
 
@@ -137,6 +145,7 @@ def test_no_username_means_no_username_check():
 
 # --- lockout ---------------------------------------------------------------------
 
+
 def test_four_failures_do_not_lock_with_limit_five():
     assert locks_account(4, 5) is False
 
@@ -152,6 +161,7 @@ def test_lockout_limit_is_configurable():
 
 
 # --- idle timeout ----------------------------------------------------------------
+
 
 def test_session_idle_29_min_59_s_is_still_live():
     assert session_idle_expired(T0, T0 + timedelta(minutes=29, seconds=59), 30) is False
@@ -171,6 +181,7 @@ def test_idle_timeout_is_configurable():
 
 
 # --- roles -----------------------------------------------------------------------
+
 
 def test_roles_are_the_four_of_the_checklist():
     assert set(ROLES) == {"technician", "qa", "clinician", "admin"}
@@ -193,6 +204,7 @@ def test_normalise_roles_rejects_case_variants():
 
 # --- absolute session lifetime -------------------------------------------------------
 
+
 def test_session_12_h_minus_a_second_is_still_live():
     assert session_lifetime_expired(T0, T0 + timedelta(hours=12) - timedelta(seconds=1), 12) is False
 
@@ -208,6 +220,7 @@ def test_session_lifetime_is_configurable():
 
 
 # --- sign-in throttle: free failures, then a doubling delay up to a cap ---------------------
+
 
 def test_the_free_failures_cost_nothing_and_the_next_one_imposes_the_first_delay():
     assert [throttle_delay(n, 5, 30, 900) for n in range(6)] == [0, 0, 0, 0, 0, 0]
@@ -242,6 +255,7 @@ def test_wait_counts_from_the_latest_failure():
 
 
 # --- segregation of duties ---------------------------------------------------------------------
+
 
 def test_gmp_roles_are_every_role_but_admin():
     assert set(GMP_ROLES) == set(ROLES) - {"admin"}

@@ -1,10 +1,15 @@
 """The CTCAE v5.0 catalogue: data integrity, published texts, lookups and the loader's refusals."""
+
 import json
 
 import pytest
 
 from lims.ctcae.catalogue import (
-    GENERAL_GRADE_MEANING, SOC_NAMES, CatalogueError, default, load,
+    GENERAL_GRADE_MEANING,
+    SOC_NAMES,
+    CatalogueError,
+    default,
+    load,
 )
 
 GI = "Gastrointestinal disorders"
@@ -22,26 +27,60 @@ HEP = "Hepatobiliary disorders"
 GI_COUNT = 122
 
 GI_TERMS = {
-    "Abdominal distension", "Abdominal pain", "Anal pain", "Ascites", "Bloating",
-    "Colitis", "Constipation", "Diarrhea", "Dry mouth", "Dyspepsia", "Dysphagia",
-    "Enterocolitis", "Esophagitis", "Flatulence", "Gastritis",
-    "Gastrointestinal pain", "Mucositis oral", "Nausea", "Obstruction gastric",
-    "Oral pain", "Proctitis", "Small intestinal obstruction", "Vomiting",
-    "Typhlitis", "Ileus", "Lower gastrointestinal hemorrhage", "Colonic perforation",
+    "Abdominal distension",
+    "Abdominal pain",
+    "Anal pain",
+    "Ascites",
+    "Bloating",
+    "Colitis",
+    "Constipation",
+    "Diarrhea",
+    "Dry mouth",
+    "Dyspepsia",
+    "Dysphagia",
+    "Enterocolitis",
+    "Esophagitis",
+    "Flatulence",
+    "Gastritis",
+    "Gastrointestinal pain",
+    "Mucositis oral",
+    "Nausea",
+    "Obstruction gastric",
+    "Oral pain",
+    "Proctitis",
+    "Small intestinal obstruction",
+    "Vomiting",
+    "Typhlitis",
+    "Ileus",
+    "Lower gastrointestinal hemorrhage",
+    "Colonic perforation",
     "Gastrointestinal disorders - Other, specify",
 }
 
 # Terms an FMT + PD-1 (toripalimab) study meets, by SOC.
 STUDY_TERMS = {
     GEN: {"Fever", "Fatigue", "Chills", "Malaise", "Flu like symptoms"},
-    INF: {"Sepsis", "Enterocolitis infectious", "Lung infection", "Upper respiratory infection",
-          "Urinary tract infection", "Bacteremia"},
+    INF: {
+        "Sepsis",
+        "Enterocolitis infectious",
+        "Lung infection",
+        "Upper respiratory infection",
+        "Urinary tract infection",
+        "Bacteremia",
+    },
     GI: {"Colitis", "Diarrhea", "Nausea", "Vomiting", "Abdominal pain"},
     RESP: {"Pneumonitis", "Dyspnea", "Cough"},
-    INV: {"Alanine aminotransferase increased", "Aspartate aminotransferase increased",
-          "Blood bilirubin increased", "Alkaline phosphatase increased",
-          "Neutrophil count decreased", "Platelet count decreased", "Lymphocyte count decreased",
-          "White blood cell decreased", "Creatinine increased"},
+    INV: {
+        "Alanine aminotransferase increased",
+        "Aspartate aminotransferase increased",
+        "Blood bilirubin increased",
+        "Alkaline phosphatase increased",
+        "Neutrophil count decreased",
+        "Platelet count decreased",
+        "Lymphocyte count decreased",
+        "White blood cell decreased",
+        "Creatinine increased",
+    },
     MET: {"Anorexia", "Dehydration", "Hypokalemia", "Hyponatremia", "Hyperglycemia"},
     SKIN: {"Rash maculo-papular", "Pruritus"},
     NERV: {"Headache", "Dizziness", "Peripheral sensory neuropathy"},
@@ -134,8 +173,11 @@ def test_study_terms_present_in_their_socs(cat):
 def test_every_included_soc_has_its_other_specify_term(cat):
     socs = {t.soc for t in cat.terms}
     names = {t.term for t in cat.terms}
-    for soc in socs - {"Immune system disorders", "Injury, poisoning and procedural complications",
-                       "Musculoskeletal and connective tissue disorders"}:
+    for soc in socs - {
+        "Immune system disorders",
+        "Injury, poisoning and procedural complications",
+        "Musculoskeletal and connective tissue disorders",
+    }:
         assert f"{soc} - Other, specify" in names, soc
 
 
@@ -143,8 +185,9 @@ def test_fever_exact(cat):
     t = cat.by_code("10016558")
     assert t.term == "Fever"
     assert t.soc == GEN
-    assert t.definition == ("A disorder characterized by elevation of the body's "
-                            "temperature above the upper limit of normal.")
+    assert t.definition == (
+        "A disorder characterized by elevation of the body's temperature above the upper limit of normal."
+    )
     assert t.grades == {
         1: "38.0 - 39.0 degrees C (100.4 - 102.2 degrees F)",
         2: ">39.0 - 40.0 degrees C (102.3 - 104.0 degrees F)",
@@ -159,15 +202,15 @@ def test_diarrhea_exact(cat):
     assert cat.by_code("10012735") is None
     t = cat.by_code("10012727")
     assert t.term == "Diarrhea" and t.soc == GI
-    assert t.definition == ("A disorder characterized by an increase in frequency and/or loose "
-                            "or watery bowel movements.")
+    assert t.definition == (
+        "A disorder characterized by an increase in frequency and/or loose or watery bowel movements."
+    )
     assert t.grades == {
-        1: "Increase of <4 stools per day over baseline; mild increase in ostomy output "
-           "compared to baseline",
+        1: "Increase of <4 stools per day over baseline; mild increase in ostomy output compared to baseline",
         2: "Increase of 4 - 6 stools per day over baseline; moderate increase in ostomy output "
-           "compared to baseline; limiting instrumental ADL",
+        "compared to baseline; limiting instrumental ADL",
         3: "Increase of >=7 stools per day over baseline; hospitalization indicated; severe "
-           "increase in ostomy output compared to baseline; limiting self care ADL",
+        "increase in ostomy output compared to baseline; limiting self care ADL",
         4: "Life-threatening consequences; urgent intervention indicated",
         5: "Death",
     }
@@ -200,8 +243,7 @@ def test_vomiting_exact(cat):
 def test_abdominal_pain_exact(cat):
     t = cat.by_code("10000081")
     assert t.term == "Abdominal pain" and t.soc == GI
-    assert t.definition == ("A disorder characterized by a sensation of marked discomfort in the "
-                            "abdominal region.")
+    assert t.definition == ("A disorder characterized by a sensation of marked discomfort in the abdominal region.")
     assert t.grades == {
         1: "Mild pain",
         2: "Moderate pain; limiting instrumental ADL",
@@ -307,8 +349,13 @@ def _write(tmp_path, terms, version="5.0"):
 
 
 def _term(code="10000001", term="Foo", soc=GI, grades=None, definition="A disorder."):
-    return {"code": code, "term": term, "soc": soc, "definition": definition,
-            "grades": grades if grades is not None else {"1": "Mild", "2": "Moderate"}}
+    return {
+        "code": code,
+        "term": term,
+        "soc": soc,
+        "definition": definition,
+        "grades": grades if grades is not None else {"1": "Mild", "2": "Moderate"},
+    }
 
 
 def test_valid_tmp_catalogue(tmp_path):
@@ -318,11 +365,16 @@ def test_valid_tmp_catalogue(tmp_path):
 
 
 def test_non_contiguous_grades_accepted(tmp_path):
-    c = load(_write(tmp_path, [
-        _term(term="Late", grades={"5": "Death", "3": "Severe", "4": "Life-threatening"}),
-        _term(code="10000002", term="Gap", grades={"1": "a", "3": "c"}),
-        _term(code="10000003", term="Foo - Other, specify", definition=""),
-    ]))
+    c = load(
+        _write(
+            tmp_path,
+            [
+                _term(term="Late", grades={"5": "Death", "3": "Severe", "4": "Life-threatening"}),
+                _term(code="10000002", term="Gap", grades={"1": "a", "3": "c"}),
+                _term(code="10000003", term="Foo - Other, specify", definition=""),
+            ],
+        )
+    )
     late = c.by_code("10000001")
     assert list(late.grades) == [3, 4, 5] and late.max_grade == 5
     assert c.grade_problem("10000001", 1) == "grade_not_defined"
@@ -330,22 +382,24 @@ def test_non_contiguous_grades_accepted(tmp_path):
     assert c.by_code("10000003").definition == ""
 
 
-@pytest.mark.parametrize("terms, name, fragment", [
-    ([_term(term="Foo"), _term(term="Bar")], "Bar", "duplicate code"),
-    ([_term(code="10000001", term="Foo"), _term(code="10000002", term="foo")], "foo",
-     "duplicate term name"),
-    ([_term(term="Blank", grades={"1": "Mild", "2": "  "})], "Blank", "empty"),
-    ([_term(term="Dash", grades={"1": "Mild", "2": " -"})], "Dash", "empty"),
-    ([_term(term="NoGrades", grades={})], "NoGrades", "no grades"),
-    ([_term(term="Six", grades={"1": "a", "6": "f"})], "Six", "outside 1..5"),
-    ([_term(term="Zero", grades={"0": "a"})], "Zero", "outside 1..5"),
-    ([_term(term="Word", grades={"one": "a"})], "Word", "not a number"),
-    ([_term(term="Alive", grades={"5": "Recovered"})], "Alive", "not 'Death'"),
-    ([_term(term="Soc", soc="Stomach things")], "Soc", "unknown SOC"),
-    ([_term(term="Code", code="10A")], "Code", "8 digits"),
-    ([_term(term="Short", code="1234567")], "Short", "8 digits"),
-    ([_term(term="NoDef", definition="")], "NoDef", "definition"),
-])
+@pytest.mark.parametrize(
+    "terms, name, fragment",
+    [
+        ([_term(term="Foo"), _term(term="Bar")], "Bar", "duplicate code"),
+        ([_term(code="10000001", term="Foo"), _term(code="10000002", term="foo")], "foo", "duplicate term name"),
+        ([_term(term="Blank", grades={"1": "Mild", "2": "  "})], "Blank", "empty"),
+        ([_term(term="Dash", grades={"1": "Mild", "2": " -"})], "Dash", "empty"),
+        ([_term(term="NoGrades", grades={})], "NoGrades", "no grades"),
+        ([_term(term="Six", grades={"1": "a", "6": "f"})], "Six", "outside 1..5"),
+        ([_term(term="Zero", grades={"0": "a"})], "Zero", "outside 1..5"),
+        ([_term(term="Word", grades={"one": "a"})], "Word", "not a number"),
+        ([_term(term="Alive", grades={"5": "Recovered"})], "Alive", "not 'Death'"),
+        ([_term(term="Soc", soc="Stomach things")], "Soc", "unknown SOC"),
+        ([_term(term="Code", code="10A")], "Code", "8 digits"),
+        ([_term(term="Short", code="1234567")], "Short", "8 digits"),
+        ([_term(term="NoDef", definition="")], "NoDef", "definition"),
+    ],
+)
 def test_malformed_catalogue(tmp_path, terms, name, fragment):
     with pytest.raises(CatalogueError) as exc:
         load(_write(tmp_path, terms))

@@ -3,6 +3,7 @@
 The file is keyed by MedDRA code and repeats the English term, so a catalogue update that renames or drops a
 term shows up here rather than as a wrong Chinese name on an AE page.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,11 @@ from lims.ctcae import catalogue
 from lims.ctcae.names import ZH_PATH, chinese_names
 
 # The SOCs an FMT study reports most (issue 17 item 12): every term of these must have a Chinese name.
-REQUIRED_SOCS = ("Gastrointestinal disorders", "General disorders and administration site conditions",
-                 "Infections and infestations")
+REQUIRED_SOCS = (
+    "Gastrointestinal disorders",
+    "General disorders and administration site conditions",
+    "Infections and infestations",
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -5,6 +5,7 @@ is never extracted: the msgid has no zh_CN entry and the Chinese screen shows th
 English word. These tests read the sources with ``ast`` (no import, no app) and fail
 naming file:line, so the rule holds without anyone having to remember it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,6 @@ from lims import i18n_build
 ROOT = Path(__file__).resolve().parents[2]
 LIMS = ROOT / "lims"
 GETTEXT_NAMES = set(i18n_build.KEYWORDS)  # _, gettext, lazy_gettext, _l, ngettext, lazy_ngettext
-
 
 
 def _sources():
@@ -37,8 +37,7 @@ def _gettext_calls_in_fstrings(tree) -> list[ast.Call]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            found += [sub for sub in ast.walk(node)
-                      if isinstance(sub, ast.Call) and _called_name(sub) in GETTEXT_NAMES]
+            found += [sub for sub in ast.walk(node) if isinstance(sub, ast.Call) and _called_name(sub) in GETTEXT_NAMES]
     return found
 
 
@@ -46,14 +45,18 @@ def test_no_gettext_call_inside_an_f_string():
     hits = []
     for rel, tree in _sources():
         hits += [f"{rel}:{call.lineno}: {ast.unparse(call)}" for call in _gettext_calls_in_fstrings(tree)]
-    assert not hits, ("_() inside an f-string is never extracted by Babel; translate the whole sentence with "
-                      "named placeholders, _(\"... %(x)s\", x=...), instead:\n  " + "\n  ".join(hits))
+    assert not hits, (
+        "_() inside an f-string is never extracted by Babel; translate the whole sentence with "
+        'named placeholders, _("... %(x)s", x=...), instead:\n  ' + "\n  ".join(hits)
+    )
 
 
 def test_the_lint_sees_a_gettext_call_in_an_f_string():
     """The rule itself: a nested call, a lazy alias and an attribute call are all found, plain calls are not."""
-    tree = ast.parse('a = f"{_(\'x\')}: {n}"\nb = f"{str(_l(\'y\'))}"\nc = f"{flask_babel.gettext(\'z\')}"\n'
-                     'd = _("fine %(n)s", n=f"{n}")\n')
+    tree = ast.parse(
+        "a = f\"{_('x')}: {n}\"\nb = f\"{str(_l('y'))}\"\nc = f\"{flask_babel.gettext('z')}\"\n"
+        'd = _("fine %(n)s", n=f"{n}")\n'
+    )
     assert [call.lineno for call in _gettext_calls_in_fstrings(tree)] == [1, 2, 3]
 
 
@@ -78,6 +81,10 @@ def test_every_literal_gettext_call_is_in_what_the_extractor_finds():
     for msg in i18n_build.extract_messages():
         if msg.id:
             extracted.update(msg.id if isinstance(msg.id, (list, tuple)) else [msg.id])
-    missing = [f"{rel}:{line}: {msgid!r}" for rel, tree in _sources()
-               for line, msgid in _literal_msgids(tree) if msgid not in extracted]
+    missing = [
+        f"{rel}:{line}: {msgid!r}"
+        for rel, tree in _sources()
+        for line, msgid in _literal_msgids(tree)
+        if msgid not in extracted
+    ]
     assert not missing, "gettext calls the extractor does not find (so never translated):\n  " + "\n  ".join(missing)

@@ -4,6 +4,7 @@ Every msgid in the sources must have a Simplified Chinese translation, every
 translation must keep the msgid's %(name)s placeholders, and the compiled
 catalogue must be one Flask-Babel loads.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,10 @@ from lims import i18n_build
 
 LOCALE = "zh_CN"
 PO = i18n_build.TRANSLATIONS_DIR / LOCALE / "LC_MESSAGES" / "messages.po"
-FIX = "run `bash scripts/i18n.sh update`, then translate the empty msgstr entries in " \
-      "lims/translations/zh_CN/LC_MESSAGES/messages.po (keep every %(name)s) and run the tests again"
+FIX = (
+    "run `bash scripts/i18n.sh update`, then translate the empty msgstr entries in "
+    "lims/translations/zh_CN/LC_MESSAGES/messages.po (keep every %(name)s) and run the tests again"
+)
 
 # A printf-style conversion: %(name)s, %s, %d, %%, ... (what Python's % operator reads).
 FORMAT_SPEC = re.compile(r"%(?:\(([^)]*)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
@@ -81,8 +84,9 @@ def test_every_source_msgid_has_a_chinese_translation(extracted, zh_catalog):
     if missing:
         problems.append(f"{len(missing)} msgid(s) have no zh_CN translation:\n" + "\n".join(missing))
     if fuzzy:
-        problems.append(f"{len(fuzzy)} zh_CN translation(s) are marked fuzzy (check them, remove the flag):\n"
-                        + "\n".join(fuzzy))
+        problems.append(
+            f"{len(fuzzy)} zh_CN translation(s) are marked fuzzy (check them, remove the flag):\n" + "\n".join(fuzzy)
+        )
     assert not problems, "\n".join(problems) + f"\nTo fix: {FIX}."
 
 
@@ -102,25 +106,33 @@ def test_translations_keep_exactly_the_placeholders_of_their_msgid(zh_catalog):
                 continue
             expected = set().union(*(_named(t) for t in source))
             if _named(text) != expected:
-                problems.append(f"  {_label(msg.id)!r}: placeholders {sorted(expected)}, "
-                                f"translation {text!r} has {sorted(_named(text))}")
+                problems.append(
+                    f"  {_label(msg.id)!r}: placeholders {sorted(expected)}, "
+                    f"translation {text!r} has {sorted(_named(text))}"
+                )
                 continue
             if set(_specs(text)) != set().union(*(_specs(t) for t in source)):
                 problems.append(f"  {_label(msg.id)!r}: the conversions (%(x)s, %(x)d ...) differ in {text!r}")
                 continue
             # Jinja's new-style gettext always applies `% variables`, so a lone % would crash the page.
             try:
-                text % {name: 1 for name in expected}
+                text % dict.fromkeys(expected, 1)
             except (ValueError, TypeError, KeyError) as err:
-                problems.append(f"  {_label(msg.id)!r}: translation {text!r} cannot be formatted ({err}); "
-                                "a lone % breaks the page")
+                problems.append(
+                    f"  {_label(msg.id)!r}: translation {text!r} cannot be formatted ({err}); a lone % breaks the page"
+                )
     assert not problems, "translations must keep the same %(name)s placeholders as the msgid:\n" + "\n".join(problems)
 
 
 def test_msgids_use_named_placeholders(extracted):
     """A translation may reorder values only when they are named: %(n)s, never a bare %s."""
-    bare = [_label(m.id) for m in extracted if m.id
-            for text in _forms(m.id) if any(name is None for name, _conv in _specs(text))]
+    bare = [
+        _label(m.id)
+        for m in extracted
+        if m.id
+        for text in _forms(m.id)
+        if any(name is None for name, _conv in _specs(text))
+    ]
     assert not bare, f"msgids with positional %s placeholders (use %(name)s): {bare}"
 
 
@@ -165,13 +177,17 @@ def test_compile_catalogs_writes_a_mo_that_flask_babel_loads(tmp_path, zh_catalo
                 wrong[msg.id] = gettext(msg.id)
         assert not wrong, f"the compiled catalogue does not give these translations: {wrong}"
         assert str(lazy_gettext("Reason for change")) == zh_catalog.get("Reason for change").string
-        assert gettext("Welcome, %(name)s", name="张伟") == zh_catalog.get("Welcome, %(name)s").string % {"name": "张伟"}
+        assert gettext("Welcome, %(name)s", name="张伟") == zh_catalog.get("Welcome, %(name)s").string % {
+            "name": "张伟"
+        }
 
 
 def test_compile_catalogs_on_the_real_tree_is_idempotent():
     i18n_build.compile_catalogs()
-    for mo in (PO.with_suffix(".mo"),
-               i18n_build.TRANSLATIONS_DIR / i18n_build.babel_locale_dir(LOCALE) / "LC_MESSAGES" / "messages.mo"):
+    for mo in (
+        PO.with_suffix(".mo"),
+        i18n_build.TRANSLATIONS_DIR / i18n_build.babel_locale_dir(LOCALE) / "LC_MESSAGES" / "messages.mo",
+    ):
         assert mo.exists() and mo.stat().st_mtime_ns >= PO.stat().st_mtime_ns
     assert i18n_build.compile_catalogs() == []
 

@@ -1,5 +1,6 @@
 """Boundaries of the small pure rules: scan payloads, equipment usability, lab time."""
-from datetime import date, datetime, timezone
+
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -7,17 +8,20 @@ from lims.core.scan import parse
 from lims.equipment.rules import calibration_overdue, normalise_code, usable_for_gmp, valid_code
 
 
-@pytest.mark.parametrize("code,expected", [
-    ("LIMS:EQ:EQ-GFM-01", ("EQ", "EQ-GFM-01", "")),
-    ("lims:EQ:EQ-GFM-01", ("EQ", "EQ-GFM-01", "")),
-    ("  LIMS:DU:FMT-20261123-01-03 ", ("DU", "FMT-20261123-01-03", "")),
-    ("EQ-GFM-01", (None, "EQ-GFM-01", "")),
-    ("", (None, None, "empty")),
-    ("LIMS:EQ:", (None, None, "malformed")),
-    ("LIMS:EQ:a b", (None, None, "malformed")),
-    ("LIMS:TOOLONG:x", (None, None, "malformed")),
-    ("LIMS:EQ:" + "A" * 61, (None, None, "malformed")),
-])
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        ("LIMS:EQ:EQ-GFM-01", ("EQ", "EQ-GFM-01", "")),
+        ("lims:EQ:EQ-GFM-01", ("EQ", "EQ-GFM-01", "")),
+        ("  LIMS:DU:FMT-20261123-01-03 ", ("DU", "FMT-20261123-01-03", "")),
+        ("EQ-GFM-01", (None, "EQ-GFM-01", "")),
+        ("", (None, None, "empty")),
+        ("LIMS:EQ:", (None, None, "malformed")),
+        ("LIMS:EQ:a b", (None, None, "malformed")),
+        ("LIMS:TOOLONG:x", (None, None, "malformed")),
+        ("LIMS:EQ:" + "A" * 61, (None, None, "malformed")),
+    ],
+)
 def test_scan_parse(code, expected):
     assert parse(code) == expected
 
@@ -48,7 +52,7 @@ def test_lab_day_bounds_follow_the_lab_zone():
     from lims.timefmt import format_dt, lab_day_bounds_utc
 
     start, end = lab_day_bounds_utc(date(2026, 11, 23))  # outside an app: Asia/Shanghai
-    assert start == datetime(2026, 11, 22, 16, 0, tzinfo=timezone.utc)
-    assert end == datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)
-    assert format_dt(datetime(2026, 11, 22, 16, 0, tzinfo=timezone.utc)) == "2026-11-23 00:00 CST"
+    assert start == datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
+    assert end == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
+    assert format_dt(datetime(2026, 11, 22, 16, 0, tzinfo=UTC)) == "2026-11-23 00:00 CST"
     assert format_dt(datetime(2026, 11, 22, 15, 59, 59)) == "2026-11-22 23:59 CST"  # naive means UTC
