@@ -25,4 +25,10 @@ if [ -z "${LIMS_TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && !
   fi
 fi
 
+# Format and lint first: a tree that fails them does not reach the tests.
+# LIMS_SKIP_LINT=1 skips them for a quick local rerun of some tests (CI never sets it).
+if [ "${LIMS_SKIP_LINT:-}" != 1 ] || [ "${CI:-}" = true ]; then
+  bash scripts/lint.sh
+fi
+
 exec .venv/bin/python -m pytest "$@"
