@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Format and lint: the checks scripts/test.sh runs before the tests (configuration in pyproject.toml).
-# mypy is configured there too but not yet run here: lims/ does not pass it yet (issue 18).
+# Types (mypy) and the import-layer contract are to come with issue 18.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY_PATHS=(lims tests bench scripts migrations config.py wsgi.py)

@@ -4,12 +4,12 @@ Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-07
 """
-
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
 
-revision = "0017"
-down_revision = "0016"
+
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
@@ -50,21 +50,15 @@ def _create(dialect):
 
 def _drop(dialect):
     if dialect == "sqlite":
-        return [
-            f"DROP TRIGGER IF EXISTS {T}_forward_only",
-            f"DROP TRIGGER IF EXISTS {T}_no_delete",
-            f"DROP TRIGGER IF EXISTS {T}_one_row",
-        ]
-    return [
-        f"DROP TRIGGER IF EXISTS {T}_forward_only ON {T}",
-        f"DROP TRIGGER IF EXISTS {T}_no_truncate ON {T}",
-        "DROP FUNCTION IF EXISTS lims_head_forward_only()",
-    ]
+        return [f"DROP TRIGGER IF EXISTS {T}_forward_only", f"DROP TRIGGER IF EXISTS {T}_no_delete",
+                f"DROP TRIGGER IF EXISTS {T}_one_row"]
+    return [f"DROP TRIGGER IF EXISTS {T}_forward_only ON {T}", f"DROP TRIGGER IF EXISTS {T}_no_truncate ON {T}",
+            "DROP FUNCTION IF EXISTS lims_head_forward_only()"]
 
 
 def upgrade() -> None:
     # ADD COLUMN (no table rebuild, so the append-only triggers of audit_entry stay as they are)
-    op.add_column("audit_entry", sa.Column("signature", sa.Text(), nullable=True))
+    op.add_column('audit_entry', sa.Column('signature', sa.Text(), nullable=True))
     for stmt in _create(op.get_bind().dialect.name):
         op.execute(stmt)
 
@@ -72,4 +66,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for stmt in _drop(op.get_bind().dialect.name):
         op.execute(stmt)
-    op.drop_column("audit_entry", "signature")
+    op.drop_column('audit_entry', 'signature')
